@@ -1,0 +1,95 @@
+"""The ``napari-calcium`` command line.
+
+Each subcommand is a small function ``add_<name>(subparsers)`` that registers its
+parser and sets ``func``; the functions it calls are the same ones the Python API
+and the napari widgets use. Problems with the user's input
+(:class:`~napari_calcium.errors.InputError`) are printed as ``error: ...`` with
+exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from napari_calcium.errors import InputError
+
+log = logging.getLogger("napari_calcium")
+
+
+def write_json(data, path: Path | None) -> None:
+    """Write ``data`` as JSON to ``path`` atomically, or to stdout when ``path`` is None."""
+    text = json.dumps(data, indent=2, default=_json_default)
+    if path is None:
+        print(text)
+        return
+    from napari_calcium.report import atomic_write_text
+
+    atomic_write_text(Path(path), text + "\n")
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# ----------------------------------------------------------------- subcommands
+def add_info(sub) -> None:
+    p = sub.add_parser("info", help="print a volume's geometry and acquisition facts as JSON")
+    p.add_argument("path", type=Path, help="DICOM folder/file, NIfTI, NRRD, MHA or frame folder")
+    p.add_argument(
+        "--modality", choices=["CT", "MR", "US", "IVUS"], help="when the file does not say"
+    )
+    p.set_defaults(func=run_info)
+
+
+def run_info(args) -> int:
+    from napari_calcium.io import read
+
+    volume = read(args.path, modality=args.modality)
+    info = volume.geometry_dict()
+    info["frame_spacing_mm"] = volume.frame_spacing_mm
+    write_json(info, None)
+    return 0
+
+
+SUBCOMMANDS = [add_info]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="napari-calcium",
+        description="Vascular calcification imaging: read, register, measure and score.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""NIfTI, NRRD and MHA/MHD through SimpleITK (which converts NIfTI's RAS to LPS)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from napari_calcium.errors import InputError
+from napari_calcium.volume import Volume
+
+SITK_EXTENSIONS = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+
+def has_extension(path, extensions) -> bool:
+    name = Path(path).name.lower()
+    return any(name.endswith(ext) for ext in extensions)
+
+
+def read_image_file(path, modality: str | None = None) -> Volume:
+    """Read a NIfTI / NRRD / MHA file into a Volume.
+
+    Parameters
+    ----------
+    path : file path.
+    modality : ``CT``, ``MR``, ... when known; otherwise ``OT``. A CT is kept in
+        the file's values, which for CT NIfTI exports are normally HU already.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise InputError(
+            f"{path} could not be read as an image ({str(err).strip().splitlines()[-1]})",
+            "check that the file is complete and is NIfTI, NRRD or MHA",
+        ) from err
+    if image.GetDimension() != 3:
+        raise InputError(f"{path} is {image.GetDimension()}-D; a 3-D volume is needed")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        image = _to_grey(image)
+    modality = modality or "OT"
+    return Volume.from_sitk(image, modality=modality, units="HU" if modality == "CT" else "a.u.")
+
+
+def _to_grey(image):
+    """Luminance of an RGB(A) image (ITU-R BT.601 weights)."""
+    import SimpleITK as sitk
+
+    channels = [sitk.VectorIndexSelectionCast(image, i, sitk.sitkFloat32) for i in range(3)]
+    return 0.299 * channels[0] + 0.587 * channels[1] + 0.114 * channels[2]
+
+
+def write(volume: Volume, path) -> Path:
+    """Write ``volume`` to NIfTI / NRRD / MHA, atomically (temporary file, then rename).
+
+    The geometry (spacing, origin, direction) is stored in the file, so reading it
+    back gives the same array and geometry.
+    """
+    import SimpleITK as sitk
+
+    path = Path(path)
+    if not has_extension(path, SITK_EXTENSIONS):
+        raise InputError(
+            f"cannot write {path.name}: unknown extension",
+            f"use one of {', '.join(SITK_EXTENSIONS)}",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
+    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent, prefix=".tmp-")
+    os.close(fd)
+    try:
+        sitk.WriteImage(volume.to_sitk(), tmp, useCompression=suffix != ".mhd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,11 @@
+"""Deterministic synthetic data whose truth is known by construction.
+
+One module per kind of study; each function returns Volumes in physical space
+and a ``truth`` dict (plain JSON values, units in the key names) that the tests and
+the sample-data README check results against:
+
+* :mod:`.coronary` — cardiac CT with coronary arteries, calcified lesions and bone;
+* :mod:`.ivus` — IVUS pullbacks with lumen, wall and calcium of known arc/depth/length;
+* :mod:`.head` — a head CT and vessel-wall MRI related by a known rigid transform;
+* :mod:`.brain` — FLAIR and SWI with white-matter hyperintensities and microbleeds.
+"""

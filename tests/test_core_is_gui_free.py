@@ -1,0 +1,17 @@
+"""The science core imports without napari or Qt (scripts, notebooks, clusters)."""
+
+import subprocess
+import sys
+
+CORE = ["napari_calcium", "napari_calcium.volume", "napari_calcium.io", "napari_calcium.cli"]
+
+
+def test_core_imports_without_napari_or_qt():
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in CORE)
+        + "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'magicgui')]\n"
+        + "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"core pulled in GUI modules: {out.stdout}"
