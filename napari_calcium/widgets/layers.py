@@ -1,0 +1,58 @@
+"""Volumes to napari layer data tuples and back, with display defaults per modality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from napari_calcium.volume import Volume
+
+#: CT display windows as (width, level) in HU.
+CT_WINDOWS: dict[str, tuple[float, float]] = {
+    "calcium": (1500.0, 300.0),
+    "soft tissue": (400.0, 40.0),
+    "bone": (2000.0, 500.0),
+    "brain": (80.0, 40.0),
+    "angio": (700.0, 200.0),
+}
+
+
+def window_limits(width: float, level: float) -> tuple[float, float]:
+    """Contrast limits (low, high) of a CT window given as width and level (HU)."""
+    return level - width / 2.0, level + width / 2.0
+
+
+def image_tuple(volume: Volume, name: str, **kwargs: Any) -> tuple:
+    """A napari ``(data, kwargs, 'image')`` tuple in physical mm (LPS, zyx order).
+
+    CT opens with the calcium window (W 1500 / L 300 HU); MR and ultrasound in grey
+    with limits from the data's 1st-99.5th percentiles (sampled, so large lazy
+    pullbacks are not read whole).
+    """
+    layer_kwargs = {"name": name, "colormap": "gray", "blending": "translucent"}
+    layer_kwargs.update(volume.layer_kwargs())
+    if volume.modality == "CT":
+        layer_kwargs["contrast_limits"] = window_limits(*CT_WINDOWS["calcium"])
+    else:
+        layer_kwargs["contrast_limits"] = _percentile_limits(volume)
+    layer_kwargs.update(kwargs)
+    return (volume.array, layer_kwargs, "image")
+
+
+def labels_tuple(volume: Volume, name: str, **kwargs: Any) -> tuple:
+    """A napari ``(data, kwargs, 'labels')`` tuple on the volume's grid."""
+    layer_kwargs = {"name": name}
+    layer_kwargs.update(volume.layer_kwargs())
+    layer_kwargs.update(kwargs)
+    return (volume.array, layer_kwargs, "labels")
+
+
+def _percentile_limits(volume: Volume) -> tuple[float, float]:
+    import numpy as np
+
+    array = volume.array
+    step = max(1, array.shape[0] // 16)
+    sample = np.asarray(array[::step, ::2, ::2], dtype=float)
+    low, high = np.percentile(sample, [1.0, 99.5])
+    if high <= low:
+        high = low + 1.0
+    return float(low), float(high)
