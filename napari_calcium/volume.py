@@ -149,6 +149,37 @@ class Volume:
             raise ValueError(f"array shape {array.shape} differs from the volume's {self.shape}")
         return self.replace(array=array)
 
+    def with_pullback(
+        self,
+        pullback_speed_mm_s: float | None = None,
+        frame_rate_hz: float | None = None,
+        pixel_spacing_mm: float | None = None,
+    ) -> Volume:
+        """This pullback with user-supplied IVUS geometry recorded and applied.
+
+        Values given here replace those of the file; the frame spacing along the
+        pullback (axis 0) becomes ``pullback_speed_mm_s / frame_rate_hz`` when both
+        are known, and the in-plane spacing becomes ``pixel_spacing_mm`` when given.
+        """
+        for name, value in (
+            ("pullback_speed_mm_s", pullback_speed_mm_s),
+            ("frame_rate_hz", frame_rate_hz),
+            ("pixel_spacing_mm", pixel_spacing_mm),
+        ):
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        acquisition = dataclasses.replace(
+            self.acquisition,
+            pullback_speed_mm_s=pullback_speed_mm_s or self.acquisition.pullback_speed_mm_s,
+            frame_rate_hz=frame_rate_hz or self.acquisition.frame_rate_hz,
+        )
+        sx, sy, sz = self.spacing_mm
+        if pixel_spacing_mm:
+            sx = sy = float(pixel_spacing_mm)
+        if acquisition.frame_spacing_mm:
+            sz = acquisition.frame_spacing_mm
+        return self.replace(spacing_mm=(sx, sy, sz), acquisition=acquisition, modality="IVUS")
+
     def numpy(self) -> np.ndarray:
         """The array as numpy (computes a dask array)."""
         return np.asarray(self.array)

@@ -75,3 +75,13 @@ def test_bad_geometry_is_refused(kwargs, message):
 def test_two_dimensional_array_is_refused():
     with pytest.raises(ValueError, match="3-D"):
         Volume(np.zeros((2, 2)))
+
+
+def test_with_pullback_sets_frame_spacing_from_speed_and_rate():
+    vol = Volume(np.zeros((5, 8, 8), np.uint8), (0.02, 0.02, 1.0), modality="IVUS")
+    assert vol.frame_spacing_mm is None
+    ivus = vol.with_pullback(pullback_speed_mm_s=0.5, frame_rate_hz=30.0, pixel_spacing_mm=0.025)
+    assert ivus.frame_spacing_mm == pytest.approx(0.5 / 30.0)
+    assert ivus.spacing_mm == pytest.approx((0.025, 0.025, 0.5 / 30.0))
+    with pytest.raises(ValueError, match="frame_rate_hz"):
+        vol.with_pullback(pullback_speed_mm_s=0.5, frame_rate_hz=-1)
