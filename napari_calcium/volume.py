@@ -278,36 +278,54 @@ class Volume:
 
     @classmethod
     def from_layer(cls, layer) -> Volume:
-        """Rebuild the Volume behind a napari Image/Labels layer.
+        """Rebuild the Volume behind a napari Image/Labels layer (see :meth:`from_layer_data`)."""
+        attributes = {
+            "name": layer.name,
+            "metadata": layer.metadata,
+            "scale": layer.scale,
+            "translate": layer.translate,
+            "affine": layer.affine.affine_matrix,
+        }
+        modality = "LABELS" if layer.__class__.__name__ == "Labels" else "OT"
+        return cls.from_layer_data(layer.data, attributes, modality=modality)
 
-        Uses the geometry kept in ``layer.metadata`` when present (layers made by
-        this plugin); otherwise the layer's own scale/translate/affine, read as
-        LPS ``(z, y, x)`` millimetres.
+    @classmethod
+    def from_layer_data(cls, data, attributes: dict[str, Any], modality: str = "OT") -> Volume:
+        """Rebuild a Volume from layer data and its attributes (as napari writers get them).
+
+        Uses the geometry kept in ``attributes["metadata"]`` when present and the
+        shape matches (layers made by this plugin, including Labels drawn on them);
+        otherwise the layer's own ``scale`` / ``translate`` / ``affine``, read as LPS
+        ``(z, y, x)`` millimetres.
         """
-        meta = getattr(layer, "metadata", {}).get(METADATA_KEY)
-        data = layer.data
+        meta = (attributes.get("metadata") or {}).get(METADATA_KEY)
         if meta is not None and tuple(meta["shape_zyx"]) == tuple(data.shape):
             return cls(
                 array=data,
                 spacing_mm=meta["spacing_mm"],
                 origin_mm=meta["origin_mm"],
                 direction=np.asarray(meta["direction"]),
-                modality=meta["modality"],
-                units=meta["units"],
+                modality=modality if modality == "LABELS" else meta["modality"],
+                units="label" if modality == "LABELS" else meta["units"],
                 acquisition=Acquisition.from_dict(meta.get("acquisition", {})),
             )
         if data.ndim != 3:
-            raise ValueError(f"layer {layer.name!r} is {data.ndim}-D; a 3-D layer is needed")
-        affine = np.asarray(layer.affine.affine_matrix)
+            name = attributes.get("name", "layer")
+            raise ValueError(f"{name!r} is {data.ndim}-D; a 3-D (z, y, x) layer is needed")
+        affine = attributes.get("affine")
+        affine = (
+            np.eye(4) if affine is None else np.asarray(getattr(affine, "affine_matrix", affine))
+        )
         rotation = affine[:3, :3]
-        translate = np.asarray(layer.translate, dtype=float)
-        direction = rotation[::-1, ::-1]
+        translate = np.asarray(attributes.get("translate", (0.0, 0.0, 0.0)), dtype=float)
+        scale = np.asarray(attributes.get("scale", (1.0, 1.0, 1.0)), dtype=float)
         return cls(
             array=data,
-            spacing_mm=tuple(np.asarray(layer.scale, dtype=float)[::-1]),
+            spacing_mm=tuple(scale[::-1]),
             origin_mm=tuple((rotation @ translate + affine[:3, 3])[::-1]),
-            direction=direction,
-            modality="LABELS" if layer.__class__.__name__ == "Labels" else "OT",
+            direction=rotation[::-1, ::-1],
+            modality=modality,
+            units="label" if modality == "LABELS" else "a.u.",
         )
 
 

@@ -1,0 +1,56 @@
+"""napari sample data (File > Open Sample): the phantoms, generated in memory.
+
+Each phantom is deterministic and its truth is in the layer metadata under
+``"truth"``, the same values written beside the files in ``sample_data/``.
+"""
+
+from __future__ import annotations
+
+from napari_calcium.widgets.layers import image_tuple, labels_tuple
+
+
+def _with_truth(layer_tuple, truth):
+    data, kwargs, kind = layer_tuple
+    kwargs["metadata"] = {**kwargs["metadata"], "truth": truth}
+    return data, kwargs, kind
+
+
+def coronary_ct() -> list[tuple]:
+    """Cardiac CT phantom (3 mm slices, HU) with the reader's artery labels."""
+    from napari_calcium.phantoms.coronary import coronary_ct as make
+
+    ct, arteries, truth = make()
+    return [
+        _with_truth(image_tuple(ct, "coronary CT phantom (CT)"), truth),
+        labels_tuple(arteries, "coronary arteries"),
+    ]
+
+
+def ivus_pullback() -> list[tuple]:
+    """IVUS pullback phantom with calcium of known arc, depth and length."""
+    from napari_calcium.phantoms.ivus import ivus_pullback as make
+
+    volume, truth = make(preset="sample")
+    return [_with_truth(image_tuple(volume, "IVUS pullback phantom (IVUS)"), truth)]
+
+
+def head_ct_mri() -> list[tuple]:
+    """Head CT and vessel-wall MRI of one synthetic head, a known rigid transform apart."""
+    from napari_calcium.phantoms.head import head_ct_mri as make
+
+    ct, mri, truth = make()
+    return [
+        _with_truth(image_tuple(ct, "head CT phantom (CT)"), truth),
+        image_tuple(mri, "head vessel-wall MRI phantom (MR)", blending="additive"),
+    ]
+
+
+def brain_flair_swi() -> list[tuple]:
+    """Brain FLAIR and SWI phantom with white-matter hyperintensities and microbleeds."""
+    from napari_calcium.phantoms.brain import brain_flair_swi as make
+
+    flair, swi, truth = make()
+    return [
+        _with_truth(image_tuple(flair, "brain FLAIR phantom (MR)"), truth),
+        image_tuple(swi, "brain SWI phantom (MR)", visible=False),
+    ]
