@@ -63,7 +63,44 @@ def run_info(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_info]
+def add_sample(sub) -> None:
+    from napari_calcium.samples import SAMPLES
+
+    p = sub.add_parser("sample", help="write a phantom with its truth as DICOM / NIfTI files")
+    p.add_argument("name", choices=["all", *SAMPLES], help="which sample")
+    p.add_argument("outdir", type=Path, help="folder to write into (NAME/ is created in it)")
+    p.set_defaults(func=run_sample)
+
+
+def run_sample(args) -> int:
+    from napari_calcium.samples import write_sample
+
+    folder = write_sample(args.name, args.outdir)
+    print(f"wrote {args.name} to {folder}", file=sys.stderr)
+    return 0
+
+
+def add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="read and analyse the bundled samples; write a report")
+    p.add_argument("--out", type=Path, default=Path("demo-report"), help="report folder")
+    gui = p.add_mutually_exclusive_group()
+    gui.add_argument("--gui", action="store_true", default=None, help="open napari afterwards")
+    gui.add_argument("--no-gui", dest="gui", action="store_false", help="report only")
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args) -> int:
+    from napari_calcium.demo import run_demo as demo
+
+    report = demo(args.out, gui=args.gui)
+    print(f"read {len(report['read'])} sample files; ran {len(report['measured'])} analyses")
+    for name, summary in report["measured"].items():
+        print(f"  {name}: {summary.get('headline', '')}")
+    print(f"report: {args.out / 'report.html'} and {args.out / 'report.json'}")
+    return 0
+
+
+SUBCOMMANDS = [add_info, add_sample, add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,90 @@
+"""Write the phantoms to real files (DICOM, NIfTI) with their truth beside them.
+
+``napari-calcium sample NAME OUTDIR`` calls :func:`write_sample`; the files in the
+repository's ``sample_data/`` folder are made this way (see its README).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from napari_calcium.report import atomic_write_text
+
+
+def _write_truth(folder: Path, truth: dict) -> Path:
+    return atomic_write_text(folder / "truth.json", json.dumps(truth, indent=2) + "\n")
+
+
+def _coronary(folder: Path, slice_thickness_mm: float) -> None:
+    from napari_calcium.io import write
+    from napari_calcium.io.dicom import write_dicom_series
+    from napari_calcium.phantoms.coronary import coronary_ct
+
+    ct, arteries, truth = coronary_ct(slice_thickness_mm=slice_thickness_mm)
+    write_dicom_series(ct, folder / "ct", series_description="coronary CT phantom", compress=True)
+    write(arteries, folder / "arteries.nii.gz")
+    _write_truth(folder, truth)
+
+
+def _ivus(folder: Path) -> None:
+    from napari_calcium.io.dicom import write_ultrasound_multiframe
+    from napari_calcium.phantoms.ivus import ivus_pullback
+
+    volume, truth = ivus_pullback(preset="sample")
+    write_ultrasound_multiframe(
+        volume, folder / "pullback.dcm", frame_rate_hz=volume.acquisition.frame_rate_hz
+    )
+    _write_truth(folder, truth)
+
+
+def _head(folder: Path) -> None:
+    from napari_calcium.io import write
+    from napari_calcium.io.dicom import write_dicom_series
+    from napari_calcium.phantoms.head import head_ct_mri
+
+    ct, mri, truth = head_ct_mri()
+    write_dicom_series(ct, folder / "ct", series_description="head CT phantom", compress=True)
+    write(mri, folder / "mri.nii.gz")
+    centerline = truth["artery"]["centerline_mm"]
+    rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.3f}" for c in p) for p in centerline]
+    atomic_write_text(folder / "centerline.csv", "\n".join(rows) + "\n")
+    _write_truth(folder, truth)
+
+
+def _brain(folder: Path) -> None:
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.brain import brain_flair_swi
+
+    flair, swi, truth = brain_flair_swi()
+    write(flair, folder / "flair.nii.gz")
+    write(swi, folder / "swi.nii.gz")
+    _write_truth(folder, truth)
+
+
+#: Sample name -> function writing it into a folder.
+SAMPLES: dict[str, Callable[[Path], None]] = {
+    "coronary-ct": lambda folder: _coronary(folder, 3.0),
+    "coronary-ct-thin": lambda folder: _coronary(folder, 1.0),
+    "ivus": _ivus,
+    "head": _head,
+    "brain": _brain,
+}
+
+
+def write_sample(name: str, outdir) -> Path:
+    """Write sample ``name`` (or ``all``) into ``outdir/<name>/``; returns that folder."""
+    from napari_calcium.errors import InputError
+
+    outdir = Path(outdir)
+    if name == "all":
+        for each in SAMPLES:
+            write_sample(each, outdir)
+        return outdir
+    if name not in SAMPLES:
+        raise InputError(f"unknown sample {name!r}", f"choose one of: all, {', '.join(SAMPLES)}")
+    folder = outdir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    SAMPLES[name](folder)
+    return folder
