@@ -39,6 +39,15 @@ ULTRASOUND_SOP_CLASSES = frozenset(
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SECONDARY_CAPTURE_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
+#: Image SOP classes read here (CT, enhanced CT, MR, enhanced MR, secondary capture, US).
+IMAGE_SOP_CLASSES = ULTRASOUND_SOP_CLASSES | {
+    CT_IMAGE_STORAGE,
+    CT_IMAGE_STORAGE + ".1",
+    MR_IMAGE_STORAGE,
+    MR_IMAGE_STORAGE + ".1",
+    SECONDARY_CAPTURE_STORAGE,
+    *(f"{SECONDARY_CAPTURE_STORAGE}.{n}" for n in range(1, 5)),
+}
 
 RESAMPLE_HINT = "pass resample=True (--resample) to resample linearly onto a uniform grid"
 SERIES_HINT = "pass series_uid= (--series UID) to choose one, or pick_series='largest'"
@@ -154,6 +163,7 @@ def list_series(folder) -> list[SeriesInfo]:
             continue
         ds = read_header(path)
         if "Rows" not in ds:
+            _check_not_truncated(path, ds)
             continue
         uid = str(ds.get("SeriesInstanceUID", "")) or _uid_substitute(ds)
         groups.setdefault(uid, []).append((path, ds))
@@ -173,6 +183,17 @@ def list_series(folder) -> list[SeriesInfo]:
             )
         )
     return sorted(infos, key=lambda s: (-s.n_pixels, s.series_uid))
+
+
+def _check_not_truncated(path: Path, ds) -> None:
+    """An image SOP class without image attributes is a file cut short: say so."""
+    sop = str(ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", ""))
+    if sop in IMAGE_SOP_CLASSES:
+        raise InputError(
+            f"{path.name} is incomplete: an image file whose header ends before the image "
+            f"size ({path.stat().st_size} bytes)",
+            "copy the file again from its source, or remove it from the folder",
+        )
 
 
 def _uid_substitute(ds) -> str:
@@ -610,6 +631,7 @@ def read_dicom_file(
     path = Path(path)
     ds = read_header(path)
     if "Rows" not in ds:
+        _check_not_truncated(path, ds)
         raise InputError(f"{path.name} is a DICOM object without an image")
     if is_ultrasound(ds):
         from napari_calcium.io.ultrasound import read_ultrasound_file
