@@ -122,6 +122,26 @@ def frame_rate_hz(ds) -> float | None:
     return None
 
 
+class _MappedFrames:
+    """Array-like view of uncompressed frames in a file; indexing reads only those bytes.
+
+    Not an ``ndarray`` (dask slices in-memory arrays when the graph is built, which
+    would read every frame at opening); the file is memory-mapped on first access.
+    """
+
+    def __init__(self, path: Path, dtype: np.dtype, offset: int, shape: tuple[int, ...]):
+        self.path, self.dtype, self.offset, self.shape = path, dtype, offset, shape
+        self.ndim = len(shape)
+        self._map = None
+
+    def __getitem__(self, key) -> np.ndarray:
+        if self._map is None:
+            self._map = np.memmap(
+                self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape
+            )
+        return np.array(self._map[key])
+
+
 def _native_frames(path: Path, ds, n_frames: int):
     """A lazy ``(frame, y, x[, sample])`` dask array over uncompressed pixel data, or None."""
     import dask.array as da
@@ -149,8 +169,8 @@ def _native_frames(path: Path, ds, n_frames: int):
             f"{n_frames} frames of {rows}x{cols}x{samples} need {expected}",
             "copy the file again from its source",
         )
-    mm = np.memmap(path, dtype=dtype, mode="r", offset=tell, shape=(n_frames, *frame_shape))
-    frames = da.from_array(mm, chunks=(1, *frame_shape), asarray=False, name=f"us-{path}")
+    source = _MappedFrames(path, dtype, tell, (n_frames, *frame_shape))
+    frames = da.from_array(source, chunks=(1, *frame_shape), asarray=False, name=f"us-{path}")
     if planar:
         frames = frames.transpose(0, 2, 3, 1)
     return frames.astype(dtype.newbyteorder("="))
