@@ -414,33 +414,42 @@ def _resample_uniform(array, positions, row, col, normal, sx, sy, step) -> np.nd
     """Linear resampling of sorted slices onto a uniform grid along ``normal`` (float32).
 
     The output grid starts at the first slice, has the slices' row/column directions
-    and pixel size, and ``step`` mm between slices. Each output point is mapped to a
-    continuous input index (slice position interpolated along the normal, in-plane
-    offset of tilted slices interpolated with it) and sampled trilinearly; points
-    outside the input get the input's minimum (air for CT).
+    and pixel size, and ``step`` mm between slices. For each output slice, SimpleITK
+    resamples (linear interpolation) the input stack, seen in index space, at the
+    continuous slice index where the output plane lies along the normal, shifted
+    in-plane by the (interpolated) offset of tilted slices; points outside the input
+    get the input's minimum (air for CT).
     """
-    from scipy.ndimage import map_coordinates
+    import SimpleITK as sitk
 
     rel = positions - positions[0]
+    slice_index = np.arange(len(positions), dtype=float)
     distance = rel @ normal
     shift_i = rel @ row / sx  # in-plane offset of each slice, in columns
     shift_j = rel @ col / sy  # ... in rows
     nz = int(round(distance[-1] / step)) + 1
     rows, cols = array.shape[1:]
-    jj, ii = np.mgrid[0:rows, 0:cols].astype(np.float64)
-    fill = float(array.min())
+    source = sitk.GetImageFromArray(array.astype(np.float32, copy=False))  # index space
     out = np.empty((nz, rows, cols), dtype=np.float32)
-    source = array.astype(np.float32, copy=False)
     for k in range(nz):
-        k_in = np.interp(k * step, distance, np.arange(len(distance)))
-        coords = np.stack(
-            [
-                np.full_like(ii, k_in),
-                jj - np.interp(k_in, np.arange(len(distance)), shift_j),
-                ii - np.interp(k_in, np.arange(len(distance)), shift_i),
-            ]
+        k_in = float(np.interp(k * step, distance, slice_index))
+        offset = (
+            -float(np.interp(k_in, slice_index, shift_i)),
+            -float(np.interp(k_in, slice_index, shift_j)),
+            k_in,
         )
-        out[k] = map_coordinates(source, coords, order=1, mode="constant", cval=fill)
+        plane = sitk.Resample(
+            source,
+            (cols, rows, 1),
+            sitk.TranslationTransform(3, offset),
+            sitk.sitkLinear,
+            (0.0, 0.0, 0.0),
+            (1.0, 1.0, 1.0),
+            (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+            float(array.min()),
+            sitk.sitkFloat32,
+        )
+        out[k] = sitk.GetArrayViewFromImage(plane)[0]
     return out
 
 
@@ -650,7 +659,10 @@ def read_dicom_file(
 
         log.warning("%s: multi-frame without per-frame geometry; read as a frame stack", path.name)
         volume = read_ultrasound_file(path)
-        return volume.replace(modality=_modality(ds)[0])
+        modality, units = _modality(ds)
+        sx, sy, _ = volume.spacing_mm
+        sz = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness")) or 1.0
+        return volume.replace(modality=modality, units=units, spacing_mm=(sx, sy, sz))
     single = (
         _float(ds.get("SpacingBetweenSlices"))
         or _float(thickness)

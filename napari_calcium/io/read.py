@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from napari_calcium.errors import InputError
-from napari_calcium.io.dicom import is_dicom_file, list_series, read_dicom_file, read_dicom_folder
+from napari_calcium.io.dicom import is_dicom_file, read_dicom_file, read_dicom_folder
 from napari_calcium.io.images import SITK_EXTENSIONS, has_extension, read_image_file
 from napari_calcium.io.ultrasound import frame_files, read_frame_folder, warn_if_no_frame_spacing
 from napari_calcium.volume import MODALITIES, Volume
@@ -103,9 +103,10 @@ def read(
 
 
 def _read_folder(folder: Path, series_uid, pick_series, resample, pixel_spacing_mm) -> Volume:
-    if not any(p.is_file() for p in folder.rglob("*")):
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    if not files:
         raise InputError(f"{folder} is empty", FORMATS_HINT)
-    if list_series(folder):
+    if any(is_dicom_file(p) for p in files):
         return read_dicom_folder(
             folder, series_uid=series_uid, pick_series=pick_series, resample=resample
         )

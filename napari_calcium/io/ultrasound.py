@@ -329,16 +329,9 @@ def frame_files(folder) -> list[Path]:
 
 def _frame_shape(path: Path) -> tuple[int, ...]:
     """Shape of an image file from its header only."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
+    import imageio.v3 as iio
 
-        with tifffile.TiffFile(path) as tif:
-            return tuple(tif.pages[0].shape)
-    from PIL import Image
-
-    with Image.open(path) as image:
-        bands = len(image.getbands())
-        return (image.height, image.width) if bands == 1 else (image.height, image.width, bands)
+    return tuple(iio.improps(path).shape)
 
 
 def _read_frame(path: Path) -> np.ndarray:

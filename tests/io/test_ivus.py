@@ -3,10 +3,10 @@
 import logging
 
 import dask.array as da
+import imageio.v3 as iio
 import numpy as np
 import pydicom
 import pytest
-from PIL import Image
 
 from napari_calcium.errors import InputError
 from napari_calcium.io import read, require_frame_spacing, write, write_ultrasound_multiframe
@@ -93,12 +93,12 @@ def test_frame_folder_natural_order_and_lazy(tmp_path):
     volume = pullback(12)
     for k, frame in enumerate(volume.array):  # frame2 before frame10 (natural order)
         suffix = "png" if k % 2 else "tif"
-        Image.fromarray(frame).save(tmp_path / f"frame{k}.{suffix}")
+        iio.imwrite(tmp_path / f"frame{k}.{suffix}", frame)
     opened = read(tmp_path, pixel_spacing_mm=PIXEL_MM, pullback_speed_mm_s=0.5, frame_rate_hz=30)
     assert isinstance(opened.array, da.Array)
     np.testing.assert_array_equal(opened.numpy(), volume.array)
     np.testing.assert_allclose(opened.spacing_mm, (PIXEL_MM, PIXEL_MM, 0.5 / 30))
-    Image.fromarray(np.full((12, 10), 9, np.uint8)).save(tmp_path / "frame10.tif")
+    iio.imwrite(tmp_path / "frame10.tif", np.full((12, 10), 9, np.uint8))
     np.testing.assert_array_equal(opened.array[10].compute(), 9)  # read on demand
 
 
@@ -106,15 +106,15 @@ def test_rgb_frames_become_grey(tmp_path):
     rgb = np.zeros((2, 6, 8, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50
     for k, frame in enumerate(rgb):
-        Image.fromarray(frame).save(tmp_path / f"f{k}.png")
+        iio.imwrite(tmp_path / f"f{k}.png", frame)
     volume = read(tmp_path)
     np.testing.assert_array_equal(volume.numpy(), round(0.299 * 200 + 0.587 * 100 + 0.114 * 50))
 
 
 def test_frames_of_different_sizes(tmp_path):
     for k in range(3):
-        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / f"f{k}.png")
-    Image.fromarray(np.zeros((8, 9), np.uint8)).save(tmp_path / "f3.png")
+        iio.imwrite(tmp_path / f"f{k}.png", np.zeros((8, 8), np.uint8))
+    iio.imwrite(tmp_path / "f3.png", np.zeros((8, 9), np.uint8))
     with pytest.raises(InputError, match=r"f3.png \(9x8\)"):
         read(tmp_path)
 
