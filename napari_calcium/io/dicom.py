@@ -507,6 +507,7 @@ def read_dicom_folder(
     spacing_rel_tol: float = 0.01,
     spacing_abs_tol_mm: float = 0.01,
     tilt_tol_deg: float = 0.05,
+    pixel_spacing_mm: float | None = None,
 ) -> Volume:
     """Read one DICOM series from a folder into a Volume (LPS mm, array ``(z, y, x)``).
 
@@ -521,6 +522,8 @@ def read_dicom_folder(
         by ``max(spacing_abs_tol_mm, spacing_rel_tol * median)`` (defaults 1 %, 0.01 mm).
     tilt_tol_deg : largest angle between the slice positions' line and the slice
         normal still taken as untilted (default 0.05 degrees).
+    pixel_spacing_mm : in-plane pixel size (mm) of ultrasound frames, overriding the
+        file's calibration; ignored for CT/MR.
     """
     folder = Path(folder)
     series = list_series(folder)
@@ -533,7 +536,9 @@ def read_dicom_folder(
         "tilt_tol_deg": tilt_tol_deg,
     }
     if info.n_instances == 1:
-        return read_dicom_file(info.files[0], resample=resample, **tolerances)
+        return read_dicom_file(
+            info.files[0], resample=resample, pixel_spacing_mm=pixel_spacing_mm, **tolerances
+        )
     headers = [read_header(p) for p in info.files]
     if info.n_frames > info.n_instances:
         raise InputError(
@@ -543,7 +548,7 @@ def read_dicom_folder(
     if all(is_ultrasound(ds) for ds in headers):
         from napari_calcium.io.ultrasound import read_ultrasound_files
 
-        return read_ultrasound_files(list(info.files), headers)
+        return read_ultrasound_files(list(info.files), headers, pixel_spacing_mm)
     slices = [_slice_from_header(p, ds) for p, ds in zip(info.files, headers, strict=True)]
     first = headers[0]
     array, spacing, origin, direction, increment, note = _stack(
@@ -567,16 +572,13 @@ def read_dicom_folder(
 
 def _functional(ds, frame: int, name: str):
     """Item of functional group ``name`` for ``frame`` (per-frame first, then shared)."""
-    for groups in (
-        ds.get("PerFrameFunctionalGroupsSequence"),
-        ds.get("SharedFunctionalGroupsSequence"),
-    ):
-        if groups is None:
-            continue
-        item = groups[frame] if groups is ds.get("PerFrameFunctionalGroupsSequence") else groups[0]
-        seq = item.get(name)
-        if seq:
-            return seq[0]
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    shared = ds.get("SharedFunctionalGroupsSequence") or []
+    for groups in (per_frame[frame : frame + 1], shared[:1]):
+        for item in groups:
+            seq = item.get(name)
+            if seq:
+                return seq[0]
     return None
 
 
@@ -628,6 +630,7 @@ def read_dicom_file(
     spacing_rel_tol: float = 0.01,
     spacing_abs_tol_mm: float = 0.01,
     tilt_tol_deg: float = 0.05,
+    pixel_spacing_mm: float | None = None,
 ) -> Volume:
     """Read one DICOM file: a single slice, an enhanced multi-frame CT/MR, or ultrasound.
 
@@ -645,7 +648,7 @@ def read_dicom_file(
     if is_ultrasound(ds):
         from napari_calcium.io.ultrasound import read_ultrasound_file
 
-        return read_ultrasound_file(path)
+        return read_ultrasound_file(path, pixel_spacing_mm=pixel_spacing_mm)
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     thickness = None
     if "PerFrameFunctionalGroupsSequence" in ds:

@@ -74,6 +74,8 @@ def read(
     path = Path(path)
     if modality is not None and modality not in MODALITIES:
         raise InputError(f"unknown modality {modality!r}", f"use one of {', '.join(MODALITIES)}")
+    if pick_series not in ("error", "largest"):
+        raise ValueError(f"pick_series must be 'error' or 'largest', got {pick_series!r}")
     if not path.exists():
         raise InputError(f"{path} does not exist")
     pullback = (pullback_speed_mm_s, frame_rate_hz, pixel_spacing_mm)
@@ -82,7 +84,7 @@ def read(
     elif has_extension(path, SITK_EXTENSIONS):
         volume = read_image_file(path, modality=None if modality == "IVUS" else modality)
     elif is_dicom_file(path):
-        volume = read_dicom_file(path, resample=resample)
+        volume = read_dicom_file(path, resample=resample, pixel_spacing_mm=pixel_spacing_mm)
     else:
         raise InputError(f"{path.name} is not a format napari-calcium reads", FORMATS_HINT)
     is_pullback = modality in ("IVUS", "US") or volume.modality in ("US", "IVUS")
@@ -108,7 +110,11 @@ def _read_folder(folder: Path, series_uid, pick_series, resample, pixel_spacing_
         raise InputError(f"{folder} is empty", FORMATS_HINT)
     if any(is_dicom_file(p) for p in files):
         return read_dicom_folder(
-            folder, series_uid=series_uid, pick_series=pick_series, resample=resample
+            folder,
+            series_uid=series_uid,
+            pick_series=pick_series,
+            resample=resample,
+            pixel_spacing_mm=pixel_spacing_mm,
         )
     if frame_files(folder):
         return read_frame_folder(folder, pixel_spacing_mm=pixel_spacing_mm)

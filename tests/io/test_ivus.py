@@ -137,3 +137,20 @@ def test_acquisition_frame_rate_written_by_default(tmp_path):
     volume = pullback().replace(acquisition=Acquisition(frame_rate_hz=12.5))
     path = write_ultrasound_multiframe(volume, tmp_path / "pb.dcm")
     assert read(path).acquisition.frame_rate_hz == pytest.approx(12.5)
+
+
+def test_folder_of_single_frame_ultrasound_files(tmp_path, caplog):
+    """One file per frame, same series: ordered by InstanceNumber, not by file name."""
+    volume = pullback(3)
+    for k, frame in enumerate(volume.array):
+        path = write_ultrasound_multiframe(
+            volume.replace(array=frame[None]), tmp_path / f"z{2 - k}.dcm"
+        )
+        ds = pydicom.dcmread(path)
+        ds.SeriesInstanceUID, ds.InstanceNumber = "1.2.3.99", k + 1
+        ds.save_as(path)
+    with caplog.at_level(logging.WARNING):
+        opened = read(tmp_path, pixel_spacing_mm=0.04, pullback_speed_mm_s=0.5, frame_rate_hz=10)
+    np.testing.assert_array_equal(opened.numpy(), volume.array)
+    np.testing.assert_allclose(opened.spacing_mm, (0.04, 0.04, 0.05))
+    assert caplog.text == ""  # everything needed was given
