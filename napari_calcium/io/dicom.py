@@ -300,7 +300,8 @@ def _positions_problems(
 
 
 def _rescaled_dtype(slices: list[_Slice], stored: list[np.ndarray]) -> np.dtype:
-    """int16 / int32 when slope and intercept are integers and the values fit, else float32."""
+    """int16 / int32 when slope and intercept are integers and the values fit, else float32
+    (float64 in the rare case of integers beyond int32)."""
     integral = all(float(s.slope).is_integer() and float(s.intercept).is_integer() for s in slices)
     if not integral:
         return np.dtype(np.float32)
@@ -693,7 +694,7 @@ def read_dicom_file(
 
 
 # --------------------------------------------------------------------- write
-def _ds(value: float):
+def decimal_string(value: float):
     """A DICOM DS value (at most 16 characters)."""
     from pydicom.valuerep import DSfloat
 
@@ -802,23 +803,25 @@ def write_dicom_series(
             ds.InstanceNumber = k + 1
             ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
             position = np.asarray(volume.origin_mm) + k * sz * direction[:, 2]
-            ds.ImagePositionPatient = [_ds(v) for v in position]
-            ds.ImageOrientationPatient = [_ds(v) for v in (*direction[:, 0], *direction[:, 1])]
-            ds.PixelSpacing = [_ds(sy), _ds(sx)]
-            ds.SliceThickness = _ds(acq.slice_thickness_mm or sz)
-            ds.SpacingBetweenSlices = _ds(sz)
-            ds.SliceLocation = _ds(position @ direction[:, 2])
+            ds.ImagePositionPatient = [decimal_string(v) for v in position]
+            ds.ImageOrientationPatient = [
+                decimal_string(v) for v in (*direction[:, 0], *direction[:, 1])
+            ]
+            ds.PixelSpacing = [decimal_string(sy), decimal_string(sx)]
+            ds.SliceThickness = decimal_string(acq.slice_thickness_mm or sz)
+            ds.SpacingBetweenSlices = decimal_string(sz)
+            ds.SliceLocation = decimal_string(position @ direction[:, 2])
             ds.Rows, ds.Columns = stored.shape
             ds.SamplesPerPixel = 1
             ds.PhotometricInterpretation = "MONOCHROME2"
             ds.BitsAllocated = ds.BitsStored = 16
             ds.HighBit = 15
             ds.PixelRepresentation = 1 if dtype == np.int16 else 0
-            ds.RescaleIntercept = _ds(rescale_intercept)
-            ds.RescaleSlope = _ds(rescale_slope)
+            ds.RescaleIntercept = decimal_string(rescale_intercept)
+            ds.RescaleSlope = decimal_string(rescale_slope)
             ds.RescaleType = "HU" if modality == "CT" else "US"
             if acq.kvp:
-                ds.KVP = _ds(acq.kvp)
+                ds.KVP = decimal_string(acq.kvp)
             if acq.reconstruction_kernel:
                 ds.ConvolutionKernel = acq.reconstruction_kernel
             pixels = stored.astype(dtype)

@@ -24,6 +24,7 @@ import numpy as np
 
 from napari_calcium.errors import InputError
 from napari_calcium.io.atomic import atomic_file
+from napari_calcium.io.dicom import base_dataset, decimal_string, read_header
 from napari_calcium.volume import Acquisition, Volume
 
 log = logging.getLogger(__name__)
@@ -183,20 +184,18 @@ def _decoded_frames(path: Path, ds, n_frames: int):
     import pydicom
     from pydicom.pixels import apply_color_lut, pixel_array
 
-    photometric = str(ds.get("PhotometricInterpretation", ""))
-    first = pixel_array(path, index=0)
-    if photometric == "PALETTE COLOR":
-        full = pydicom.dcmread(path)
+    if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
+        full = pydicom.dcmread(path)  # the palette lookup tables
 
         def decode(i):
             return apply_color_lut(pixel_array(path, index=i), full)
 
-        first = decode(0)
     else:
 
         def decode(i):
             return pixel_array(path, index=i)
 
+    first = decode(0)
     frames = [
         da.from_delayed(dask.delayed(decode)(i), shape=first.shape, dtype=first.dtype)
         for i in range(n_frames)
@@ -234,8 +233,6 @@ def read_ultrasound_file(path, *, pixel_spacing_mm: float | None = None) -> Volu
     Volume of modality ``IVUS``, array ``(frame, y, x)`` (dask), spacing
     ``(x, y, 1.0)`` mm; ``acquisition.frame_rate_hz`` from the file when present.
     """
-    from napari_calcium.io.dicom import read_header
-
     path = Path(path)
     ds = read_header(path, stop_before_pixels=False, defer_size=1024)
     if 0x7FE00010 not in ds._dict:
@@ -295,8 +292,6 @@ def read_ultrasound_files(paths: list[Path], headers=None, pixel_spacing_mm=None
     Frames are ordered by InstanceNumber (then file name) and decoded lazily.
     """
     import dask.array as da
-
-    from napari_calcium.io.dicom import read_header
 
     headers = headers or [read_header(p) for p in paths]
     order = sorted(
@@ -430,8 +425,6 @@ def write_ultrasound_multiframe(
     from pydicom.dataset import Dataset
     from pydicom.uid import RLELossless, generate_uid
 
-    from napari_calcium.io.dicom import _ds, base_dataset
-
     dtype = np.dtype(volume.array.dtype)
     if dtype not in (np.uint8, np.uint16) or (rgb and dtype != np.uint8):
         raise ValueError(f"ultrasound frames must be uint8 (or uint16 grey), not {dtype}")
@@ -447,7 +440,7 @@ def write_ultrasound_multiframe(
     ds.NumberOfFrames = n_frames
     rate = frame_rate_hz or volume.acquisition.frame_rate_hz
     if rate:
-        ds.FrameTime = _ds(1000.0 / rate)
+        ds.FrameTime = decimal_string(1000.0 / rate)
         ds.FrameIncrementPointer = 0x00181063  # FrameTime
     ds.Rows, ds.Columns = rows, cols
     ds.SamplesPerPixel = 3 if rgb else 1
