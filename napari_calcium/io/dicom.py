@@ -159,7 +159,8 @@ def list_series(folder) -> list[SeriesInfo]:
     folder = Path(folder)
     groups: dict[str, list[tuple[Path, object]]] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.name.startswith(".") or not is_dicom_file(path):
+        hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if hidden or not is_dicom_file(path):
             continue
         ds = read_header(path)
         if "Rows" not in ds:

@@ -132,3 +132,14 @@ def test_nifti_oblique_sform(tmp_path):
             itk.TransformIndexToPhysicalPoint((i, j, k)),
             atol=1e-4,
         )
+
+
+def test_series_writer_is_atomic(tmp_path):
+    first = Volume(intended_hu(), modality="CT")
+    folder = write_dicom_series(first, tmp_path / "ct")
+    with pytest.raises(FileExistsError):
+        write_dicom_series(first, folder)
+    second = first.with_array(np.full(SHAPE, 40, np.int16))
+    write_dicom_series(second, folder, overwrite=True)
+    np.testing.assert_array_equal(read(folder).array, 40)
+    assert [p.name for p in tmp_path.iterdir()] == ["ct"]  # no temporary folders left
