@@ -98,3 +98,15 @@ def test_aloka_ultrasound_region_calibration(real_data):
     expected_mm = 10 * 0.03826530650258064
     np.testing.assert_allclose(volume.spacing_mm[:2], (expected_mm, expected_mm))
     assert volume.shape == (1, 480, 640)
+
+
+def test_no_patient_identity_in_info(real_data, capsys):
+    """US1_UNCR.dcm names its patient and ID; `info` output carries neither."""
+    from napari_calcium.cli import main
+
+    path = real_data / "pydicom" / "US1_UNCR.dcm"
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    for identity in (str(ds.PatientName), ds.PatientID):
+        assert identity and identity not in out
