@@ -50,13 +50,75 @@ def add_info(sub) -> None:
     p.add_argument(
         "--modality", choices=["CT", "MR", "US", "IVUS"], help="when the file does not say"
     )
+    add_reading_options(p)
     p.set_defaults(func=run_info)
 
 
-def run_info(args) -> int:
-    from napari_calcium.io import read
+def add_reading_options(p) -> None:
+    """Options of :func:`napari_calcium.io.read` shared by the subcommands that read images."""
+    p.add_argument(
+        "--series",
+        metavar="UID",
+        help="SeriesInstanceUID to open from a folder with several series (default: the largest)",
+    )
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample a DICOM stack with missing slices, uneven spacing or gantry tilt "
+        "onto a uniform grid (linear) instead of stopping",
+    )
+    p.add_argument(
+        "--pullback-speed",
+        type=float,
+        metavar="MM_S",
+        dest="pullback_speed_mm_s",
+        help="IVUS pullback speed in mm/s (frame spacing = speed / frame rate)",
+    )
+    p.add_argument(
+        "--frame-rate",
+        type=float,
+        metavar="FPS",
+        dest="frame_rate_hz",
+        help="IVUS frame rate in frames/s (overrides the file's)",
+    )
+    p.add_argument(
+        "--pixel-spacing",
+        type=float,
+        metavar="MM",
+        dest="pixel_spacing_mm",
+        help="IVUS in-plane pixel size in mm (overrides the file's)",
+    )
 
-    volume = read(args.path, modality=args.modality)
+
+def read_from_args(args):
+    """Read ``args.path`` with the reading options; a folder with several series opens
+    the largest (unless ``--series``) with a note on stderr naming the others."""
+    from napari_calcium.io import list_series, read
+
+    series_uid = args.series
+    if series_uid is None and args.path.is_dir():
+        series = list_series(args.path)
+        if len(series) > 1:
+            series_uid = series[0].series_uid
+            others = "; ".join(s.summary() for s in series[1:])
+            print(
+                f"note: {args.path} holds {len(series)} series; opening the largest, "
+                f"{series[0].summary()} (others: {others}; choose with --series UID)",
+                file=sys.stderr,
+            )
+    return read(
+        args.path,
+        modality=args.modality,
+        series_uid=series_uid,
+        resample=args.resample,
+        pullback_speed_mm_s=args.pullback_speed_mm_s,
+        frame_rate_hz=args.frame_rate_hz,
+        pixel_spacing_mm=args.pixel_spacing_mm,
+    )
+
+
+def run_info(args) -> int:
+    volume = read_from_args(args)
     info = volume.geometry_dict()
     info["frame_spacing_mm"] = volume.frame_spacing_mm
     write_json(info, None)
