@@ -1,10 +1,10 @@
-"""Writing results: atomic file writes and privacy-safe tables."""
+"""Writing results: atomic text files and privacy-safe tables."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from napari_calcium.io.atomic import atomic_file
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -12,14 +12,6 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
     A crash mid-write leaves either the old file or none, never half a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

@@ -33,3 +33,13 @@ def test_write_is_atomic_and_checks_extension(tmp_path):
         write(Volume(np.zeros((2, 2, 2))), tmp_path / "x.png")
     write(Volume(np.zeros((2, 2, 2), np.uint8)), tmp_path / "x.mha")
     assert [p.name for p in tmp_path.iterdir()] == ["x.mha"]  # no temporary left behind
+
+
+def test_write_leaves_only_the_file_and_refuses_two_file_formats(tmp_path):
+    from napari_calcium.errors import InputError
+
+    volume = Volume(np.ones((2, 3, 4), np.uint8), (0.5, 0.5, 1.0))
+    write(volume, tmp_path / "v.nii.gz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.nii.gz"]
+    with pytest.raises(InputError, match="single-file"):
+        write(volume, tmp_path / "v.mhd")
