@@ -107,7 +107,17 @@ class CoronarySettings:
             )
         if any(int(k) <= 0 for k in self.artery_names):
             raise InputError("artery label values must be positive integers (0 = background)")
-        forward_offsets(self.connectivity_2d, self.connectivity_3d)  # validates both
+        try:
+            forward_offsets(self.connectivity_2d, self.connectivity_3d)
+            edges = [float(e) for e in self.weight_edges_hu]
+            score.density_weight([], edges)
+        except ValueError as err:
+            raise InputError(str(err)) from err
+        if not edges[0] > self.threshold_hu:
+            raise InputError(
+                f"the weight-2 edge ({edges[0]} HU) must lie above the threshold "
+                f"({self.threshold_hu} HU)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (label keys as strings)."""
@@ -307,7 +317,7 @@ def measure_coronary(
         voxel_artery = np.zeros(voxel_index.size, np.int64)
         names = {0: UNASSIGNED}
     else:
-        labels = np.asarray(scoring_arteries.array)
+        labels = _integer_labels(np.asarray(scoring_arteries.array))
         voxel_index = np.flatnonzero(labels)
         voxel_artery = labels.reshape(-1)[voxel_index].astype(np.int64)
         unknown = sorted(set(np.unique(voxel_artery).tolist()) - set(names))
@@ -475,6 +485,17 @@ def measure_coronary(
 
 #: Vessels counted by the CAC-DRS N modifier (CLINICAL_RULES 1.6).
 CAC_DRS_VESSELS = ("LM", "LAD", "LCX", "RCA")
+
+
+def _integer_labels(labels: np.ndarray) -> np.ndarray:
+    if np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool:
+        return labels
+    if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+        raise InputError(
+            "the artery label image holds non-integer values",
+            "save the artery labels as an integer label image (0 background, 1 LM, 2 LAD, ...)",
+        )
+    return labels.astype(np.int32)
 
 
 def _passes(values, threshold_hu: float, inclusive: bool) -> np.ndarray:

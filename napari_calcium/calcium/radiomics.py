@@ -91,11 +91,11 @@ def lesion_radiomics(
     boxes = ndimage.find_objects(labels)
     if lesion_ids is None:
         lesion_ids = [i + 1 for i, box in enumerate(boxes) if box is not None]
-    extractor = make_extractor()
     features: dict[int, dict[str, float]] = {}
     previous_level = radiomics.logger.level
-    radiomics.logger.setLevel(logging.ERROR)
+    radiomics.logger.setLevel(logging.ERROR)  # PyRadiomics logs every step at INFO
     try:
+        extractor = make_extractor()
         for lesion_id in lesion_ids:
             box = boxes[lesion_id - 1]
             box = tuple(
