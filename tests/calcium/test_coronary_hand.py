@@ -19,9 +19,11 @@ def make_ct(nz, dz, ny=24, nx=24, px=PX):
     ct = np.zeros((nz, ny, nx), np.int16)
     ct[0, 0, 0] = -1000
     acquisition = Acquisition(kvp=120, slice_thickness_mm=dz, slice_increment_mm=dz)
-    return ct, dict(
-        spacing_mm=(px, px, dz), origin_mm=(10.0, -20.0, -100.0), acquisition=acquisition
-    )
+    return ct, {
+        "spacing_mm": (px, px, dz),
+        "origin_mm": (10.0, -20.0, -100.0),
+        "acquisition": acquisition,
+    }
 
 
 def score(ct, geometry, labels=None, **settings):
