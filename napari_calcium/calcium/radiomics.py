@@ -107,7 +107,7 @@ def lesion_radiomics(
             mask = crop.replace(array=(labels[box] == lesion_id).astype(np.uint8))
             values = extractor.execute(crop.to_sitk(), mask.to_sitk())
             features[int(lesion_id)] = {
-                column: float(values[name]) for name, column in FEATURES.items()
+                column: _real(values[name]) for name, column in FEATURES.items()
             }
     finally:
         radiomics.logger.setLevel(previous_level)
@@ -119,3 +119,12 @@ def lesion_radiomics(
         f"{MARGIN_VOXELS} voxel(s), original spacing/origin/direction",
     }
     return features, settings
+
+
+def _real(value) -> float:
+    """A feature value as float; eigenvalue-based shape features of flat lesions may come
+    back as complex numbers with a zero imaginary part."""
+    value = complex(np.asarray(value).item())
+    if abs(value.imag) > 1e-9 * max(1.0, abs(value.real)):
+        return float("nan")
+    return float(value.real)
