@@ -194,6 +194,50 @@ def check_same_grid(ct: Volume, arteries: Volume) -> None:
     )
 
 
+def calibration_from_rois(
+    ct: Volume, rois: Volume, rho_ha_mg_cm3: float, insert_label: int = 1, water_label: int = 2
+) -> dict[str, float]:
+    """Mass calibration factor from a hydroxyapatite insert and a water ROI on the CT.
+
+    ``c = rho_HA / (mean HU in the insert - mean HU in water)`` (CLINICAL_RULES 1.4).
+
+    Parameters
+    ----------
+    ct : the CT in HU.
+    rois : label image on the CT's grid: ``insert_label`` marks the HA insert,
+        ``water_label`` water or a water-equivalent region.
+    rho_ha_mg_cm3 : HA density of the insert (mg HA / cm³), from the phantom's sheet.
+
+    Returns
+    -------
+    dict
+        ``factor_mg_cm3_per_hu``, ``insert_hu``, ``water_hu``, ``rho_ha_mg_cm3``.
+    """
+    if not ct.same_grid(rois):
+        raise InputError("the calibration ROIs are not on the CT's grid", "draw them on this CT")
+    labels = np.asarray(rois.array)
+    values = np.asarray(ct.array)
+    means = {}
+    for name, label in (("insert", insert_label), ("water", water_label)):
+        inside = labels == label
+        if not inside.any():
+            raise InputError(
+                f"no {name} ROI (label {label}) in the calibration labels",
+                f"paint the {name} with label {label}",
+            )
+        means[name] = float(values[inside].mean())
+    try:
+        factor = score.mass_calibration_factor(rho_ha_mg_cm3, means["insert"], means["water"])
+    except ValueError as err:
+        raise InputError(str(err), "check which ROI is the insert and which is water") from err
+    return {
+        "factor_mg_cm3_per_hu": factor,
+        "insert_hu": means["insert"],
+        "water_hu": means["water"],
+        "rho_ha_mg_cm3": float(rho_ha_mg_cm3),
+    }
+
+
 def resample_to_slabs(
     ct: Volume, arteries: Volume | None = None, slab_mm: float = score.REFERENCE_SLICE_MM
 ) -> tuple[Volume, Volume | None]:

@@ -42,6 +42,7 @@ from napari_calcium.calcium.coronary import (
     ARTERY_NAMES,
     SLICE_MODES,
     CoronarySettings,
+    calibration_from_rois,
     measure_coronary,
 )
 from napari_calcium.errors import InputError
@@ -50,6 +51,7 @@ from napari_calcium.volume import Volume
 CANDIDATES = "calcium candidates"
 ARTERIES = "coronary arteries"
 LESIONS = "coronary lesions"
+CALIBRATION = "calibration ROI"
 EXCLUDE = "exclude"
 SUMMARY_COLUMNS = ("artery", "Agatston", "volume (mm³)", "mass (mg)", "lesions")
 LESION_COLUMNS = ("id", "artery", "Agatston", "volume (mm³)", "peak (HU)")
@@ -85,8 +87,12 @@ class CoronaryWidget(QWidget):
         self.min_area = _spin(1.0, 0.0, 100.0, 0.1, " mm²")
         self.slice_mode = QComboBox()
         self.slice_mode.addItems(SLICE_MODES)
-        self.calibration = _spin(0.0, 0.0, 100.0, 0.01, " mg/cm³/HU")
+        self.calibration = _spin(0.0, 0.0, 100.0, 0.01, " mg/cm³/HU", decimals=4)
         self.calibration.setToolTip("mass calibration factor c; 0 = no mass score")
+        self.rho_ha = _spin(200.0, 1.0, 2000.0, 10.0, " mg HA/cm³")
+        self.rho_ha.setToolTip("hydroxyapatite density of the calibration insert")
+        calibrate = QPushButton("Calibrate from ROIs")
+        calibrate.clicked.connect(self.calibrate)
         self.radiomics = QCheckBox("PyRadiomics features per lesion")
         self.artery = QComboBox()
         self.artery.addItems([*ARTERY_NAMES.values(), EXCLUDE])
@@ -113,6 +119,8 @@ class CoronaryWidget(QWidget):
         form.addRow("min. area", self.min_area)
         form.addRow("slices", self.slice_mode)
         form.addRow("calibration", self.calibration)
+        form.addRow("HA insert", self.rho_ha)
+        form.addRow(calibrate)
         form.addRow(self.radiomics)
         form.addRow("click assigns to", self.artery)
         buttons = QHBoxLayout()
@@ -201,6 +209,38 @@ class CoronaryWidget(QWidget):
         )
         self.candidates_ready.emit()
         self.request_update()
+
+    def calibrate(self) -> None:
+        """Set the mass calibration factor from ROIs painted on the CT.
+
+        The first press adds a "calibration ROI" labels layer; paint the HA insert
+        with label 1 and water with label 2, then press again:
+        ``c = rho_HA / (mean HU insert - mean HU water)``.
+        """
+        if self._ct is None:
+            show_warning("Press 'Show candidates' first.")
+            return
+        layer = self._layer(CALIBRATION)
+        if layer is None:
+            self.viewer.add_labels(
+                np.zeros(self._ct.shape, np.uint8), name=CALIBRATION, **self._ct.layer_kwargs()
+            )
+            self.status.setText(
+                f"Paint the HA insert with label 1 and water with label 2 in '{CALIBRATION}', "
+                "then press 'Calibrate from ROIs' again."
+            )
+            return
+        rois = self._ct.replace(array=np.asarray(layer.data), modality="LABELS")
+        try:
+            cal = calibration_from_rois(self._ct, rois, self.rho_ha.value())
+        except InputError as err:
+            show_warning(str(err))
+            return
+        self.calibration.setValue(cal["factor_mg_cm3_per_hu"])
+        show_info(
+            f"calibration c = {self.rho_ha.value():g} / ({cal['insert_hu']:.1f} - "
+            f"{cal['water_hu']:.1f}) = {cal['factor_mg_cm3_per_hu']:.4f} mg/cm³ per HU"
+        )
 
     # ------------------------------------------------------------ assignment
     def _on_click(self, layer, event) -> None:
@@ -368,11 +408,11 @@ def _code(artery: str) -> int:
     return next(k for k, v in ARTERY_NAMES.items() if v == artery)
 
 
-def _spin(value, low, high, step, suffix) -> QDoubleSpinBox:
+def _spin(value, low, high, step, suffix, decimals=2) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setRange(low, high)
     spin.setSingleStep(step)
-    spin.setDecimals(2)
+    spin.setDecimals(decimals)
     spin.setSuffix(suffix)
     spin.setValue(value)
     return spin

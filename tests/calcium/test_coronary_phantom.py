@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from napari_calcium.calcium import CoronarySettings, measure_coronary, run_coronary
+from napari_calcium.calcium.coronary import calibration_from_rois
+from napari_calcium.errors import InputError
 from napari_calcium.phantoms.coronary import LESIONS, PIXEL_MM, coronary_ct
 
 
@@ -74,15 +76,19 @@ def test_bone_and_inserts_never_count():
 
 
 def test_calibration_factor_from_the_phantom_inserts():
-    from napari_calcium.scores.agatston import mass_calibration_factor
-
     ct, _, truth = coronary_ct(noise_hu=10)
     cal = truth["calibration"]
+    rois = np.zeros(ct.shape, np.uint8)
     (y0, y1), (x0, x1) = cal["insert_box_yx"]
-    ha = ct.array[:, y0:y1, x0:x1].mean()
+    rois[:, y0:y1, x0:x1] = 1
     (y0, y1), (x0, x1) = cal["water_box_yx"]
-    water = ct.array[:, y0:y1, x0:x1].mean()
-    assert mass_calibration_factor(cal["rho_ha_mg_cm3"], ha, water) == pytest.approx(200 / 250)
+    rois[:, y0:y1, x0:x1] = 2
+    got = calibration_from_rois(ct, ct.replace(array=rois), cal["rho_ha_mg_cm3"])
+    # 200 mg HA/cm³ / (250 HU - 0 HU) = 0.8 mg/cm³ per HU
+    assert got["factor_mg_cm3_per_hu"] == pytest.approx(200 / 250)
+    assert got["insert_hu"] == 250 and got["water_hu"] == 0
+    with pytest.raises(InputError, match="no water ROI"):
+        calibration_from_rois(ct, ct.replace(array=(rois == 1).astype(np.uint8)), 200.0)
 
 
 def test_thin_phantom_geometry():

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from napari_calcium.phantoms.coronary import PIXEL_MM, coronary_ct
-from napari_calcium.widgets.coronary import ARTERIES, CANDIDATES, LESIONS, CoronaryWidget
+from napari_calcium.widgets.coronary import (
+    ARTERIES,
+    CALIBRATION,
+    CANDIDATES,
+    LESIONS,
+    CoronaryWidget,
+)
 from napari_calcium.widgets.layers import image_tuple
 
 TIMEOUT_MS = 20000
@@ -97,3 +103,16 @@ def test_radiomics_columns_reach_the_features_table(make_napari_viewer, qtbot):
     assert sorted(features["rad_max_hu"]) == sorted(
         t["hu"] for t in truth["lesions"] if t["counted"]
     )
+    assert blocker.args[0]["mass_mg"] is None
+
+    # mass calibration from the phantom's HA insert (200 mg/cm³, 250 HU) and water (0 HU)
+    widget.calibrate()  # adds the ROI layer
+    rois = viewer.layers[CALIBRATION]
+    cal = truth["calibration"]
+    for label, box in ((1, cal["insert_box_yx"]), (2, cal["water_box_yx"])):
+        (y0, y1), (x0, x1) = box
+        rois.data[:, y0:y1, x0:x1] = label
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.calibrate()
+    assert widget.calibration.value() == pytest.approx(200 / 250)
+    assert blocker.args[0]["mass_mg"] == pytest.approx(truth["mass_mg"])
