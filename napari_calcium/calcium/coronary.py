@@ -265,7 +265,7 @@ def resample_to_slabs(
     edges_in = np.arange(n_in + 1) * dz
     array = np.asarray(ct.array)
     labels = None if arteries is None else np.asarray(arteries.array)
-    label_values = [] if labels is None else [v for v in np.unique(labels) if v != 0]
+    label_values = [] if labels is None else np.unique(labels.reshape(-1)[np.flatnonzero(labels)])
     out = np.empty((n_out, *ct.shape[1:]), np.float32)
     out_labels = None if labels is None else np.zeros((n_out, *ct.shape[1:]), labels.dtype)
     for s in range(n_out):
@@ -273,14 +273,21 @@ def resample_to_slabs(
         overlap = np.clip(np.minimum(edges_in[1:], high) - np.maximum(edges_in[:-1], low), 0, None)
         take = np.flatnonzero(overlap > 1e-9)
         weights = overlap[take] / overlap[take].sum()
-        out[s] = np.tensordot(weights, array[take].astype(np.float32), axes=1)
-        if labels is not None and label_values:
-            best = np.zeros(ct.shape[1:], np.float32)
+        out[s] = 0.0
+        for i, w in zip(take, weights, strict=True):
+            out[s] += np.float32(w) * array[i]
+        if len(label_values):
+            stack = labels[take]
+            where = np.nonzero(stack.any(axis=0))  # labels are sparse: work on labelled pixels
+            columns = stack[(slice(None), *where)]
+            best = np.zeros(columns.shape[1], np.float32)
+            chosen = np.zeros(columns.shape[1], labels.dtype)
             for value in label_values:
-                fraction = np.tensordot(weights, labels[take] == value, axes=1)
+                fraction = weights @ (columns == value)
                 better = fraction > best
-                out_labels[s][better] = value
+                chosen[better] = value
                 best[better] = fraction[better]
+            out_labels[s][where] = chosen
     # slab centre s sits at (s + 0.5) * slab_mm from the leading edge (index -0.5)
     first_centre_index = -0.5 + 0.5 * slab_mm / dz
     origin = ct.index_to_physical((first_centre_index, 0.0, 0.0))
@@ -359,7 +366,7 @@ def measure_coronary(
         )
         voxel_index = np.flatnonzero(_passes(ct_array, threshold_hu, settings.inclusive_threshold))
         voxel_artery = np.zeros(voxel_index.size, np.int64)
-        names = {0: UNASSIGNED}
+        names = {**names, 0: UNASSIGNED}
     else:
         labels = _integer_labels(np.asarray(scoring_arteries.array))
         voxel_index = np.flatnonzero(labels)
@@ -521,7 +528,7 @@ def measure_coronary(
         features, radiomics_settings = lesion_radiomics(scoring_ct, result.lesion_labels())
         for entry in lesions:
             entry.update(features[entry["id"]])
-        report["settings"]["radiomics"] = radiomics_settings
+        report["settings"]["radiomics_settings"] = radiomics_settings
     for text in warnings:
         log.warning(text)
     return result

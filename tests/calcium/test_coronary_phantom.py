@@ -72,7 +72,9 @@ def test_bone_and_inserts_never_count():
     assert unassigned["agatston"] > truth["agatston"] + 100
     assert unassigned["cac_drs"] == "A3"  # no N without artery labels
     assert any("no artery labels" in w for w in unassigned["warnings"])
-    assert set(unassigned["per_artery"]) == {"unassigned"}
+    assert set(unassigned["per_artery"]) == {"LM", "LAD", "LCX", "RCA", "unassigned"}
+    assert unassigned["per_artery"]["LAD"]["agatston"] == 0
+    assert unassigned["per_artery"]["unassigned"]["agatston"] == unassigned["agatston"]
 
 
 def test_calibration_factor_from_the_phantom_inserts():

@@ -13,7 +13,7 @@ from napari_calcium.volume import Volume
 def test_radiomics_of_phantom_lesions_equal_truth():
     ct, arteries, truth = coronary_ct()
     result = measure_coronary(ct, arteries, CoronarySettings(radiomics=True))
-    settings = result.report["settings"]["radiomics"]
+    settings = result.report["settings"]["radiomics_settings"]
     assert settings["extractor_settings"]["normalize"] is False
     assert settings["extractor_settings"]["resampledPixelSpacing"] is None
     assert settings["package"].startswith("pyradiomics")
