@@ -344,7 +344,6 @@ def measure_coronary(
             "the CT slices are not axial (oblique direction cosines); Agatston is computed "
             "per slice of array axis 0"
         )
-
     resampled = settings.slice_mode == "resample3mm" and not math.isclose(
         increment_mm, score.REFERENCE_SLICE_MM, abs_tol=1e-6
     )
@@ -354,9 +353,6 @@ def measure_coronary(
     else:
         scoring_ct, scoring_arteries = ct, arteries
         slice_factor = score.native_slice_factor(increment_mm)
-
-    ct_array = np.asarray(scoring_ct.array)
-    shape = scoring_ct.shape
     names = {int(k): v for k, v in settings.artery_names.items()}
     if scoring_arteries is None:
         warnings.append(
@@ -364,151 +360,41 @@ def measure_coronary(
             "included) is scored as 'unassigned'; assign lesions to arteries for a "
             "coronary score"
         )
-        voxel_index = np.flatnonzero(_passes(ct_array, threshold_hu, settings.inclusive_threshold))
-        voxel_artery = np.zeros(voxel_index.size, np.int64)
-        names = {**names, 0: UNASSIGNED}
-    else:
-        labels = _integer_labels(np.asarray(scoring_arteries.array))
-        voxel_index = np.flatnonzero(labels)
-        voxel_artery = labels.reshape(-1)[voxel_index].astype(np.int64)
-        unknown = sorted(set(np.unique(voxel_artery).tolist()) - set(names))
-        if unknown:
-            raise InputError(
-                f"artery labels contain values {unknown} with no artery name "
-                f"(known: {', '.join(f'{k} {v}' for k, v in names.items())})",
-                "relabel those voxels or add the names to the settings (artery_names)",
-            )
-        values = ct_array.reshape(-1)[voxel_index]
-        keep = _passes(values, threshold_hu, settings.inclusive_threshold)
-        voxel_index, voxel_artery = voxel_index[keep], voxel_artery[keep]
-    voxel_hu = ct_array.reshape(-1)[voxel_index].astype(np.float64)
+        names[0] = UNASSIGNED
 
-    sx, sy, sz = scoring_ct.spacing_mm
-    pixel_area_mm2 = sx * sy
-    voxel_mm3 = pixel_area_mm2 * sz
-
-    # --- slice-lesions: 2-D components per slice and per artery
-    offsets_2d = forward_offsets(settings.connectivity_2d, None)
-    slice_label, n_slice = sparse_components(voxel_index, shape, offsets_2d, voxel_artery)
-    ids = np.arange(1, n_slice + 1)
-    n_pixels = np.bincount(slice_label, minlength=n_slice + 1)[1:]
-    area_mm2 = n_pixels * pixel_area_mm2
-    qualifies = area_mm2 >= settings.min_area_mm2 * (1 - 1e-9)
-    if settings.min_pixels is not None:
-        qualifies &= n_pixels >= settings.min_pixels
-    keep = qualifies[slice_label - 1] if n_slice else np.zeros(0, bool)
-    voxel_index, voxel_artery, voxel_hu = voxel_index[keep], voxel_artery[keep], voxel_hu[keep]
-    slice_label = slice_label[keep]
-
-    # --- 3-D lesions of the qualifying voxels
-    offsets_3d = forward_offsets(settings.connectivity_2d, settings.connectivity_3d)
-    lesion, n_lesions = sparse_components(voxel_index, shape, offsets_3d, voxel_artery)
-
-    # renumber the qualifying slice-lesions 1..m and measure them
-    old_ids = ids[qualifies]
-    new_id = np.zeros(n_slice + 1, np.int64)
-    new_id[old_ids] = np.arange(1, old_ids.size + 1)
-    slice_label = new_id[slice_label]
-    m_ids = np.arange(1, old_ids.size + 1)
-    sl_pixels = n_pixels[qualifies]
-    sl_area = area_mm2[qualifies]
-    sl_peak = _per_label(ndimage.maximum, voxel_hu, slice_label, m_ids)
-    sl_mean = _per_label(ndimage.mean, voxel_hu, slice_label, m_ids)
-    _, first = np.unique(slice_label, return_index=True)
-    sl_slice = voxel_index[first] // (shape[1] * shape[2])
-    sl_lesion = lesion[first]
-    sl_artery = voxel_artery[first]
-    sl_weight = score.density_weight(sl_peak, edges_hu)
-    sl_score = score.slice_lesion_scores(sl_area, sl_peak, edges_hu, slice_factor)
-
-    # --- per 3-D lesion
-    l_ids = np.arange(1, n_lesions + 1)
-    l_voxels = np.bincount(lesion, minlength=n_lesions + 1)[1:]
-    l_volume = l_voxels * voxel_mm3
-    l_peak = _per_label(ndimage.maximum, voxel_hu, lesion, l_ids)
-    l_mean = _per_label(ndimage.mean, voxel_hu, lesion, l_ids)
-    l_agatston = np.bincount(sl_lesion, weights=sl_score, minlength=n_lesions + 1)[1:]
-    l_slices = np.bincount(sl_lesion, minlength=n_lesions + 1)[1:]
-    _, l_first = np.unique(lesion, return_index=True)
-    l_artery = voxel_artery[l_first]
-    zyx = np.stack(np.unravel_index(voxel_index, shape), axis=1).astype(np.float64)
-    centroid_index = (
-        np.stack(
-            [
-                np.bincount(lesion, weights=zyx[:, a], minlength=n_lesions + 1)[1:]
-                for a in range(3)
-            ],
-            axis=1,
-        )
-        / np.maximum(l_voxels, 1)[:, None]
-    )
-    centroid_mm = scoring_ct.index_to_physical(centroid_index) if n_lesions else np.zeros((0, 3))
-    c = settings.calibration_mg_cm3_per_hu
-    l_mass = score.lesion_mass_mg(l_volume, l_mean, c) if c is not None else None
-
-    lesions = []
-    for i in range(n_lesions):
-        lesions.append(
-            {
-                "id": int(l_ids[i]),
-                "artery": names[int(l_artery[i])],
-                "agatston": float(l_agatston[i]),
-                "volume_mm3": float(l_volume[i]),
-                "mass_mg": None if l_mass is None else float(l_mass[i]),
-                "peak_hu": float(l_peak[i]),
-                "mean_hu": float(l_mean[i]),
-                "n_voxels": int(l_voxels[i]),
-                "n_slice_lesions": int(l_slices[i]),
-                "centroid_mm": [float(v) for v in centroid_mm[i]],
-            }
-        )
-    slice_lesions = [
-        {
-            "slice_index": int(sl_slice[j]),
-            "slice_z_mm": float(scoring_ct.index_to_physical((sl_slice[j], 0, 0))[2]),
-            "lesion_id": int(sl_lesion[j]),
-            "artery": names[int(sl_artery[j])],
-            "area_mm2": float(sl_area[j]),
-            "n_pixels": int(sl_pixels[j]),
-            "peak_hu": float(sl_peak[j]),
-            "mean_hu": float(sl_mean[j]),
-            "weight": int(sl_weight[j]),
-            "agatston": float(sl_score[j]),
-        }
-        for j in range(m_ids.size)
-    ]
+    voxels = _calcium_voxels(scoring_ct, scoring_arteries, threshold_hu, settings, names)
+    slices = _slice_lesions(voxels, scoring_ct, settings, edges_hu, slice_factor)
+    lesions = _lesions(voxels, slices, scoring_ct, settings)
 
     per_artery = {}
     for code, name in names.items():
-        sel = l_artery == code
+        mine = lesions["artery"] == code
         per_artery[name] = {
-            "agatston": float(l_agatston[sel].sum()),
-            "volume_mm3": float(l_volume[sel].sum()),
-            "mass_mg": None if l_mass is None else float(l_mass[sel].sum()),
-            "lesions": int(sel.sum()),
+            "agatston": float(lesions["agatston"][mine].sum()),
+            "volume_mm3": float(lesions["volume_mm3"][mine].sum()),
+            "mass_mg": _sum_or_none(lesions["mass_mg"], mine),
+            "lesions": int(mine.sum()),
         }
-    total = float(l_agatston.sum())
-    n_vessels = (
-        None
-        if scoring_arteries is None
-        else score.vessels_with_calcium(
-            {k: v["agatston"] for k, v in per_artery.items()}, CAC_DRS_VESSELS
-        )
-    )
+    total = float(lesions["agatston"].sum())
+    n_vessels = None
+    if scoring_arteries is not None:
+        by_name = {name: v["agatston"] for name, v in per_artery.items()}
+        n_vessels = score.vessels_with_calcium(by_name, CAC_DRS_VESSELS)
     category = score.agatston_category(total)
+    lesion_rows = _rows(lesions, names, LESION_KEYS)
     report = {
         "agatston": total,
-        "volume_mm3": float(l_volume.sum()),
-        "mass_mg": None if l_mass is None else float(l_mass.sum()),
-        "lesion_count": int(n_lesions),
+        "volume_mm3": float(lesions["volume_mm3"].sum()),
+        "mass_mg": _sum_or_none(lesions["mass_mg"], slice(None)),
+        "lesion_count": len(lesion_rows),
         "category": category,
         "category_description": score.category_description(category),
         "cac_drs": score.cac_drs(total, n_vessels),
         "cac_drs_risk": score.cac_drs_risk(total),
         "vessels_with_calcium": n_vessels,
         "per_artery": per_artery,
-        "lesions": lesions,
-        "slice_lesions": slice_lesions,
+        "lesions": lesion_rows,
+        "slice_lesions": _rows(slices, names, SLICE_LESION_KEYS),
         "settings": _settings_record(
             settings,
             ct,
@@ -521,13 +407,13 @@ def measure_coronary(
         ),
         "warnings": warnings,
     }
-    result = CoronaryResult(report, scoring_ct, voxel_index, lesion)
-    if settings.radiomics and n_lesions:
+    result = CoronaryResult(report, scoring_ct, voxels["index"], voxels["lesion"])
+    if settings.radiomics and lesion_rows:
         from napari_calcium.calcium.radiomics import lesion_radiomics
 
         features, radiomics_settings = lesion_radiomics(scoring_ct, result.lesion_labels())
-        for entry in lesions:
-            entry.update(features[entry["id"]])
+        for row in lesion_rows:
+            row.update(features[row["id"]])
         report["settings"]["radiomics_settings"] = radiomics_settings
     for text in warnings:
         log.warning(text)
@@ -536,6 +422,157 @@ def measure_coronary(
 
 #: Vessels counted by the CAC-DRS N modifier (CLINICAL_RULES 1.6).
 CAC_DRS_VESSELS = ("LM", "LAD", "LCX", "RCA")
+#: Output keys of one lesion and one slice-lesion, in order.
+LESION_KEYS = (
+    "id",
+    "artery",
+    "agatston",
+    "volume_mm3",
+    "mass_mg",
+    "peak_hu",
+    "mean_hu",
+    "n_voxels",
+    "n_slice_lesions",
+    "centroid_mm",
+)
+SLICE_LESION_KEYS = (
+    "slice_index",
+    "slice_z_mm",
+    "lesion_id",
+    "artery",
+    "area_mm2",
+    "n_pixels",
+    "peak_hu",
+    "mean_hu",
+    "weight",
+    "agatston",
+)
+
+
+def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings, names):
+    """Flat indices, artery codes and HU of the voxels above threshold with an artery label.
+
+    Without artery labels every voxel above threshold counts, with artery code 0.
+    """
+    ct_flat = np.asarray(ct.array).reshape(-1)
+    if arteries is None:
+        index = np.flatnonzero(_passes(ct_flat, threshold_hu, settings.inclusive_threshold))
+        artery = np.zeros(index.size, np.int64)
+    else:
+        labels = _integer_labels(np.asarray(arteries.array)).reshape(-1)
+        index = np.flatnonzero(labels)  # labels are sparse: test HU only where labelled
+        artery = labels[index].astype(np.int64)
+        unknown = sorted(set(np.unique(artery).tolist()) - set(names))
+        if unknown:
+            raise InputError(
+                f"artery labels contain values {unknown} with no artery name "
+                f"(known: {', '.join(f'{k} {v}' for k, v in names.items())})",
+                "relabel those voxels or add the names to the settings (artery_names)",
+            )
+        keep = _passes(ct_flat[index], threshold_hu, settings.inclusive_threshold)
+        index, artery = index[keep], artery[keep]
+    return {"index": index, "artery": artery, "hu": ct_flat[index].astype(np.float64)}
+
+
+def _slice_lesions(voxels, ct: Volume, settings, edges_hu, slice_factor) -> dict[str, np.ndarray]:
+    """Qualifying slice-lesions (2-D components per slice and artery) and their scores.
+
+    Drops the voxels of too-small slice-lesions from ``voxels`` and adds
+    ``voxels["slice_lesion"]`` (1..m) and ``voxels["lesion"]`` (3-D lesion id, 1..n).
+    """
+    shape = ct.shape
+    pixel_area_mm2 = ct.spacing_mm[0] * ct.spacing_mm[1]
+    offsets = forward_offsets(settings.connectivity_2d, None)
+    label, n = sparse_components(voxels["index"], shape, offsets, voxels["artery"])
+    n_pixels = np.bincount(label, minlength=n + 1)[1:]
+    qualifies = n_pixels * pixel_area_mm2 >= settings.min_area_mm2 * (1 - 1e-9)
+    if settings.min_pixels is not None:
+        qualifies &= n_pixels >= settings.min_pixels
+    keep = qualifies[label - 1]
+    for key in voxels:
+        voxels[key] = voxels[key][keep]
+    renumber = np.zeros(n + 1, np.int64)
+    renumber[1:][qualifies] = np.arange(1, qualifies.sum() + 1)
+    voxels["slice_lesion"] = renumber[label[keep]]
+    offsets_3d = forward_offsets(settings.connectivity_2d, settings.connectivity_3d)
+    voxels["lesion"], _ = sparse_components(voxels["index"], shape, offsets_3d, voxels["artery"])
+
+    ids = np.arange(1, qualifies.sum() + 1)
+    _, first = np.unique(voxels["slice_lesion"], return_index=True)
+    slice_index = voxels["index"][first] // (shape[1] * shape[2])
+    peak = _per_label(ndimage.maximum, voxels["hu"], voxels["slice_lesion"], ids)
+    area = n_pixels[qualifies] * pixel_area_mm2
+    return {
+        "slice_index": slice_index,
+        "slice_z_mm": ct.index_to_physical(
+            np.stack([slice_index, 0 * slice_index, 0 * slice_index], axis=1)
+        )[:, 2],
+        "lesion_id": voxels["lesion"][first],
+        "artery": voxels["artery"][first],
+        "area_mm2": area,
+        "n_pixels": n_pixels[qualifies],
+        "peak_hu": peak,
+        "mean_hu": _per_label(ndimage.mean, voxels["hu"], voxels["slice_lesion"], ids),
+        "weight": score.density_weight(peak, edges_hu),
+        "agatston": score.slice_lesion_scores(area, peak, edges_hu, slice_factor),
+    }
+
+
+def _lesions(voxels, slices, ct: Volume, settings) -> dict[str, np.ndarray]:
+    """Per 3-D lesion: artery, Agatston (sum of its slice-lesions), volume, mass, HU, centroid."""
+    lesion = voxels["lesion"]
+    n = int(lesion.max(initial=0))
+    ids = np.arange(1, n + 1)
+    n_voxels = np.bincount(lesion, minlength=n + 1)[1:]
+    volume = n_voxels * ct.voxel_volume_mm3
+    mean = _per_label(ndimage.mean, voxels["hu"], lesion, ids)
+    _, first = np.unique(lesion, return_index=True)
+    zyx = np.stack(np.unravel_index(voxels["index"], ct.shape), axis=1)
+    centroid_index = (
+        np.stack(
+            [np.bincount(lesion, weights=zyx[:, a], minlength=n + 1)[1:] for a in range(3)], axis=1
+        )
+        / np.maximum(n_voxels, 1)[:, None]
+    )
+    c = settings.calibration_mg_cm3_per_hu
+    return {
+        "id": ids,
+        "artery": voxels["artery"][first],
+        "agatston": np.bincount(slices["lesion_id"], slices["agatston"], minlength=n + 1)[1:],
+        "volume_mm3": volume,
+        "mass_mg": None if c is None else score.lesion_mass_mg(volume, mean, c),
+        "peak_hu": _per_label(ndimage.maximum, voxels["hu"], lesion, ids),
+        "mean_hu": mean,
+        "n_voxels": n_voxels,
+        "n_slice_lesions": np.bincount(slices["lesion_id"], minlength=n + 1)[1:],
+        "centroid_mm": ct.index_to_physical(centroid_index),
+    }
+
+
+def _rows(table: dict[str, Any], names: dict[int, str], keys) -> list[dict[str, Any]]:
+    """Columns of arrays -> list of JSON-able dicts (artery codes become names)."""
+    n = len(table[keys[0]])
+    rows = []
+    for i in range(n):
+        row = {}
+        for key in keys:
+            column = table[key]
+            if column is None:
+                row[key] = None
+            elif key == "artery":
+                row[key] = names[int(column[i])]
+            elif key == "centroid_mm":
+                row[key] = [float(v) for v in column[i]]
+            elif np.issubdtype(np.asarray(column).dtype, np.integer):
+                row[key] = int(column[i])
+            else:
+                row[key] = float(column[i])
+        rows.append(row)
+    return rows
+
+
+def _sum_or_none(values, selection) -> float | None:
+    return None if values is None else float(values[selection].sum())
 
 
 def _integer_labels(labels: np.ndarray) -> np.ndarray:
