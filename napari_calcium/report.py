@@ -168,8 +168,12 @@ def _bar_chart(report: dict, colors: dict):
     return fig
 
 
-def _key_slices(report: dict, scoring_ct, lesion_labels, colors: dict):
-    """The highest-scoring slice-lesion of each artery, as (figure, caption)."""
+def _key_slices(report: dict, scoring_ct, lesion_labels, colors: dict, field_mm: float = 50.0):
+    """The highest-scoring slice-lesion of each artery, as (figure, caption).
+
+    Each figure is a ``field_mm`` square of the slice centred on that lesion, CT in the
+    calcium window (W 1500 / L 300 HU) with every lesion coloured by its artery.
+    """
     import numpy as np
     from matplotlib.colors import to_rgba
     from matplotlib.figure import Figure
@@ -184,22 +188,28 @@ def _key_slices(report: dict, scoring_ct, lesion_labels, colors: dict):
     sx, sy, _ = scoring_ct.spacing_mm
     for artery, item in best.items():
         k = item["slice_index"]
+        ys, xs = np.nonzero(labels[k] == item["lesion_id"])
+        half_y, half_x = int(field_mm / 2 / sy), int(field_mm / 2 / sx)
+        cy, cx = int(ys.mean()), int(xs.mean())
+        rows = slice(max(0, cy - half_y), cy + half_y)
+        cols = slice(max(0, cx - half_x), cx + half_x)
         overlay = np.zeros((*labels.shape[1:], 4))
         for lesion_id in np.unique(labels[k]):
             if lesion_id:
-                overlay[labels[k] == lesion_id] = to_rgba(
-                    colors.get(artery_of[int(lesion_id)], "#ffff00")
-                )
-        fig = Figure(figsize=(3.0, 3.0), dpi=100)
+                color = colors.get(artery_of[int(lesion_id)], "#ffff00")
+                overlay[labels[k] == lesion_id] = to_rgba(color)
+        fig = Figure(figsize=(2.6, 2.6), dpi=100)
         ax = fig.add_subplot()
-        extent = (0, ct.shape[2] * sx, ct.shape[1] * sy, 0)
-        ax.imshow(ct[k], cmap="gray", vmin=-450, vmax=1050, extent=extent)
-        ax.imshow(overlay, extent=extent, interpolation="nearest")
+        crop = ct[k, rows, cols]
+        h, w = crop.shape
+        extent = (cols.start * sx, (cols.start + w) * sx, (rows.start + h) * sy, rows.start * sy)
+        ax.imshow(crop, cmap="gray", vmin=-450, vmax=1050, extent=extent)
+        ax.imshow(overlay[rows, cols], extent=extent, interpolation="nearest")
         ax.set_axis_off()
         fig.tight_layout()
         caption = (
             f"{artery}: slice {k} (z {item['slice_z_mm']:.1f} mm), {item['area_mm2']:.2f} mm², "
-            f"peak {item['peak_hu']:.0f} HU, weight {item['weight']}"
+            f"peak {item['peak_hu']:.0f} HU, weight {item['weight']} ({field_mm:g} mm field)"
         )
         yield fig, caption
 
