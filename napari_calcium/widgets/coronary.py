@@ -46,6 +46,7 @@ from napari_calcium.calcium.coronary import (
     measure_coronary,
 )
 from napari_calcium.errors import InputError
+from napari_calcium.report import coronary_lesion_rows
 from napari_calcium.volume import Volume
 
 CANDIDATES = "calcium candidates"
@@ -311,9 +312,7 @@ class CoronaryWidget(QWidget):
             show_warning(str(err))
             return
         labels = self._ct.replace(array=np.array(arteries.data), modality="LABELS")
-        self._worker = create_worker(
-            measure_coronary, self._ct, labels, settings, _start_thread=False
-        )
+        self._worker = create_worker(_score, self._ct, labels, settings, _start_thread=False)
         self._worker.returned.connect(self._show)
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._scoring_finished)
@@ -330,7 +329,8 @@ class CoronaryWidget(QWidget):
         self.status.setText(f"error: {error}")
         show_warning(str(error))
 
-    def _show(self, result) -> None:
+    def _show(self, scored) -> None:
+        result, lesions = scored
         report = result.report
         self.report = report
         rows = [(name, v) for name, v in report["per_artery"].items()]
@@ -355,7 +355,7 @@ class CoronaryWidget(QWidget):
             cells = (les["id"], les["artery"], les["agatston"], les["volume_mm3"], les["peak_hu"])
             for c, value in enumerate(cells):
                 self.lesion_table.setItem(r, c, QTableWidgetItem(_text(value)))
-        self._update_lesion_layer(result)
+        self._update_lesion_layer(report, lesions)
         self.status.setText(
             f"Agatston {report['agatston']:.1f} — category {report['category']} "
             f"({report['category_description']}), CAC-DRS {report['cac_drs']}"
@@ -363,14 +363,9 @@ class CoronaryWidget(QWidget):
         )
         self.scores_updated.emit(report)
 
-    def _update_lesion_layer(self, result) -> None:
-        lesions = result.lesion_labels()
-        features = pd.DataFrame(
-            [
-                {"index": les["id"], **{k: v for k, v in les.items() if k != "centroid_mm"}}
-                for les in result.report["lesions"]
-            ]
-        )
+    def _update_lesion_layer(self, report, lesions: Volume) -> None:
+        rows = coronary_lesion_rows(report)
+        features = pd.DataFrame([{"index": row["lesion_id"], **row} for row in rows])
         layer = self._layer(LESIONS)
         if layer is None or layer.data.shape != lesions.shape:
             if layer is not None:
@@ -395,6 +390,11 @@ class CoronaryWidget(QWidget):
         layer = self._layer(LESIONS)
         if layer is not None:
             layer.selected_label = lesion["id"]
+
+
+def _score(ct: Volume, arteries: Volume, settings: CoronarySettings):
+    result = measure_coronary(ct, arteries, settings)
+    return result, result.lesion_labels()
 
 
 def _find_candidates(ct_array, threshold_hu):
