@@ -228,3 +228,26 @@ def test_native_mode_reports_the_lesion_image():
     assert result.report["lesions"][0]["centroid_mm"] == pytest.approx(
         [10.0 + 7 * 0.5, -20.0 + 7 * 0.5, -100.0 + 3.0]
     )
+
+
+def test_kvp_adjusted_thresholds_are_an_option():
+    ct, geometry = make_ct(3, 3.0)
+    geometry["acquisition"] = Acquisition(kvp=100, slice_thickness_mm=3.0, slice_increment_mm=3.0)
+    ct[1, 2:6, 2:6] = 140  # 4 mm²: standard weight 1; below the 145 HU 100-kVp threshold [R]
+    ct[1, 10:14, 10:14] = 220  # standard weight 2; 100-kVp weight 1 (222 HU edge)
+    standard = score(ct, geometry)
+    assert standard["agatston"] == pytest.approx(4.0 * 1 + 4.0 * 2)
+    assert any("100 kVp" in w for w in standard["warnings"])
+    adjusted = score(ct, geometry, kvp_adjusted=True)
+    assert adjusted["agatston"] == pytest.approx(4.0 * 1)
+    assert adjusted["settings"]["threshold_hu_used"] == 145
+    assert adjusted["settings"]["weight_edges_hu_used"] == [222, 334, 446]
+
+
+def test_strict_threshold_option():
+    ct, geometry = make_ct(3, 3.0)
+    ct[1, 5:10, 5:10] = 130  # exactly at the threshold: 6.25 mm² x 1 with ">=" only
+    assert score(ct, geometry)["agatston"] == pytest.approx(6.25)
+    strict = score(ct, geometry, inclusive_threshold=False)
+    assert strict["agatston"] == 0.0
+    assert strict["settings"]["threshold_rule"] == ">"
