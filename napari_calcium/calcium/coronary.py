@@ -119,6 +119,18 @@ class CoronarySettings:
                 f"({self.threshold_hu} HU)"
             )
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CoronarySettings:
+        """Settings from :meth:`to_dict` or from a result's ``settings`` (other keys ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        for key in ("artery_names", "artery_colors"):
+            if key in kwargs:
+                kwargs[key] = {int(k): v for k, v in kwargs[key].items()}
+        if "weight_edges_hu" in kwargs:
+            kwargs["weight_edges_hu"] = tuple(kwargs["weight_edges_hu"])
+        return cls(**kwargs)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (label keys as strings)."""
         d = dataclasses.asdict(self)
@@ -305,7 +317,9 @@ def resample_to_slabs(
 
 
 def run_coronary(
-    ct: Volume, arteries: Volume | None = None, settings: CoronarySettings | None = None
+    ct: Volume,
+    arteries: Volume | None = None,
+    settings: CoronarySettings | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Coronary calcium scores of a CT with the reader's artery labels, as JSON values.
 
@@ -314,7 +328,8 @@ def run_coronary(
     ct : non-contrast CT in HU, ``(z, y, x)``, axial slices along array axis 0.
     arteries : label image on the CT's grid (see ``settings.artery_names``); ``None``
         scores every candidate as ``"unassigned"`` (with a warning).
-    settings : conventions; defaults to :class:`CoronarySettings` ().
+    settings : conventions, as :class:`CoronarySettings` or a dict of its fields (e.g. the
+        ``settings`` of an earlier result); defaults to ``CoronarySettings()``.
 
     Returns
     -------
@@ -329,9 +344,13 @@ def run_coronary(
 
 
 def measure_coronary(
-    ct: Volume, arteries: Volume | None = None, settings: CoronarySettings | None = None
+    ct: Volume,
+    arteries: Volume | None = None,
+    settings: CoronarySettings | dict[str, Any] | None = None,
 ) -> CoronaryResult:
     """As :func:`run_coronary`, also returning the lesions (see :class:`CoronaryResult`)."""
+    if isinstance(settings, dict):
+        settings = CoronarySettings.from_dict(settings)
     settings = settings or CoronarySettings()
     warnings: list[str] = []
     check_ct_in_hu(ct)
