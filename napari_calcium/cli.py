@@ -97,6 +97,11 @@ def add_coronary(sub) -> None:
         help="mass calibration factor c in mg HA/cm³ per HU (rho_HA / (CT_HA - CT_water))",
     )
     p.add_argument("--radiomics", action="store_true", help="add PyRadiomics features per lesion")
+    p.add_argument(
+        "--no-hu-check",
+        action="store_true",
+        help="accept a CT whose minimum is above -200 HU (a HU image cropped to exclude air)",
+    )
     p.add_argument("--json", type=Path, help="write the result JSON here (default: stdout)")
     p.add_argument("--csv", type=Path, help="write one row per lesion here")
     p.add_argument("--html", type=Path, help="write a one-page HTML report here")
@@ -118,6 +123,7 @@ def run_coronary_command(args) -> int:
         kvp_adjusted=args.kvp_adjusted,
         calibration_mg_cm3_per_hu=args.calibration_mg_per_hu,
         radiomics=args.radiomics,
+        hu_check=not args.no_hu_check,
     )
     ct = read(args.ct_path, modality="CT")
     arteries = None

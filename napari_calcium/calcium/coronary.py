@@ -76,6 +76,8 @@ class CoronarySettings:
     artery_names : label value -> artery name; LM, LAD, LCX and RCA count for CAC-DRS N.
     artery_colors : label value -> hex colour for display and reports.
     radiomics : add PyRadiomics features per lesion.
+    hu_check : refuse a CT whose minimum is above -200 HU (not in HU); turn off only
+        for a CT in HU that holds no air.
     """
 
     threshold_hu: float = 130.0
@@ -91,6 +93,7 @@ class CoronarySettings:
     artery_names: dict[int, str] = field(default_factory=lambda: dict(ARTERY_NAMES))
     artery_colors: dict[int, str] = field(default_factory=lambda: dict(ARTERY_COLORS))
     radiomics: bool = False
+    hu_check: bool = True
 
     def __post_init__(self):
         if self.slice_mode not in SLICE_MODES:
@@ -166,23 +169,24 @@ class CoronaryResult:
         return self.scoring_ct.replace(array=labels, modality="LABELS", units="label")
 
 
-def check_ct_in_hu(ct: Volume) -> None:
+def check_ct_in_hu(ct: Volume, minimum_below_hu: float = HU_MINIMUM_CHECK) -> None:
     """Refuse a CT whose values are not Hounsfield units.
 
     A CT in HU holds air near -1000 HU; stored values that never go below
-    ``HU_MINIMUM_CHECK`` (-200), such as unsigned raw values starting at 0, mean the
+    ``minimum_below_hu`` (-200), such as unsigned raw values starting at 0, mean the
     DICOM rescale (slope/intercept) was not applied.
     """
     array = np.asarray(ct.array)
     if array.size == 0:
         raise InputError("the CT is empty")
     minimum = float(array.min())
-    if np.issubdtype(array.dtype, np.unsignedinteger) or minimum > HU_MINIMUM_CHECK:
+    if np.issubdtype(array.dtype, np.unsignedinteger) or minimum > minimum_below_hu:
         raise InputError(
             f"the CT does not look like Hounsfield units: its minimum is {minimum:g} "
             f"({array.dtype}), but air in HU is about -1000",
             "apply the DICOM rescale slope/intercept (read the DICOM series with "
-            "napari-calcium) or export the CT in HU",
+            "napari-calcium) or export the CT in HU; for a CT in HU cropped to exclude all "
+            "air, turn the check off (--no-hu-check, hu_check=False)",
         )
 
 
@@ -353,7 +357,8 @@ def measure_coronary(
         settings = CoronarySettings.from_dict(settings)
     settings = settings or CoronarySettings()
     warnings: list[str] = []
-    check_ct_in_hu(ct)
+    if settings.hu_check:
+        check_ct_in_hu(ct)
     if arteries is not None:
         check_same_grid(ct, arteries)
     threshold_hu, edges_hu = _thresholds(ct, settings, warnings)

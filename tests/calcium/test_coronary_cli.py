@@ -97,6 +97,8 @@ def test_ct_not_in_hu_is_refused(tmp_path, capsys):
     signed = volume.replace(array=raw.astype(np.int16) - 24)  # min -24 > -200
     with pytest.raises(InputError, match="minimum is -24"):
         run_coronary(signed, None)
+    # a HU image cropped to exclude all air can be scored once the check is turned off
+    assert run_coronary(signed, None, CoronarySettings(hu_check=False))["lesion_count"] == 1
     write(volume, tmp_path / "raw.nii.gz")
     assert main(["coronary", str(tmp_path / "raw.nii.gz")]) == 2
     err = capsys.readouterr().err
