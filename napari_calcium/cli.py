@@ -165,6 +165,90 @@ def run_demo(args) -> int:
 SUBCOMMANDS = [add_info, add_sample, add_demo]
 
 
+def add_coronary(sub) -> None:
+    p = sub.add_parser(
+        "coronary",
+        help="coronary artery calcium: Agatston, volume and mass scores, CAC-DRS, lesion table",
+    )
+    p.add_argument("ct_path", type=Path, help="non-contrast cardiac CT in HU (DICOM, NIfTI ...)")
+    p.add_argument(
+        "--arteries",
+        type=Path,
+        help="artery label image on the CT grid (1 LM, 2 LAD, 3 LCX, 4 RCA); without it "
+        "every candidate is scored as 'unassigned'",
+    )
+    p.add_argument("--threshold-hu", type=float, default=130.0, help="candidate threshold (>=)")
+    p.add_argument("--min-area-mm2", type=float, default=1.0, help="minimum slice-lesion area")
+    p.add_argument("--min-pixels", type=int, help="also require this many pixels per slice-lesion")
+    p.add_argument("--connectivity", type=int, choices=[4, 8], default=8, help="in-plane")
+    p.add_argument(
+        "--slice-mode",
+        choices=["resample3mm", "native"],
+        default="resample3mm",
+        help="resample3mm (default): score 3-mm slab averages; native: score the slices "
+        "and scale by increment / 3 mm",
+    )
+    p.add_argument(
+        "--kvp-adjusted",
+        action="store_true",
+        help="kVp-specific threshold and weights (values unverified, see docs)",
+    )
+    p.add_argument(
+        "--calibration-mg-per-hu",
+        type=float,
+        help="mass calibration factor c in mg HA/cm³ per HU (rho_HA / (CT_HA - CT_water))",
+    )
+    p.add_argument("--radiomics", action="store_true", help="add PyRadiomics features per lesion")
+    p.add_argument(
+        "--no-hu-check",
+        action="store_true",
+        help="accept a CT whose minimum is above -200 HU (a HU image cropped to exclude air)",
+    )
+    p.add_argument("--json", type=Path, help="write the result JSON here (default: stdout)")
+    p.add_argument("--csv", type=Path, help="write one row per lesion here")
+    p.add_argument("--html", type=Path, help="write a one-page HTML report here")
+    p.add_argument("--lesions-out", type=Path, help="write the lesion label image here")
+    p.set_defaults(func=run_coronary_command)
+
+
+def run_coronary_command(args) -> int:
+    from napari_calcium import report as reports
+    from napari_calcium.calcium import CoronarySettings, measure_coronary
+    from napari_calcium.io import read, write
+
+    settings = CoronarySettings(
+        threshold_hu=args.threshold_hu,
+        min_area_mm2=args.min_area_mm2,
+        min_pixels=args.min_pixels,
+        connectivity_2d=args.connectivity,
+        slice_mode=args.slice_mode,
+        kvp_adjusted=args.kvp_adjusted,
+        calibration_mg_cm3_per_hu=args.calibration_mg_per_hu,
+        radiomics=args.radiomics,
+        hu_check=not args.no_hu_check,
+    )
+    ct = read(args.ct_path, modality="CT")
+    arteries = None
+    if args.arteries is not None:
+        arteries = read(args.arteries).replace(modality="LABELS", units="label")
+    result = measure_coronary(ct, arteries, settings)
+    write_json(result.report, args.json)
+    if args.csv:
+        reports.atomic_write_text(args.csv, reports.coronary_csv_text(result.report))
+    lesions = None
+    if args.lesions_out or args.html:
+        lesions = result.lesion_labels()
+    if args.lesions_out:
+        write(lesions, args.lesions_out)
+    if args.html:
+        text = reports.coronary_html(result.report, result.scoring_ct, lesions)
+        reports.atomic_write_text(args.html, text)
+    return 0
+
+
+SUBCOMMANDS = [add_info, add_coronary, add_sample, add_demo]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-calcium",
