@@ -155,8 +155,8 @@ CT_CALCIFICATIONS = {
     },
     "intimal": {
         "boxes": [
-            ((10.0, 13.5), (2.0, 3.8), (0.0, 150.0)),
-            ((12.5, 14.5), (2.0, 3.0), (100.0, 200.0)),
+            ((10.0, 12.5), (2.0, 3.8), (0.0, 150.0)),
+            ((12.0, 14.5), (2.0, 2.7), (90.0, 200.0)),
         ],
         "circularity": "90-270",
         "thickness_class": "thick",
@@ -326,7 +326,7 @@ def vessel_mri(
     post_contrast: bool = False,
     plaque_enhancement: float = 1.8,
     normal_wall_enhancement: float = 1.2,
-    supersample: int = 3,
+    supersample: int = 2,
 ) -> tuple[Volume, dict]:
     """Black-blood vessel-wall MRI of the artery with an eccentric stenosing plaque.
 
