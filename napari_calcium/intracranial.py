@@ -132,7 +132,7 @@ def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
     slices = ndimage.find_objects((lab == label).astype(np.uint8))[0]
     lo = [max(s.start - 1, 0) for s in slices]
     hi = [min(s.stop + 1, n) for s, n in zip(slices, lab.shape, strict=True)]
-    size, index = [h - l for l, h in zip(lo, hi, strict=True)][::-1], lo[::-1]
+    size, index = [b - a for a, b in zip(lo, hi, strict=True)][::-1], lo[::-1]
     image = sitk.RegionOfInterest(ct.to_sitk(), size, index)
     mask_img = sitk.RegionOfInterest(
         labels.with_array((lab == label).astype(np.uint8)).to_sitk(), size, index
