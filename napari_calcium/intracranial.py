@@ -414,6 +414,12 @@ def run_intracranial(
             progress(stage, fraction)
 
     centerline = Centerline(centerline_mm)
+    if reference_mm is not None and not 0.0 <= reference_mm <= centerline.length_mm:
+        raise InputError(
+            f"the reference position {reference_mm} mm is outside the centreline "
+            f"(0 to {centerline.length_mm:.1f} mm)",
+            "give --reference-mm as a distance along the centreline from its first point",
+        )
     report("finding calcifications", 0.05)
     labels, _ = find_calcifications(ct, centerline, threshold_hu, region_radius_mm)
     report("measuring calcifications", 0.25)

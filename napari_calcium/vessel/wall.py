@@ -261,7 +261,8 @@ def wall_table(
 
     Adds ``arc_mm`` and ``frame``; with ``mri``/``post`` the mean wall signal over
     the middle half of the wall (``wall_si``, ``wall_si_post``); with ``ct`` the
-    fraction of the wall area at or above ``threshold_hu`` (``calcified_fraction``).
+    fraction of the wall area whose CT voxel is at or above ``threshold_hu``
+    (``calcified_fraction``, nearest voxel).
     """
     rows = []
     for f in range(sections.n_frames):
@@ -273,7 +274,7 @@ def wall_table(
                 row[key] = float(np.nanmean(sample_physical(vol, pts, order=1)))
         if ct is not None:
             pts, radii = _wall_samples(sections, f, lumen[f], outer[f], 0.0, 1.0, n=16)
-            hu = sample_physical(ct, pts, order=1, cval=-1000.0)
+            hu = sample_physical(ct, pts, order=0, cval=-1000.0)
             row["calcified_fraction"] = float(((hu >= threshold_hu) * radii).sum() / radii.sum())
         rows.append(row)
     return rows
