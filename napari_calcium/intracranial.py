@@ -420,6 +420,14 @@ def run_intracranial(
             f"(0 to {centerline.length_mm:.1f} mm)",
             "give --reference-mm as a distance along the centreline from its first point",
         )
+    mri_on_ct = post_on_ct = None
+    if mri is not None:  # check the MRI before the long work
+        report("resampling the MRI onto the CT", 0.02)
+        mri_on_ct = _mri_on_ct(mri, ct, centerline, transform, "MRI")
+        if mri_post is not None:
+            post_on_ct = _mri_on_ct(
+                mri_post, ct, centerline, post_transform or transform, "post-contrast MRI"
+            )
     report("finding calcifications", 0.05)
     labels, _ = find_calcifications(ct, centerline, threshold_hu, region_radius_mm)
     report("measuring calcifications", 0.25)
@@ -435,12 +443,6 @@ def run_intracranial(
     wall_cfg = dict(wall_settings or {})
     if mri is not None:
         report("vessel-wall MRI", 0.55)
-        mri_on_ct = _mri_on_ct(mri, ct, centerline, transform, "MRI")
-        post_on_ct = None
-        if mri_post is not None:
-            post_on_ct = _mri_on_ct(
-                mri_post, ct, centerline, post_transform or transform, "post-contrast MRI"
-            )
         wall_result = wall.measure_wall(
             mri_on_ct,
             centerline,
