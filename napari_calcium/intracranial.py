@@ -48,6 +48,48 @@ RADIOMICS_SETTINGS = {
 }
 RADIOMICS_FEATURES = {"firstorder": ["Mean", "Maximum"], "shape": ["VoxelVolume"]}
 
+#: Plaque keys always present in the output (``None`` when not measured).
+PLAQUE_KEYS = (
+    "class",
+    "calcified_fraction",
+    "stenosis_pct",
+    "remodeling_index",
+    "remodeling",
+    "lumen_area_mm2",
+    "outer_wall_area_mm2",
+    "wall_area_mm2",
+    "normalized_wall_index",
+    "max_wall_thickness_mm",
+    "min_wall_thickness_mm",
+    "eccentricity_index",
+    "eccentric",
+    "plaque_burden_pct",
+    "plaque_length_mm",
+    "enhancement_ratio",
+    "narrowest_mm",
+    "reference_mm",
+    "reference_choice",
+)
+
+#: Columns of the per-calcification table (CSV, napari layer features).
+CALCIFICATION_COLUMNS = (
+    "id",
+    "volume_mm3",
+    "mean_hu",
+    "peak_hu",
+    "length_mm",
+    "arc_deg",
+    "thickness_mm",
+    "start_mm",
+    "end_mm",
+    "spotty",
+    "circularity",
+    "thickness_class",
+    "morphology",
+    "pattern_points",
+    "pattern",
+)
+
 #: Accepted median HU of the soft tissue / blood in the vessel region; outside it
 #: the image is taken as not calibrated in HU (e.g. raw stored values).
 SOFT_TISSUE_HU_RANGE = (-200.0, 600.0)
@@ -402,7 +444,8 @@ def run_intracranial(
 
     Returns
     -------
-    dict with ``calcifications``, ``segments``, ``plaque`` (``None`` without MRI),
+    dict with ``calcifications``, ``segments``, ``plaque`` (values ``None`` and
+    class ``unknown`` without MRI),
     ``grade``, ``settings``, and, not JSON, ``labels`` (the label Volume on the CT
     grid) and ``wall`` (:func:`~napari_calcium.vessel.wall.measure_wall` result).
     """
@@ -462,10 +505,10 @@ def run_intracranial(
             eccentric_min_index=cfg["eccentric_min_index"],
             **wall.plaque_settings(wall_cfg),
         )
+    if plaque is None:
+        plaque = dict.fromkeys(PLAQUE_KEYS) | {"class": "unknown"}
     grade_cfg = dict(grade_settings or {})
-    grade = scores.overall_grade(
-        calcs, None if plaque is None else plaque["stenosis_pct"], **grade_cfg
-    )
+    grade = scores.overall_grade(calcs, plaque["stenosis_pct"], **grade_cfg)
     report("done", 1.0)
     settings = {
         "threshold_hu": threshold_hu,
@@ -527,3 +570,52 @@ def _mri_on_ct(mri: Volume, ct: Volume, centerline: Centerline, transform, name:
             "check that the transform maps CT points to MRI points (fixed = CT, moving = MRI)",
         )
     return resampled
+
+
+def read_centerline_csv(path) -> np.ndarray:
+    """Centreline points (N, 3) from a CSV of LPS ``x, y, z`` in mm (header optional).
+
+    A header row naming the columns (``x``, ``y``, ``z``, optionally with ``_mm``) is
+    used when present; otherwise the first three columns are taken.
+    """
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"centreline file {path} does not exist")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"centreline file {path} is empty", "one x, y, z point (mm) per row")
+    columns = [0, 1, 2]
+    header = [c.strip().lower().removesuffix("_mm") for c in rows[0]]
+    if {"x", "y", "z"} <= set(header):
+        columns = [header.index(k) for k in ("x", "y", "z")]
+        rows = rows[1:]
+    try:
+        points = np.array([[float(r[i]) for i in columns] for r in rows], dtype=float)
+    except (ValueError, IndexError) as err:
+        raise InputError(
+            f"centreline file {path} is not a table of numbers ({err})",
+            "write one point per row as x, y, z in LPS millimetres, with an optional header x,y,z",
+        ) from err
+    return points.reshape(-1, 3)
+
+
+def calcification_table(result: dict):
+    """The per-calcification rows of a :func:`run_intracranial` result as a DataFrame."""
+    import pandas as pd
+
+    rows = [{k: c[k] for k in CALCIFICATION_COLUMNS} for c in result["calcifications"]]
+    table = pd.DataFrame(rows, columns=list(CALCIFICATION_COLUMNS))
+    table["pattern_class"] = table["pattern"]
+    table["grade"] = result["grade"]["grade"]
+    table["plaque_class"] = result["plaque"]["class"]
+    return table
+
+
+def result_json(result: dict) -> dict:
+    """The JSON-able part of a :func:`run_intracranial` result."""
+    keys = ("calcifications", "segments", "plaque", "grade", "centerline_length_mm", "settings")
+    return {k: result[k] for k in keys}

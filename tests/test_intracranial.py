@@ -232,3 +232,87 @@ def test_bad_input_gets_clear_errors(combined):
             mri=Volume.from_sitk(ct.to_sitk(), modality="MR"),
             reference_mm=100.0,
         )
+
+
+# ------------------------------------------------------------------------- CLI
+def test_cli_writes_json_and_csv(combined, tmp_path):
+    import pandas as pd
+
+    from napari_calcium.cli import main
+    from napari_calcium.io import write
+
+    ct, ct_truth, mri, post, mri_truth, tfm = combined
+    write(ct, tmp_path / "ct.mha")
+    write(mri, tmp_path / "vw.mha")
+    write(post, tmp_path / "vw_post.mha")
+    (tmp_path / "line.csv").write_text(
+        "x,y,z\n" + "\n".join(",".join(f"{v:.4f}" for v in p) for p in ct_truth["centerline_mm"])
+    )
+    argv = [
+        "intracranial",
+        str(tmp_path / "ct.mha"),
+        "--centerline",
+        str(tmp_path / "line.csv"),
+        "--mri",
+        str(tmp_path / "vw.mha"),
+        "--mri-post",
+        str(tmp_path / "vw_post.mha"),
+        "--transform",
+        str(tfm),
+        "--step-mm",
+        "0.5",
+        "--json",
+        str(tmp_path / "out.json"),
+        "--csv",
+        str(tmp_path / "out.csv"),
+    ]
+    assert main(argv) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert set(out) >= {"calcifications", "plaque", "grade", "settings"}
+    keys = {
+        "id", "volume_mm3", "mean_hu", "peak_hu", "length_mm", "arc_deg", "thickness_mm",
+        "spotty", "circularity", "thickness_class", "morphology", "pattern_points", "pattern",
+    }  # fmt: skip
+    assert all(keys <= set(c) for c in out["calcifications"])
+    plaque_keys = {
+        "class", "stenosis_pct", "remodeling_index", "remodeling", "lumen_area_mm2",
+        "wall_area_mm2", "max_wall_thickness_mm", "min_wall_thickness_mm",
+        "eccentricity_index", "plaque_burden_pct", "enhancement_ratio",
+    }  # fmt: skip
+    assert plaque_keys <= set(out["plaque"])
+    assert out["plaque"]["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
+    assert out["plaque"]["enhancement_ratio"] == pytest.approx(1.5, rel=0.05)
+    assert out["settings"]["threshold_hu"] == 130.0
+    table = pd.read_csv(tmp_path / "out.csv")
+    assert list(table["pattern"]) == [t["pattern"] for t in ct_truth["calcifications"].values()]
+    assert "volume_mm3" in table.columns and "arc_deg" in table.columns
+
+
+def test_cli_input_errors_exit_2(combined, tmp_path, capsys):
+    from napari_calcium.cli import main
+    from napari_calcium.io import write
+
+    ct, ct_truth, *_ = combined
+    write(ct, tmp_path / "ct.mha")
+    (tmp_path / "one.csv").write_text("x,y,z\n1,2,3\n")
+    assert (
+        main(["intracranial", str(tmp_path / "ct.mha"), "--centerline", str(tmp_path / "one.csv")])
+        == 2
+    )
+    assert "at least 2 points" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_text("x,y,z\n1,2,abc\n")
+    assert (
+        main(["intracranial", str(tmp_path / "ct.mha"), "--centerline", str(tmp_path / "bad.csv")])
+        == 2
+    )
+    assert "not a table of numbers" in capsys.readouterr().err
+    (tmp_path / "line.csv").write_text(
+        "\n".join(",".join(map(str, p)) for p in ct_truth["centerline_mm"])
+    )
+    (tmp_path / "bad.tfm").write_text("not a transform")
+    argv = ["intracranial", str(tmp_path / "ct.mha"), "--centerline", str(tmp_path / "line.csv")]
+    assert (
+        main([*argv, "--mri", str(tmp_path / "ct.mha"), "--transform", str(tmp_path / "bad.tfm")])
+        == 2
+    )
+    assert "ITK transform" in capsys.readouterr().err
