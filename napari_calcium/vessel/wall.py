@@ -302,7 +302,8 @@ def measure_wall(
     Returns
     -------
     dict with ``sections`` (:class:`CrossSections`), ``lumen_uv`` and ``outer_uv``
-    (one ``(n, 2)`` contour per cross-section) and ``table`` (:func:`wall_table`).
+    (one ``(n, 2)`` contour per cross-section), ``table`` (:func:`wall_table`) and
+    ``volumes`` (the inputs, to recompute the table from edited contours).
     """
     cfg = default_wall_settings()
     cfg.update(settings)
@@ -325,7 +326,13 @@ def measure_wall(
         lumen.append(lu)
         outer.append(ou)
     table = wall_table(sections, lumen, outer, mri, post, ct, threshold_hu)
-    return {"sections": sections, "lumen_uv": lumen, "outer_uv": outer, "table": table}
+    return {
+        "sections": sections,
+        "lumen_uv": lumen,
+        "outer_uv": outer,
+        "table": table,
+        "volumes": {"mri": mri, "post": post, "ct": ct, "threshold_hu": threshold_hu},
+    }
 
 
 # ------------------------------------------------------------------- summary
