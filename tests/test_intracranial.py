@@ -189,24 +189,6 @@ def test_run_intracranial_with_registered_pre_and_post_mri(combined):
     json.dumps({k: out[k] for k in ("calcifications", "plaque", "grade", "segments", "settings")})
 
 
-def test_reader_reference_site_is_used_and_recorded(combined):
-    import SimpleITK as sitk
-
-    ct, ct_truth, mri, _, mri_truth, tfm = combined
-    out = run_intracranial(
-        ct,
-        ct_truth["centerline_mm"],
-        mri=mri,
-        transform=sitk.ReadTransform(str(tfm)),
-        reference_mm=4.0,
-        step_mm=0.5,
-    )
-    assert out["plaque"]["reference_mm"] == pytest.approx(4.0)
-    assert out["plaque"]["reference_choice"].startswith("reader")
-    assert out["plaque"]["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
-    assert out["plaque"]["enhancement_ratio"] is None
-
-
 # ------------------------------------------------------------------- bad input
 def test_bad_input_gets_clear_errors(combined):
     ct, ct_truth, mri, _, _, _ = combined
@@ -261,6 +243,8 @@ def test_cli_writes_json_and_csv(combined, tmp_path):
         str(tfm),
         "--step-mm",
         "0.5",
+        "--reference-mm",
+        "4.0",
         "--json",
         str(tmp_path / "out.json"),
         "--csv",
@@ -283,6 +267,9 @@ def test_cli_writes_json_and_csv(combined, tmp_path):
     assert out["plaque"]["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
     assert out["plaque"]["enhancement_ratio"] == pytest.approx(1.5, rel=0.05)
     assert out["settings"]["threshold_hu"] == 130.0
+    # the reader's reference site (4 mm, in the normal proximal segment) is used and recorded
+    assert out["plaque"]["reference_mm"] == pytest.approx(4.0)
+    assert out["plaque"]["reference_choice"].startswith("reader")
     table = pd.read_csv(tmp_path / "out.csv")
     assert list(table["pattern"]) == [t["pattern"] for t in ct_truth["calcifications"].values()]
     assert "volume_mm3" in table.columns and "arc_deg" in table.columns
@@ -316,3 +303,24 @@ def test_cli_input_errors_exit_2(combined, tmp_path, capsys):
         == 2
     )
     assert "ITK transform" in capsys.readouterr().err
+
+
+def test_intracranial_core_imports_without_napari_or_qt():
+    import subprocess
+    import sys
+
+    modules = [
+        "napari_calcium.intracranial",
+        "napari_calcium.vessel.centerline",
+        "napari_calcium.vessel.wall",
+        "napari_calcium.scores.intracranial",
+        "napari_calcium.phantoms.vessel",
+    ]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "print(','.join(m for m in sys.modules if m.split('.')[0] in "
+        "('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'magicgui')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

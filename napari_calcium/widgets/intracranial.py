@@ -58,6 +58,9 @@ def centerline_from_layer(layer) -> np.ndarray:
 class IntracranialWidget(Container):
     """Dock widget for :func:`napari_calcium.intracranial.run_intracranial`."""
 
+    #: Contours are shown (and edited) with every n-th vertex of the detected ones.
+    display_every = 3
+
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
         self.viewer = viewer
@@ -254,7 +257,10 @@ class IntracranialWidget(Container):
             ("lumen", wall["lumen_uv"], "cyan"),
             ("outer wall", wall["outer_uv"], "magenta"),
         ):
-            shapes = [self._contour_to_world(sections, f, c) for f, c in enumerate(contours)]
+            shapes = [
+                self._contour_to_world(sections, f, c[:: self.display_every])
+                for f, c in enumerate(contours)
+            ]
             self._set_layer(
                 name,
                 shapes,

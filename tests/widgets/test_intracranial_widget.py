@@ -80,7 +80,7 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
         mri_layer,
         line,
     )
-    widget.step_mm.value = 0.5
+    widget.step_mm.value = 1.0
     widget.run()
     qtbot.waitUntil(lambda: "outer wall" in viewer.layers, timeout=120_000)
     plaque = viewer.layers["lumen"].metadata["plaque"]
