@@ -89,6 +89,11 @@ def add_intracranial(sub) -> None:
         help="reference (normal) site in mm along the centreline for stenosis and "
         "remodeling; default: the proximal normal segment, chosen automatically",
     )
+    p.add_argument(
+        "--refine-centerline",
+        action="store_true",
+        help="move the centreline to the lumen centre found on the MRI before measuring",
+    )
     p.add_argument("--threshold-hu", type=float, default=130.0, help="calcium threshold (HU)")
     p.add_argument("--region-radius-mm", type=float, default=4.5, help="vessel region radius (mm)")
     p.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (mm)")
@@ -128,6 +133,7 @@ def run_intracranial_cli(args) -> int:
         mri_post=None if args.mri_post is None else read(args.mri_post, modality="MR"),
         transform=transform,
         reference_mm=args.reference_mm,
+        refine_centerline=args.refine_centerline,
         threshold_hu=args.threshold_hu,
         region_radius_mm=args.region_radius_mm,
         step_mm=args.step_mm,

@@ -409,6 +409,7 @@ def run_intracranial(
     transform=None,
     post_transform=None,
     reference_mm: float | None = None,
+    refine_centerline: bool = False,
     threshold_hu: float = 130.0,
     region_radius_mm: float = 4.5,
     step_mm: float = 0.25,
@@ -432,6 +433,8 @@ def run_intracranial(
         with it. Without one the MRI must share the CT's physical space.
     reference_mm : reader's reference site (mm along the centreline) for stenosis
         and remodeling; ``None`` picks the proximal normal segment automatically.
+    refine_centerline : with an MRI, move the centreline to the lumen centre
+        (:func:`~napari_calcium.vessel.wall.refine_centerline`) before measuring.
     threshold_hu, region_radius_mm, step_mm, n_angles : calcium detection and
         cross-section sampling (see :func:`find_calcifications`,
         :func:`measure_calcifications`).
@@ -463,6 +466,7 @@ def run_intracranial(
             f"(0 to {centerline.length_mm:.1f} mm)",
             "give --reference-mm as a distance along the centreline from its first point",
         )
+    wall_cfg = dict(wall_settings or {})
     mri_on_ct = post_on_ct = None
     if mri is not None:  # check the MRI before the long work
         report("resampling the MRI onto the CT", 0.02)
@@ -471,6 +475,9 @@ def run_intracranial(
             post_on_ct = _mri_on_ct(
                 mri_post, ct, centerline, post_transform or transform, "post-contrast MRI"
             )
+    if refine_centerline and mri_on_ct is not None:
+        report("refining the centreline to the lumen centre", 0.04)
+        centerline = wall.refine_centerline(mri_on_ct, centerline, **wall_cfg)
     report("finding calcifications", 0.05)
     labels, _ = find_calcifications(ct, centerline, threshold_hu, region_radius_mm)
     report("measuring calcifications", 0.25)
@@ -483,7 +490,6 @@ def run_intracranial(
     seg = segment_grades(calcs, segments, cfg["thick_min_mm"], cfg["babiarz_combine"])
 
     plaque = wall_result = None
-    wall_cfg = dict(wall_settings or {})
     if mri is not None:
         report("vessel-wall MRI", 0.55)
         wall_result = wall.measure_wall(
@@ -521,6 +527,7 @@ def run_intracranial(
         "lumen_centre": "centreline point of each cross-section",
         "segments": {k: list(v) for k, v in segments.items()},
         "centerline_direction": "first point proximal",
+        "centerline_refined_to_lumen": bool(refine_centerline and mri is not None),
         "radiomics": {"settings": RADIOMICS_SETTINGS, "features": RADIOMICS_FEATURES},
         "scores": cfg,
         "grade": {**_grade_defaults(), **grade_cfg},
@@ -542,6 +549,7 @@ def run_intracranial(
         "labels": labels,
         "wall": wall_result,
         "centerline_length_mm": centerline.length_mm,
+        "centerline_mm": centerline.points_mm.tolist(),
         "settings": settings,
     }
 
@@ -617,5 +625,13 @@ def calcification_table(result: dict):
 
 def result_json(result: dict) -> dict:
     """The JSON-able part of a :func:`run_intracranial` result."""
-    keys = ("calcifications", "segments", "plaque", "grade", "centerline_length_mm", "settings")
+    keys = (
+        "calcifications",
+        "segments",
+        "plaque",
+        "grade",
+        "centerline_length_mm",
+        "centerline_mm",
+        "settings",
+    )
     return {k: result[k] for k in keys}

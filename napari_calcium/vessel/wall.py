@@ -335,6 +335,37 @@ def measure_wall(
     }
 
 
+def refine_centerline(
+    mri: Volume, centerline: Centerline, step_mm: float = 1.0, **settings
+) -> Centerline:
+    """The centreline moved to the lumen centre (centroid of the lumen contour).
+
+    Cross-sections every ``step_mm`` along the reader's centreline are searched as
+    in :func:`detect_contours` (``settings`` override :func:`default_wall_settings`);
+    the new centreline passes through the lumen centroids, proximal first.
+    """
+    cfg = default_wall_settings()
+    cfg.update(settings)
+    check_inside(mri, centerline, "MRI")
+    sections = cross_sections(centerline, step_mm, 2 * cfg["max_radius_mm"], min(mri.spacing_mm))
+    points = []
+    for f in range(sections.n_frames):
+        lumen_uv, _ = detect_contours(
+            mri,
+            sections,
+            f,
+            n_angles=cfg["n_angles"],
+            max_radius_mm=cfg["max_radius_mm"],
+            max_step_mm=cfg["max_step_mm"],
+            min_wall_mm=cfg["min_wall_mm"],
+            edge_window_mm=cfg["edge_window_mm"],
+            recentre=True,
+        )
+        u, v = polygon_centroid(lumen_uv)
+        points.append(sections.plane_points(f, u, v))
+    return Centerline(np.array(points))
+
+
 # ------------------------------------------------------------------- summary
 def summarise_plaque(
     table: list[dict],

@@ -73,6 +73,7 @@ class IntracranialWidget(Container):
             label="region radius (mm)", value=4.5, min=0.5, max=20, step=0.5
         )
         self.step_mm = FloatSpinBox(label="step (mm)", value=0.25, min=0.05, max=5, step=0.05)
+        self.refine = CheckBox(label="refine centreline to lumen (MRI)", value=False)
         self.use_reference = CheckBox(label="reader reference site", value=False)
         self.reference_mm = FloatSpinBox(
             label="reference (mm)", value=0, min=0, max=1000, step=0.5
@@ -90,6 +91,7 @@ class IntracranialWidget(Container):
                 self.threshold_hu,
                 self.radius_mm,
                 self.step_mm,
+                self.refine,
                 self.use_reference,
                 self.reference_mm,
                 self.reformat_button,
@@ -196,6 +198,7 @@ class IntracranialWidget(Container):
             "region_radius_mm": self.radius_mm.value,
             "step_mm": self.step_mm.value,
             "reference_mm": reference,
+            "refine_centerline": self.refine.value,
         }
 
         @thread_worker(progress={"desc": "intracranial calcification"})

@@ -116,3 +116,24 @@ def test_contour_metrics_of_exact_circles():
     assert polygon_area(np.array([[0, 0], [2, 0], [2, 1], [0, 1.0]])) == 2.0
     square = np.array([[0, 0], [1, 0], [1, 1], [0, 1.0]])
     assert distance_to_polygon(np.array([[0.5, 3.0]]), square)[0] == pytest.approx(2.0)
+
+
+def test_centerline_refined_to_the_lumen_centre():
+    # The reader's path is 0.6 mm off the axis (along the arc's binormal, which is
+    # perpendicular to it everywhere). Refined: on the axis in the normal segments and,
+    # on the plaque plateau, at the lumen centre 0.8 mm from the axis towards 60 deg.
+    from napari_calcium.phantoms.vessel import VesselGeometry
+    from napari_calcium.vessel.wall import refine_centerline
+
+    geometry = VesselGeometry()
+    mri, truth = vessel_mri(spacing_mm=(0.3, 0.3, 0.35))
+    binormal = np.asarray(geometry.orientation)[:, 2]
+    drawn = Centerline(np.asarray(truth["centerline_mm"]) + 0.6 * binormal)
+    refined = refine_centerline(mri, drawn, step_mm=1.0)
+    arc = np.linspace(0, refined.length_mm, 200)
+    s, a, h = geometry.in_plane_offsets(refined.position(arc))
+    normal = ((s > 1) & (s < 7)) | ((s > 17) & (s < 21))
+    assert np.hypot(a, h)[normal].max() < 0.1
+    plateau = (s > 11.2) & (s < 12.8)
+    t0 = np.deg2rad(60.0)
+    assert np.hypot(a - 0.8 * np.cos(t0), h - 0.8 * np.sin(t0))[plateau].max() < 0.15
