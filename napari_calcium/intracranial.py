@@ -161,6 +161,9 @@ def find_calcifications(
 def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
     """PyRadiomics ``VoxelVolume`` (mm³), ``Mean`` and ``Maximum`` (HU) of one component.
 
+    A one-voxel component (which PyRadiomics refuses) gets its voxel's volume and
+    value directly; ``density_source`` says which was used.
+
     The CT and the mask are cropped to the component's bounding box (plus one voxel)
     with their physical geometry kept, and passed to
     ``RadiomicsFeatureExtractor`` with :data:`RADIOMICS_SETTINGS`.
@@ -171,6 +174,15 @@ def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
 
     radiomics_logger.setLevel(logging.ERROR)
     lab = np.asarray(labels.array)
+    inside = lab == label
+    if inside.sum() == 1:  # PyRadiomics refuses a one-voxel ROI: its values are exact anyway
+        value = float(np.asarray(ct.array)[inside][0])
+        return {
+            "volume_mm3": ct.voxel_volume_mm3,
+            "mean_hu": value,
+            "peak_hu": value,
+            "density_source": "single voxel (PyRadiomics needs >= 2 voxels)",
+        }
     slices = ndimage.find_objects((lab == label).astype(np.uint8))[0]
     lo = [max(s.start - 1, 0) for s in slices]
     hi = [min(s.stop + 1, n) for s, n in zip(slices, lab.shape, strict=True)]
@@ -187,6 +199,7 @@ def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
         "volume_mm3": float(result["original_shape_VoxelVolume"]),
         "mean_hu": float(result["original_firstorder_Mean"]),
         "peak_hu": float(result["original_firstorder_Maximum"]),
+        "density_source": "PyRadiomics",
     }
 
 
@@ -460,6 +473,7 @@ def run_intracranial(
             progress(stage, fraction)
 
     centerline = Centerline(centerline_mm)
+    check_inside(ct, centerline, "CT")
     if reference_mm is not None and not 0.0 <= reference_mm <= centerline.length_mm:
         raise InputError(
             f"the reference position {reference_mm} mm is outside the centreline "

@@ -324,3 +324,23 @@ def test_intracranial_core_imports_without_napari_or_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_density_and_volume_of_tiny_components():
+    from napari_calcium.intracranial import radiomics_density_volume
+
+    a = np.full((9, 9, 9), 30.0, np.float32)
+    a[4, 4, 4] = 500.0
+    ct = Volume(a, (0.4, 0.5, 0.6), modality="CT", units="HU")
+    one = radiomics_density_volume(ct, ct.replace(array=(a > 130).astype(np.int32)), 1)
+    assert one["volume_mm3"] == pytest.approx(0.4 * 0.5 * 0.6)
+    assert one["mean_hu"] == one["peak_hu"] == 500.0
+    assert one["density_source"].startswith("single voxel")
+    a[4, 4, 5] = 300.0
+    two = radiomics_density_volume(
+        ct.replace(array=a), ct.replace(array=(a > 130).astype(np.int32)), 1
+    )
+    assert two["density_source"] == "PyRadiomics"
+    assert two["volume_mm3"] == pytest.approx(0.24)
+    assert two["mean_hu"] == pytest.approx(400.0)
+    assert two["peak_hu"] == pytest.approx(500.0)
