@@ -17,6 +17,8 @@ reformat layers are in their own ``(frame, v, u)`` mm (scale = step, pixel, pixe
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -122,7 +124,9 @@ class IntracranialWidget(Container):
             ly
             for ly in self.viewer.layers
             if ly.__class__.__name__ in ("Shapes", "Points")
-            and not ly.name.startswith(("linked point", "calcification", "lumen", "outer wall"))
+            and not ly.name.startswith(
+                ("linked point", "calcification", "lumen", "outer wall", "plaque")
+            )
         ]
 
     def _refresh(self, _=None):
@@ -201,9 +205,37 @@ class IntracranialWidget(Container):
             "refine_centerline": self.refine.value,
         }
 
-        @thread_worker(progress={"desc": "intracranial calcification"})
+        @thread_worker(progress={"total": 100, "desc": "intracranial calcification"})
         def work():
-            return run_intracranial(ct, points, mri=mri, mri_post=post, **options)
+            # run_intracranial reports (stage, fraction) from a helper thread; each
+            # percent reached is yielded so napari's progress bar follows it.
+            updates: queue.Queue = queue.Queue()
+            outcome: dict = {}
+
+            def target():
+                try:
+                    outcome["result"] = run_intracranial(
+                        ct,
+                        points,
+                        mri=mri,
+                        mri_post=post,
+                        progress=lambda stage, fraction: updates.put(fraction),
+                        **options,
+                    )
+                except Exception as err:  # noqa: BLE001 - re-raised in the worker below
+                    outcome["error"] = err
+                finally:
+                    updates.put(None)
+
+            threading.Thread(target=target, daemon=True).start()
+            done = 0
+            while (fraction := updates.get()) is not None:
+                while done < int(100 * fraction):
+                    done += 1
+                    yield done
+            if "error" in outcome:
+                raise outcome["error"]
+            return outcome["result"]
 
         self.worker = work()
         self.worker.returned.connect(self._show)
@@ -255,6 +287,7 @@ class IntracranialWidget(Container):
             colormap="gray",
         )
         self._link(layer, sections)
+        self._show_plaque(sections, plaque)
         table = pd.DataFrame(wall["table"])
         for name, contours, colour in (
             ("lumen", wall["lumen_uv"], "cyan"),
@@ -275,6 +308,21 @@ class IntracranialWidget(Container):
                 features=table,
                 metadata={"plaque": plaque},
             )
+
+    def _show_plaque(self, sections, plaque: dict):
+        """A point at the narrowest site whose features are the plaque summary (one row)."""
+        frame = plaque["narrowest_frame"]
+        summary = pd.DataFrame([{k: v for k, v in plaque.items() if np.isscalar(v) or v is None}])
+        self._set_layer(
+            "plaque (narrowest site)",
+            sections.centers_mm[frame][None, ::-1],
+            "points",
+            features=summary,
+            size=1.0,
+            face_color="transparent",
+            border_color="orange",
+            text={"string": "{class}, stenosis {stenosis_pct:.0f}%", "size": 9, "color": "orange"},
+        )
 
     @staticmethod
     def _contour_to_world(sections, frame, uv):
@@ -327,6 +375,7 @@ class IntracranialWidget(Container):
             if len(layer.data) == len(table):
                 layer.features = pd.DataFrame(table)
             layer.metadata["plaque"] = plaque
+        self._show_plaque(sections, plaque)
         self._notify(
             f"recomputed: stenosis {plaque['stenosis_pct']:.0f}%, LA {plaque['lumen_area_mm2']:.2f} mm2"
         )

@@ -85,6 +85,9 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: "outer wall" in viewer.layers, timeout=120_000)
     plaque = viewer.layers["lumen"].metadata["plaque"]
     assert plaque["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
+    summary = viewer.layers["plaque (narrowest site)"].features
+    assert summary["remodeling"][0] == "positive"
+    assert summary["stenosis_pct"][0] == pytest.approx(plaque["stenosis_pct"])
     # the reader widens the lumen at the narrowest site to a 1.6 mm radius circle
     lumen = viewer.layers["lumen"]
     f = plaque["narrowest_frame"]
@@ -97,3 +100,5 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
     edited = widget.recompute()
     assert lumen.features["lumen_area_mm2"][f] == pytest.approx(np.pi * 1.6**2, rel=0.01)
     assert edited["lumen_area_mm2"] > plaque["lumen_area_mm2"]
+    new_summary = viewer.layers["plaque (narrowest site)"].features
+    assert new_summary["stenosis_pct"][0] == pytest.approx(edited["stenosis_pct"])
