@@ -359,10 +359,13 @@ def segment_grades(
     thick_min_mm: float = 1.5,
     babiarz_combine: str = "sum",
 ) -> dict:
-    """Babiarz-style and Woodcock-style grades per artery segment.
+    """Kockelkoren pattern, Babiarz-style and Woodcock-style grades per artery segment.
 
     A calcification belongs to the segment (``name -> (start_mm, end_mm)`` along
-    the centreline) that holds the middle of its extent.
+    the centreline) that holds the middle of its extent. The segment's Kockelkoren
+    pattern is that of its largest calcification by volume (the dominant one; the
+    paper scores an artery as a whole, [R]); the counts of each pattern are given
+    alongside.
     """
     out = {}
     for name, (lo, hi) in segments.items():
@@ -371,9 +374,16 @@ def segment_grades(
             for c in calcifications
             if np.isfinite(c["start_mm"]) and lo <= 0.5 * (c["start_mm"] + c["end_mm"]) <= hi
         ]
+        dominant = max(members, key=lambda c: c["volume_mm3"], default=None)
         out[name] = {
             "range_mm": [float(lo), float(hi)],
             "calcification_ids": [c["id"] for c in members],
+            "pattern": "absent/indistinguishable" if dominant is None else dominant["pattern"],
+            "pattern_points": 0 if dominant is None else dominant["pattern_points"],
+            "pattern_from_id": None if dominant is None else dominant["id"],
+            "pattern_counts": {
+                p: sum(c["pattern"] == p for c in members) for p in scores.PATTERNS
+            },
             "babiarz": scores.babiarz_grade(members, thick_min_mm, babiarz_combine),
             "woodcock": scores.woodcock_grade(members, thick_min_mm),
         }

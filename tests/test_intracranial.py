@@ -178,6 +178,12 @@ def test_run_intracranial_with_registered_pre_and_post_mri(combined):
     assert p["calcified_fraction"] == pytest.approx(frac, abs=0.1)
     assert p["class"] == "partially calcified"
     assert p["reference_choice"].startswith("automatic: proximal")
+    seg = out["segments"]["artery"]
+    assert seg["calcification_ids"] == [1, 2, 3]
+    assert seg["pattern_from_id"] == 1  # the IEL ring is the largest (69 mm3)
+    assert seg["pattern"] == "IEL-predominant"
+    assert seg["babiarz"]["grade"] == 4 + 2  # 270-360 deg + thick (1.8 mm) somewhere
+    assert seg["woodcock"] == 3  # thick and continuous calcification in the segment
     # the calcifications are those of the CT alone
     assert [c["pattern"] for c in out["calcifications"]] == [
         t["pattern"] for t in ct_truth["calcifications"].values()
