@@ -556,6 +556,9 @@ def run_intracranial(
         "scores": cfg,
         "grade": {**_grade_defaults(), **grade_cfg},
         "wall": {**wall.default_wall_settings(), **wall_cfg},
+        "wall_cross_sections": (
+            None if wall_result is None else wall_result["sections"].geometry_dict()
+        ),
         "mri_registration": (
             None
             if mri is None

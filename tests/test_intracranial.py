@@ -350,3 +350,18 @@ def test_density_and_volume_of_tiny_components():
     assert two["volume_mm3"] == pytest.approx(0.24)
     assert two["mean_hu"] == pytest.approx(400.0)
     assert two["peak_hu"] == pytest.approx(500.0)
+
+
+def test_no_calcification_gives_empty_table_and_mild_grade(combined):
+    from napari_calcium.intracranial import calcification_table, result_json
+
+    ct, ct_truth, *_ = combined
+    # 420 HU calcium stays below a 500 HU threshold: nothing is found
+    out = run_intracranial(ct, ct_truth["centerline_mm"], threshold_hu=500.0)
+    assert out["calcifications"] == []
+    assert out["grade"]["grade"] == "none/mild"
+    assert out["plaque"]["class"] == "unknown" and out["plaque"]["stenosis_pct"] is None
+    assert out["segments"]["artery"]["woodcock"] == 0
+    table = calcification_table(out)
+    assert len(table) == 0 and "pattern" in table.columns
+    json.dumps(result_json(out))
