@@ -138,11 +138,23 @@ def run_intracranial_cli(args) -> int:
         region_radius_mm=args.region_radius_mm,
         step_mm=args.step_mm,
         artery=args.artery,
+        progress=_progress_bar if sys.stderr.isatty() else None,
     )
     if args.csv is not None:
         atomic_write_text(args.csv, calcification_table(result).to_csv(index=False))
     write_json(result_json(result), args.json)
     return 0
+
+
+def _progress_bar(stage: str, fraction: float) -> None:
+    """A one-line progress bar on stderr (interactive terminals only)."""
+    filled = int(30 * fraction)
+    end = "\n" if fraction >= 1 else ""
+    print(
+        f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {stage:<40}",
+        end=end,
+        file=sys.stderr,
+    )
 
 
 SUBCOMMANDS = [add_info, add_intracranial]
