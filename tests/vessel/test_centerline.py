@@ -42,6 +42,17 @@ def test_frames_are_orthonormal_and_do_not_twist():
     assert np.ptp(cos) < 1e-3
 
 
+def test_frames_do_not_spin_about_a_helix():
+    # Helix of radius 5 mm and pitch 10 mm: torsion c / (r^2 + c^2) = 0.058 rad/mm with
+    # c = 10 / 2 pi, so a Frenet frame would turn 0.0144 rad about the tangent per 0.25 mm
+    # step. A rotation-minimising frame does not turn about the tangent: u_(i+1) . v_i ~ 0.
+    t = np.linspace(0, 4 * np.pi, 60)
+    helix = np.column_stack([5 * np.cos(t), 5 * np.sin(t), 10 * t / (2 * np.pi)])
+    sections = cross_sections(Centerline(helix), step_mm=0.25)
+    spin = np.einsum("ij,ij->i", sections.u_axes[1:], sections.v_axes[:-1])
+    assert np.abs(spin).max() < 1e-3
+
+
 def test_reformat_round_trip_from_the_stack_and_back():
     # Oblique, anisotropic CT grid: a point picked in the reformat maps to the source
     # volume and back within half a source voxel, and the reverse.
