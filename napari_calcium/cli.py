@@ -162,9 +162,6 @@ def run_demo(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_info, add_sample, add_demo]
-
-
 def add_coronary(sub) -> None:
     p = sub.add_parser(
         "coronary",
@@ -247,6 +244,103 @@ def run_coronary_command(args) -> int:
 
 
 SUBCOMMANDS = [add_info, add_coronary, add_sample, add_demo]
+
+
+def add_intracranial(sub) -> None:
+    p = sub.add_parser(
+        "intracranial",
+        help="calcification along an intracranial artery on CT (+ vessel-wall MRI plaque)",
+    )
+    p.add_argument("ct", type=Path, help="non-contrast CT (NIfTI, NRRD, MHA) in HU")
+    p.add_argument(
+        "--centerline",
+        type=Path,
+        required=True,
+        help="CSV of centreline points x, y, z (LPS mm), proximal first",
+    )
+    p.add_argument("--mri", type=Path, help="black-blood vessel-wall MRI (pre-contrast)")
+    p.add_argument("--mri-post", type=Path, help="post-contrast vessel-wall MRI")
+    p.add_argument(
+        "--transform",
+        type=Path,
+        help="ITK transform file from a registration with the CT fixed and the MRI moving "
+        "(maps CT points to MRI points); without it the MRI must share the CT's space",
+    )
+    p.add_argument(
+        "--reference-mm",
+        type=float,
+        help="reference (normal) site in mm along the centreline for stenosis and "
+        "remodeling; default: the proximal normal segment, chosen automatically",
+    )
+    p.add_argument(
+        "--refine-centerline",
+        action="store_true",
+        help="move the centreline to the lumen centre found on the MRI before measuring",
+    )
+    p.add_argument("--threshold-hu", type=float, default=130.0, help="calcium threshold (HU)")
+    p.add_argument("--region-radius-mm", type=float, default=4.5, help="vessel region radius (mm)")
+    p.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (mm)")
+    p.add_argument("--artery", default="artery", help="name of the artery segment")
+    p.add_argument("--json", type=Path, help="write the full result as JSON here")
+    p.add_argument("--csv", type=Path, help="write the per-calcification table here")
+    p.set_defaults(func=run_intracranial_cli)
+
+
+def run_intracranial_cli(args) -> int:
+    from napari_calcium.intracranial import (
+        calcification_table,
+        read_centerline_csv,
+        result_json,
+        run_intracranial,
+    )
+    from napari_calcium.io import read
+    from napari_calcium.report import atomic_write_text
+
+    transform = None
+    if args.transform is not None:
+        import SimpleITK as sitk
+
+        try:
+            transform = sitk.ReadTransform(str(args.transform))
+        except RuntimeError as err:
+            raise InputError(
+                f"{args.transform} could not be read as an ITK transform",
+                "give a .tfm/.txt/.h5 transform written by SimpleITK or ITK",
+            ) from err
+    if args.mri_post is not None and args.mri is None:
+        raise InputError("--mri-post needs --mri (the pre-contrast scan)")
+    result = run_intracranial(
+        read(args.ct, modality="CT"),
+        read_centerline_csv(args.centerline),
+        mri=None if args.mri is None else read(args.mri, modality="MR"),
+        mri_post=None if args.mri_post is None else read(args.mri_post, modality="MR"),
+        transform=transform,
+        reference_mm=args.reference_mm,
+        refine_centerline=args.refine_centerline,
+        threshold_hu=args.threshold_hu,
+        region_radius_mm=args.region_radius_mm,
+        step_mm=args.step_mm,
+        artery=args.artery,
+        progress=_progress_bar if sys.stderr.isatty() else None,
+    )
+    if args.csv is not None:
+        atomic_write_text(args.csv, calcification_table(result).to_csv(index=False))
+    write_json(result_json(result), args.json)
+    return 0
+
+
+def _progress_bar(stage: str, fraction: float) -> None:
+    """A one-line progress bar on stderr (interactive terminals only)."""
+    filled = int(30 * fraction)
+    end = "\n" if fraction >= 1 else ""
+    print(
+        f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {stage:<40}",
+        end=end,
+        file=sys.stderr,
+    )
+
+
+SUBCOMMANDS = [add_info, add_coronary, add_intracranial, add_sample, add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
