@@ -275,3 +275,58 @@ def test_no_region_map_counts_total_only(phantom):
     )
     assert set(record["microbleeds"]["by_region"]) == {"unassigned"}
     assert record["microbleeds"]["count"] == len(found["candidates"])
+
+
+def test_cli_svd_writes_a_record(phantom, tmp_path):
+    from napari_calcium.cli import main
+    from napari_calcium.io import write
+
+    flair, swi, truth = phantom
+    write(flair, tmp_path / "flair.nii.gz")
+    write(swi, tmp_path / "swi.nii.gz")
+    out = tmp_path / "P1.json"
+    points = ";".join(",".join(str(v) for v in lac["position_mm"]) for lac in truth["lacunes"])
+    rc = main(
+        [
+            "svd",
+            "--flair", str(tmp_path / "flair.nii.gz"),
+            "--swi", str(tmp_path / "swi.nii.gz"),
+            "--lacune-points", points,
+            "--epvs-bg-count", "12",
+            "--grade", "MCA_left=moderate",
+            "--subject", "P1",
+            "--json", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    record = load_record(out)
+    for key in (
+        "wmh_volume_ml", "wmh_periventricular_ml", "wmh_deep_ml", "fazekas_periventricular",
+        "fazekas_deep", "microbleeds", "lacunes", "epvs_basal_ganglia", "epvs_centrum_semiovale",
+        "svd_score", "settings", "format_version",
+    ):  # fmt: skip
+        assert key in record, key
+    assert record["wmh_volume_ml"] == pytest.approx(PV_ML[2] + DEEP_ML[2], rel=0.05)
+    assert record["lacunes"]["count"] == 1
+    assert record["epvs_basal_ganglia"] == 2 and record["epvs_centrum_semiovale"] is None
+    assert record["calcification"]["overall"]["grade"] == "moderate"
+    candidates = record["microbleeds"]["candidates"]
+    for position, _ in MICROBLEEDS_MM:
+        assert _match(candidates, position) is not None  # positions in mm survive the files
+    assert record["settings"]["wmh_threshold"] == 1.3
+
+
+def test_cli_refuses_mismatched_grids_without_traceback(phantom, tmp_path, capsys):
+    from napari_calcium.cli import main
+    from napari_calcium.io import write
+
+    flair, swi, _ = phantom
+    write(flair, tmp_path / "flair.nii.gz")
+    write(swi.replace(origin_mm=(0.0, 0.0, 0.0)), tmp_path / "swi.nii.gz")
+    rc = main(
+        ["svd", "--flair", str(tmp_path / "flair.nii.gz"), "--swi", str(tmp_path / "swi.nii.gz")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "the swi grid differs from the FLAIR's (origin" in err and "--resample" in err
+    assert "Traceback" not in err

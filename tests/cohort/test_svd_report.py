@@ -179,3 +179,16 @@ def test_newer_record_in_the_cohort_is_refused(tmp_path):
         InputError, match="S009_baseline.json was written in record format version 2"
     ):
         build_report(tmp_path / "records", tmp_path / "out")
+
+
+def test_cli_svd_cohort(tmp_path, capsys):
+    from napari_calcium.cli import main
+
+    _write(svd_cohort_records(n_subjects=9, seed=4), tmp_path / "records")
+    rc = main(["svd-cohort", str(tmp_path / "records"), "--out", str(tmp_path / "out")])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "9 subjects, 14 records" in printed  # subjects 1, 3, 5, 7, 9 have a follow-up
+    assert (tmp_path / "out" / "svd_cohort_report.html").is_file()
+    rc = main(["svd-cohort", str(tmp_path / "nothing"), "--out", str(tmp_path / "out2")])
+    assert rc == 2 and "neither a folder of records nor a .csv" in capsys.readouterr().err
