@@ -658,7 +658,7 @@ def measure_lacunes(
 
 
 # ---------------------------------------------------------------- the run
-def run_svd(
+def run_svd_with_masks(
     flair: Volume,
     swi: Volume | None = None,
     *,
@@ -706,7 +706,9 @@ def run_svd(
 
     Returns
     -------
-    A per-patient record dict (plain JSON values): ``wmh_volume_ml``,
+    record, masks : ``masks`` holds the boolean ``brain``, ``ventricles`` and ``wmh``
+    arrays ``(z, y, x)`` on the FLAIR grid; ``record`` is a per-patient dict (plain
+    JSON values): ``wmh_volume_ml``,
     ``wmh_periventricular_ml``, ``wmh_deep_ml``, ``fazekas_periventricular``,
     ``fazekas_deep`` (+ ``_suggested`` and ``fazekas_suggestion``), ``microbleeds``,
     ``lacunes``, ``epvs_basal_ganglia``, ``epvs_centrum_semiovale``, ``svd_score``,
@@ -747,15 +749,11 @@ def run_svd(
         "subject_id": None,
         "timepoint": "baseline",
     }
-    measured = measure_wmh(wmh, ventricles, flair, s)
-    suggestion = measured.pop("fazekas_suggestion")
-    record.update(measured)
+    record["settings"] = s.to_dict()
+    update_wmh(record, wmh, ventricles, flair, s)
     record["wmh_source"] = "reader labels" if wmh_labels is not None else "automatic candidates"
-    record["fazekas_periventricular_suggested"] = suggestion["periventricular"]
-    record["fazekas_deep_suggested"] = suggestion["deep"]
     record["fazekas_periventricular_reader"] = fazekas_periventricular
     record["fazekas_deep_reader"] = fazekas_deep
-    record["fazekas_suggestion"] = suggestion
     if on["swi"] is not None:
         found = detect_microbleeds(on["swi"], brain_array, s, ct=ct, region_map=region_map)
         record["microbleeds"] = {"candidates": found["candidates"], "excluded": found["excluded"]}
@@ -782,7 +780,39 @@ def run_svd(
         ),
         "region_map": region_map is not None,
     }
-    record["settings"] = s.to_dict()
+    masks = {"brain": brain_array, "ventricles": ventricles, "wmh": wmh}
+    return summarise(record), masks
+
+
+def run_svd(flair: Volume, swi: Volume | None = None, **kwargs) -> dict[str, Any]:
+    """Small vessel disease markers of one patient: the record of
+    :func:`run_svd_with_masks` (same parameters), without the masks."""
+    return run_svd_with_masks(flair, swi, **kwargs)[0]
+
+
+def update_wmh(
+    record: dict[str, Any],
+    wmh: np.ndarray,
+    ventricles: np.ndarray,
+    flair: Volume,
+    settings: SvdSettings | None = None,
+) -> dict[str, Any]:
+    """Re-measure the WMH fields of a record from a (reader-edited) WMH mask, in place.
+
+    Parameters
+    ----------
+    wmh : WMH mask or labels (non-zero = WMH) ``(z, y, x)`` on the FLAIR grid.
+    ventricles : ventricle mask on the same grid.
+    flair : the FLAIR Volume (geometry).
+    settings : defaults to the record's ``settings``.
+    """
+    s = settings or SvdSettings.from_dict(record.get("settings"))
+    measured = measure_wmh(wmh, ventricles, flair, s)
+    suggestion = measured.pop("fazekas_suggestion")
+    record.update(measured)
+    record["fazekas_periventricular_suggested"] = suggestion["periventricular"]
+    record["fazekas_deep_suggested"] = suggestion["deep"]
+    record["fazekas_suggestion"] = suggestion
     return summarise(record)
 
 
@@ -978,8 +1008,10 @@ __all__ = [
     "measure_wmh",
     "on_grid",
     "run_svd",
+    "run_svd_with_masks",
     "save_record",
     "segment_wmh",
     "set_calcification",
     "summarise",
+    "update_wmh",
 ]
