@@ -331,7 +331,7 @@ def _plot_png(
 
     pair = data[[marker, by]].apply(pd.to_numeric, errors="coerce").dropna()
     levels = sorted(pair[by].unique())
-    fig = Figure(figsize=(4.2, 3.0), dpi=90)
+    fig = Figure(figsize=(4.2, 3.0), dpi=80)
     ax = fig.add_subplot()
     values = [pair.loc[pair[by] == level, marker].to_numpy() for level in levels]
     if levels:
@@ -347,7 +347,7 @@ def _plot_png(
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel(label, fontsize=8)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.17, right=0.97, bottom=0.17, top=0.9)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -97,14 +97,6 @@ def test_groups_summaries(report):
         assert row["n"] == len(values) and row["median"] == pytest.approx(values.median())
 
 
-def test_csv_input_gives_the_same_statistics(report, tmp_path):
-    out, _, out_dir = report
-    again = build_report(out_dir / "svd_cohort_table.csv", tmp_path)
-    a = out["stats"].set_index(["marker", "analysis"])["rho"]
-    b = again["stats"].set_index(["marker", "analysis"])["rho"]
-    pd.testing.assert_series_equal(a.sort_index(), b.sort_index(), check_exact=False)
-
-
 def test_html_report_lists_markers_and_embeds_plots(report):
     _, _, out_dir = report
     text = (out_dir / "svd_cohort_report.html").read_text()
@@ -181,14 +173,15 @@ def test_newer_record_in_the_cohort_is_refused(tmp_path):
         build_report(tmp_path / "records", tmp_path / "out")
 
 
-def test_cli_svd_cohort(tmp_path, capsys):
+def test_cli_svd_cohort_on_the_csv_table_gives_the_same_statistics(report, tmp_path, capsys):
     from napari_calcium.cli import main
 
-    _write(svd_cohort_records(n_subjects=9, seed=4), tmp_path / "records")
-    rc = main(["svd-cohort", str(tmp_path / "records"), "--out", str(tmp_path / "out")])
+    out, _, out_dir = report
+    rc = main(["svd-cohort", str(out_dir / "svd_cohort_table.csv"), "--out", str(tmp_path)])
     assert rc == 0
-    printed = capsys.readouterr().out
-    assert "9 subjects, 14 records" in printed  # subjects 1, 3, 5, 7, 9 have a follow-up
-    assert (tmp_path / "out" / "svd_cohort_report.html").is_file()
+    assert "60 subjects, 90 records" in capsys.readouterr().out
+    again = pd.read_csv(tmp_path / "svd_cohort_stats.csv").set_index(["marker", "analysis"])["rho"]
+    first = out["stats"].set_index(["marker", "analysis"])["rho"]
+    pd.testing.assert_series_equal(first.sort_index(), again.sort_index(), check_exact=False)
     rc = main(["svd-cohort", str(tmp_path / "nothing"), "--out", str(tmp_path / "out2")])
     assert rc == 2 and "neither a folder of records nor a .csv" in capsys.readouterr().err
