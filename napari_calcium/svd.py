@@ -180,6 +180,17 @@ def on_grid(reference: Volume, other: Volume, name: str, resample: bool = False,
     )
 
 
+def _require_cover(flair: Volume, other: Volume, name: str) -> None:
+    """Refuse an image looked up by physical position that misses the FLAIR's centre."""
+    centre = flair.index_to_physical((np.asarray(flair.shape) - 1) / 2.0)
+    index = other.physical_to_index(centre)
+    if np.any(index < -0.5) or np.any(index > np.asarray(other.shape) - 0.5):
+        raise InputError(
+            f"the {name} does not cover the centre of the FLAIR ({_fmt(centre)} mm LPS)",
+            f"register the {name} to the MRI first; it is read at the MRI's physical positions",
+        )
+
+
 def _grid_difference(a: Volume, b: Volume) -> str:
     parts = []
     if a.shape != b.shape:
@@ -733,6 +744,9 @@ def run_svd_with_masks(
         )
         for name, vol in grid.items()
     }
+    for name, vol in (("CT", ct), ("region map", region_map)):
+        if vol is not None:
+            _require_cover(flair, vol, name)
     brain_array = on["brain"].numpy() != 0 if on["brain"] is not None else brain_mask(flair)
     if on["ventricle_labels"] is not None:
         ventricles = on["ventricle_labels"].numpy() != 0

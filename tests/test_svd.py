@@ -233,6 +233,9 @@ def test_geometry_mismatch_is_refused_or_resampled(phantom):
     assert out["inputs"]["resampled_onto_flair"] == ["swi"]
     for position, _ in MICROBLEEDS_MM:
         assert _match(out["microbleeds"]["candidates"], position, tol_mm=3.0) is not None
+    # A CT elsewhere in space cannot be used to exclude calcifications.
+    with pytest.raises(InputError, match="the CT does not cover the centre of the FLAIR"):
+        run_svd(flair, ct=brain_ct().replace(origin_mm=(400.0, 0.0, 0.0)))
     # An SWI elsewhere in space cannot be resampled onto the FLAIR.
     far = swi.replace(origin_mm=tuple(o + 500.0 for o in swi.origin_mm))
     with pytest.raises(InputError, match="covers only 0%"):
@@ -285,6 +288,8 @@ def test_cli_svd_writes_a_record(phantom, tmp_path):
     write(flair, tmp_path / "flair.nii.gz")
     write(swi, tmp_path / "swi.nii.gz")
     out = tmp_path / "P1.json"
+    grades = {"arteries": [{"artery": "MCA", "side": "left", "grade": "moderate"}]}
+    (tmp_path / "grades.json").write_text(json.dumps(grades))
     points = ";".join(",".join(str(v) for v in lac["position_mm"]) for lac in truth["lacunes"])
     rc = main(
         [
@@ -293,7 +298,8 @@ def test_cli_svd_writes_a_record(phantom, tmp_path):
             "--swi", str(tmp_path / "swi.nii.gz"),
             "--lacune-points", points,
             "--epvs-bg-count", "12",
-            "--grade", "MCA_left=moderate",
+            "--calcification", str(tmp_path / "grades.json"),
+            "--grade", "basilar=none/mild",
             "--subject", "P1",
             "--json", str(out),
         ]
@@ -310,6 +316,8 @@ def test_cli_svd_writes_a_record(phantom, tmp_path):
     assert record["lacunes"]["count"] == 1
     assert record["epvs_basal_ganglia"] == 2 and record["epvs_centrum_semiovale"] is None
     assert record["calcification"]["overall"]["grade"] == "moderate"
+    assert record["calcification"]["grades"]["basilar"] == "none/mild"
+    assert record["calcification"]["source"] == "grades.json"
     candidates = record["microbleeds"]["candidates"]
     for position, _ in MICROBLEEDS_MM:
         assert _match(candidates, position) is not None  # positions in mm survive the files

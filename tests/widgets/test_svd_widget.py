@@ -8,7 +8,7 @@ import pytest
 
 from napari_calcium.phantoms.brain import brain_flair_swi
 from napari_calcium.widgets.layers import image_tuple
-from napari_calcium.widgets.svd import CANDIDATES_LAYER, LACUNES_LAYER, SvdWidget
+from napari_calcium.widgets.svd import CANDIDATES_LAYER, LACUNES_LAYER, WMH_LAYER, SvdWidget
 
 # phantoms/brain.py: the first two microbleeds and the calcified focus (dark on SWI,
 # no CT here, so it is a candidate the reader must reject); the 6 mm lacune.
@@ -71,6 +71,25 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, tmp_path)
     assert widget.record["calcification"]["overall"]["grade"] == "moderate"
     rows = widget.table.data.to_list()
     assert len(rows) == 8 and all(row[3].startswith("moderate") for row in rows)
+
+    # The reader erases the 8 x 14 x 8 mm deep lesion centred at (-36, -5, 4) mm from the
+    # WMH labels: deep WMH drops by its volume 4/3 pi 4 7 4 mm3 = 0.469 mL and the deep
+    # suggestion falls from 2 (largest 14 mm) to 1 (only 5 mm foci left).
+    wmh = viewer.layers[WMH_LAYER]
+    deep_before = widget.record["wmh_deep_ml"]
+    assert widget.record["fazekas_deep_suggested"] == 2
+    lo = np.floor(widget._flair.physical_to_index((-36 + 6, -5 - 9, 4 - 6))).astype(int)
+    hi = np.ceil(widget._flair.physical_to_index((-36 - 6, -5 + 9, 4 + 6))).astype(int)
+    box = tuple(slice(min(a, b), max(a, b) + 1) for a, b in zip(lo, hi, strict=True))
+    edited = np.asarray(wmh.data).copy()
+    edited[box] = 0
+    wmh.data = edited
+    widget.remeasure_wmh()
+    assert deep_before - widget.record["wmh_deep_ml"] == pytest.approx(
+        4 / 3 * np.pi * 4 * 7 * 4 / 1000, rel=0.1
+    )
+    assert widget.record["fazekas_deep_suggested"] == 1
+    assert widget.record["wmh_source"] == "reader-edited labels"
 
     widget.subject.value = "P-007"
     path = widget.save(tmp_path / "P-007.json")
