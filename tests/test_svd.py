@@ -359,3 +359,18 @@ def test_svd_core_imports_without_napari_or_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_supplied_ventricle_labels(phantom):
+    flair, _, truth = phantom
+    # the two ventricles of the construction: semi-axes 6 x 25 x 9 mm at (+-12, 0, 8) mm
+    k, j, i = np.indices(flair.shape)
+    x, y, z = np.moveaxis(flair.index_to_physical(np.stack([k, j, i], -1)), -1, 0)
+    ventricles = np.zeros(flair.shape, np.uint8)
+    for cx in (12.0, -12.0):
+        ventricles[((x - cx) / 6) ** 2 + (y / 25) ** 2 + ((z - 8) / 9) ** 2 <= 1] = 1
+    out = run_svd(flair, ventricle_labels=flair.with_array(ventricles))
+    assert out["wmh_periventricular_ml"] == pytest.approx(PV_ML[2], rel=0.05)
+    assert out["wmh_deep_ml"] == pytest.approx(DEEP_ML[2], rel=0.08)
+    assert out["ventricle_volume_ml"] == pytest.approx(2 * ellipsoid_ml(6, 25, 9), rel=0.05)
+    assert (out["fazekas_periventricular"], out["fazekas_deep"]) == (2, 2)

@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, LineEdit, PushButton, Table
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    Label,
+    LineEdit,
+    PushButton,
+    Table,
+)
 
 from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import CALCIFICATION_GRADES, CALCIFIED_ARTERIES
@@ -48,6 +57,7 @@ class SvdWidget(Container):
         self.flair_layer = ComboBox(label="FLAIR", choices=self._image_layers)
         self.swi_layer = ComboBox(label="SWI / T2*", choices=self._optional_images)
         self.region_layer = ComboBox(label="region map", choices=self._optional_labels)
+        self.resample = CheckBox(text="resample SWI onto the FLAIR grid (same space)")
         self.subject = LineEdit(label="subject (pseudonym)")
         self.timepoint = ComboBox(label="time point", choices=["baseline", "follow-up"])
         self.run_button = PushButton(text="Find markers")
@@ -59,6 +69,8 @@ class SvdWidget(Container):
         self.fazekas_deep = ComboBox(label="Fazekas deep (reader)", choices=grade_choices)
         self.epvs_bg = ComboBox(label="EPVS basal ganglia", choices=[*grade_choices, "4"])
         self.epvs_cso = ComboBox(label="EPVS centrum semiovale", choices=[*grade_choices, "4"])
+        self.epvs_bg_count = LineEdit(label="EPVS BG count (-> grade)")
+        self.epvs_cso_count = LineEdit(label="EPVS CSO count (-> grade)")
         self.artery_grades = {
             a: ComboBox(
                 label=f"{a.replace('_', ' ')} calcification",
@@ -76,6 +88,7 @@ class SvdWidget(Container):
                 self.flair_layer,
                 self.swi_layer,
                 self.region_layer,
+                self.resample,
                 self.subject,
                 self.timepoint,
                 self.run_button,
@@ -86,6 +99,8 @@ class SvdWidget(Container):
                 self.fazekas_deep,
                 self.epvs_bg,
                 self.epvs_cso,
+                self.epvs_bg_count,
+                self.epvs_cso_count,
                 *self.artery_grades.values(),
                 self.summary,
                 self.table,
@@ -105,6 +120,8 @@ class SvdWidget(Container):
             self.fazekas_deep,
             self.epvs_bg,
             self.epvs_cso,
+            self.epvs_bg_count,
+            self.epvs_cso_count,
             *self.artery_grades.values(),
         ):
             widget.changed.connect(self.refresh)
@@ -149,7 +166,12 @@ class SvdWidget(Container):
         self._flair = flair
         self.summary.value = "Finding markers..."
         worker = create_worker(
-            run_svd_with_masks, flair, swi, region_map=regions, _progress={"desc": "SVD markers"}
+            run_svd_with_masks,
+            flair,
+            swi,
+            region_map=regions,
+            resample=self.resample.value,
+            _progress={"desc": "SVD markers"},
         )
         worker.returned.connect(self._show_result)
         worker.errored.connect(self._notify_error)
@@ -313,6 +335,8 @@ class SvdWidget(Container):
         record["fazekas_deep_reader"] = grade(self.fazekas_deep)
         record["epvs_basal_ganglia_reader"] = grade(self.epvs_bg)
         record["epvs_centrum_semiovale_reader"] = grade(self.epvs_cso)
+        record["epvs_basal_ganglia_count"] = _count(self.epvs_bg_count.value)
+        record["epvs_centrum_semiovale_count"] = _count(self.epvs_cso_count.value)
         grades = {
             a: (None if c.value == NOT_SET else c.value) for a, c in self.artery_grades.items()
         }
@@ -325,9 +349,12 @@ class SvdWidget(Container):
         """Re-read the layers and the reader's entries, recompute counts and scores."""
         if self.record is None:
             return
-        self._sync_microbleeds()
-        self._sync_lacunes()
-        self._apply_reader_entries()
+        try:
+            self._sync_microbleeds()
+            self._sync_lacunes()
+            self._apply_reader_entries()
+        except InputError as err:
+            self._notify_error(err)
 
     # ------------------------------------------------------------ display
     def _show_table(self):
@@ -410,9 +437,25 @@ class SvdWidget(Container):
         for combo, value in entries:
             with combo.changed.blocked():
                 combo.value = NOT_SET if value is None else str(value)
+        for edit, key in (
+            (self.epvs_bg_count, "epvs_basal_ganglia_count"),
+            (self.epvs_cso_count, "epvs_centrum_semiovale_count"),
+        ):
+            with edit.changed.blocked():
+                edit.value = "" if record.get(key) is None else str(record[key])
         self._add_candidate_points()
         self._show_table()
         return self.record
+
+
+def _count(text: str) -> int | None:
+    """An EPVS count typed by the reader (empty = not counted)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InputError(f"an EPVS count must be a whole number, got {text!r}")
+    return int(text)
 
 
 def _text(value) -> str:

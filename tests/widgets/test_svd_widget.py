@@ -66,6 +66,10 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, tmp_path)
     assert (mb["count"], mb["confirmed"], mb["pending"], mb["rejected"]) == (1, 1, 1, 1)
     assert list(points.features["status"]).count("rejected") == 1
 
+    # The count helper: 25 centrum semiovale EPVS -> Potter grade 3 (21-40).
+    widget.epvs_cso_count.value = "25"
+    assert widget.record["epvs_centrum_semiovale"] == 3
+
     # Calcification grade is shown beside every marker.
     widget.artery_grades["MCA_left"].value = "moderate"
     assert widget.record["calcification"]["overall"]["grade"] == "moderate"
@@ -102,7 +106,7 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, tmp_path)
     loaded = widget.load(path)
     assert loaded == saved
     assert widget.artery_grades["MCA_left"].value == "moderate"
-    assert widget.epvs_bg.value == "2"
+    assert widget.epvs_bg.value == "2" and widget.epvs_cso_count.value == "25"
     statuses = sorted(viewer.layers[CANDIDATES_LAYER].features["status"].astype(str))
     assert statuses == ["candidate", "confirmed", "rejected"]
     assert widget.save(tmp_path / "again.json").read_text() == path.read_text()
