@@ -48,7 +48,7 @@ class SvdWidget(Container):
     """Grade small vessel disease markers of the open patient (see the module docstring)."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(labels=True)
+        super().__init__(labels=True, scrollable=True)
         self.viewer = viewer
         self.record: dict[str, Any] | None = None
         self._flair: Volume | None = None
@@ -80,6 +80,7 @@ class SvdWidget(Container):
         }
         self.summary = Label(value="Open a FLAIR and press Find markers.")
         self.table = Table(value={"data": [], "index": [], "columns": TABLE_COLUMNS})
+        self.table.min_height = 280
         self.path = FileEdit(label="record file", mode="w", filter="*.json")
         self.save_button = PushButton(text="Save record")
         self.load_button = PushButton(text="Load record")
@@ -109,6 +110,7 @@ class SvdWidget(Container):
                 self.load_button,
             ]
         )
+        self.max_width = 620
         self.run_button.changed.connect(self.run)
         self.confirm_button.changed.connect(lambda: self.set_selected_status("confirmed"))
         self.reject_button.changed.connect(lambda: self.set_selected_status("rejected"))
