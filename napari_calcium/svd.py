@@ -821,7 +821,12 @@ def update_wmh(
     settings : defaults to the record's ``settings``.
     """
     s = settings or SvdSettings.from_dict(record.get("settings"))
-    measured = measure_wmh(wmh, ventricles, flair, s)
+    return apply_wmh_measurement(record, measure_wmh(wmh, ventricles, flair, s))
+
+
+def apply_wmh_measurement(record: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    """Put the output of :func:`measure_wmh` into a record (in place) and re-summarise."""
+    measured = dict(measured)
     suggestion = measured.pop("fazekas_suggestion")
     record.update(measured)
     record["fazekas_periventricular_suggested"] = suggestion["periventricular"]
@@ -1012,6 +1017,7 @@ def load_record(path) -> dict[str, Any]:
 
 __all__ = [
     "MARS_REGIONS",
+    "apply_wmh_measurement",
     "RECORD_FORMAT_VERSION",
     "SvdSettings",
     "calcification_from_json",

@@ -108,7 +108,12 @@ def load_table(source) -> pd.DataFrame:
             raise InputError(f"{source} holds no record files (*.json)")
         rows = []
         for path in files:
-            row = record_row(load_record(path))
+            try:
+                row = record_row(load_record(path))
+            except ValueError as err:
+                if isinstance(err, InputError):
+                    raise
+                raise InputError(f"{path.name}: {err}", "correct the record") from err
             if not row["subject_id"]:
                 raise InputError(
                     f"{path.name} has no subject_id", "set the study pseudonym in the record"

@@ -271,14 +271,34 @@ class SvdWidget(Container):
         self.refresh()
 
     def remeasure_wmh(self):
-        """Re-measure WMH volume, split and Fazekas suggestion from the edited labels."""
-        from napari_calcium.svd import update_wmh
+        """Re-measure WMH volume, split and Fazekas suggestion from the edited labels
+        (off the GUI thread); returns the started worker."""
+        from napari.qt.threading import create_worker
+
+        from napari_calcium.svd import SvdSettings, measure_wmh
 
         layer = self._layer(WMH_LAYER)
         if self.record is None or layer is None or self._masks is None:
-            return
-        self._masks["wmh"] = np.asarray(layer.data) != 0
-        update_wmh(self.record, self._masks["wmh"], self._masks["ventricles"], self._flair)
+            self._notify_error(
+                InputError("find markers first: there are no WMH labels to measure")
+            )
+            return None
+        wmh = np.asarray(layer.data) != 0
+        self._masks["wmh"] = wmh
+        settings = SvdSettings.from_dict(self.record["settings"])
+        worker = create_worker(
+            measure_wmh, wmh, self._masks["ventricles"], self._flair, settings,
+            _progress={"desc": "WMH"},
+        )  # fmt: skip
+        worker.returned.connect(self._wmh_measured)
+        worker.errored.connect(self._notify_error)
+        worker.start()
+        return worker
+
+    def _wmh_measured(self, measured):
+        from napari_calcium.svd import apply_wmh_measurement
+
+        apply_wmh_measurement(self.record, measured)
         self.record["wmh_source"] = "reader-edited labels"
         self.refresh()
 

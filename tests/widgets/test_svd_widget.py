@@ -41,7 +41,7 @@ def widget(make_napari_viewer, qtbot):
     return widget
 
 
-def test_review_updates_count_and_score_and_record_round_trips(widget, tmp_path):
+def test_review_updates_count_and_score_and_record_round_trips(widget, qtbot, tmp_path):
     viewer = widget.viewer
     points = viewer.layers[CANDIDATES_LAYER]
     assert len(points.data) == 3  # two microbleeds + the calcified focus
@@ -88,12 +88,12 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, tmp_path)
     edited = np.asarray(wmh.data).copy()
     edited[box] = 0
     wmh.data = edited
-    widget.remeasure_wmh()
+    assert widget.remeasure_wmh() is not None
+    qtbot.waitUntil(lambda: widget.record["wmh_source"] == "reader-edited labels", timeout=30_000)
     assert deep_before - widget.record["wmh_deep_ml"] == pytest.approx(
         4 / 3 * np.pi * 4 * 7 * 4 / 1000, rel=0.1
     )
     assert widget.record["fazekas_deep_suggested"] == 1
-    assert widget.record["wmh_source"] == "reader-edited labels"
 
     widget.subject.value = "P-007"
     path = widget.save(tmp_path / "P-007.json")
