@@ -1,8 +1,10 @@
 """Cohort report: statistics equal scipy on the written table; missing fields named."""
 
 import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -130,6 +132,10 @@ def test_html_report_renders_in_headless_chromium(report, tmp_path):
     assert pixels.shape[:2] == (1600, 1200)
     ink = np.mean(pixels.min(axis=-1) < 0.9)  # fraction of non-white pixels
     assert ink > 0.02, "the rendered report is blank"
+    keep = os.environ.get("NAPARI_CALCIUM_SCREENSHOT_DIR")
+    if keep:  # e.g. a CI artefact folder, to look at the rendered report
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(keep) / "svd_cohort_report.png")
 
 
 def _write(records, folder):
