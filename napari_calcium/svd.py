@@ -81,8 +81,9 @@ class SvdSettings:
         :func:`~napari_calcium.scores.small_vessel.fazekas_suggestion`.
     Microbleeds
         darkness = 1 - SWI / brain-tissue median, inside the brain eroded by
-        ``mb_brain_margin_mm``; LoG scales for diameters ``mb_min_diameter_mm`` to
-        ``mb_max_diameter_mm`` (CLINICAL_RULES 5.1: 2-10 mm); a focus is the region
+        ``mb_brain_margin_mm``; ``mb_log_scales`` LoG scales for diameters
+        ``mb_min_diameter_mm`` to ``mb_max_diameter_mm`` (CLINICAL_RULES 5.1: 2-10 mm),
+        peaks of scale-normalised response >= ``mb_min_log_response``; a focus is the region
         darker than ``max(mb_min_darkness, mb_half_max * peak)`` around a peak; kept
         when its diameter is within the size range, its elongation (major / minor
         axis) <= ``mb_max_elongation`` (else a vessel) and, with a CT, its peak CT
@@ -108,6 +109,8 @@ class SvdSettings:
     mb_min_diameter_mm: float = 2.0
     mb_max_diameter_mm: float = 10.0
     mb_brain_margin_mm: float = 3.0
+    mb_log_scales: int = 5
+    mb_min_log_response: float = 0.075
     mb_min_darkness: float = 0.3
     mb_half_max: float = 0.5
     mb_max_elongation: float = 2.0
@@ -442,7 +445,7 @@ def detect_microbleeds(
     median = tissue_median(array, brain, s.csf_fraction)
     inner = ndimage.distance_transform_edt(brain, sampling=spacing) > s.mb_brain_margin_mm
     darkness = np.where(inner, np.clip(1.0 - array / median, 0.0, None), 0.0).astype(np.float32)
-    radii_mm = np.linspace(s.mb_min_diameter_mm / 2, s.mb_max_diameter_mm / 2, 5)
+    radii_mm = np.linspace(s.mb_min_diameter_mm / 2, s.mb_max_diameter_mm / 2, s.mb_log_scales)
     response = np.zeros_like(darkness)
     for radius in radii_mm:
         sigma_mm = radius / np.sqrt(3.0)
@@ -452,7 +455,7 @@ def detect_microbleeds(
     peaks = peak_local_max(
         response,
         min_distance=min_distance,
-        threshold_abs=0.25 * s.mb_min_darkness,
+        threshold_abs=s.mb_min_log_response,
         labels=inner.astype(np.uint8),
         exclude_border=False,
     )
