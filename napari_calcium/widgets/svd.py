@@ -78,6 +78,8 @@ class SvdWidget(Container):
             )
             for a in CALCIFIED_ARTERIES
         }
+        self.grades_file = FileEdit(label="grades JSON", mode="r", filter="*.json")
+        self.grades_button = PushButton(text="Read calcification grades from JSON")
         self.summary = Label(value="Open a FLAIR and press Find markers.")
         self.table = Table(value={"data": [], "index": [], "columns": TABLE_COLUMNS})
         self.table.min_height = 280
@@ -103,6 +105,8 @@ class SvdWidget(Container):
                 self.epvs_bg_count,
                 self.epvs_cso_count,
                 *self.artery_grades.values(),
+                self.grades_file,
+                self.grades_button,
                 self.summary,
                 self.table,
                 self.path,
@@ -115,6 +119,7 @@ class SvdWidget(Container):
         self.confirm_button.changed.connect(lambda: self.set_selected_status("confirmed"))
         self.reject_button.changed.connect(lambda: self.set_selected_status("rejected"))
         self.remeasure_button.changed.connect(self.remeasure_wmh)
+        self.grades_button.changed.connect(lambda: self.read_grades(self.grades_file.value))
         self.save_button.changed.connect(lambda: self.save(self.path.value))
         self.load_button.changed.connect(lambda: self.load(self.path.value))
         for widget in (
@@ -418,6 +423,29 @@ class SvdWidget(Container):
 
         self.summary.value = f"Error: {err}"
         show_error(str(err))
+
+    def read_grades(self, path):
+        """Fill the per-artery grades from a JSON file (e.g. the intracranial analysis)."""
+        from napari_calcium.scores.small_vessel import grade_index
+        from napari_calcium.svd import calcification_from_json
+
+        try:
+            grades = calcification_from_json(path)
+            unknown = set(grades) - set(self.artery_grades)
+            if unknown:
+                raise InputError(f"unknown arteries in {Path(path).name}: {sorted(unknown)}")
+            texts = {
+                a: None if g is None else CALCIFICATION_GRADES[grade_index(g)]
+                for a, g in grades.items()
+            }
+        except ValueError as err:
+            self._notify_error(err)
+            return
+        for artery, text in texts.items():
+            combo = self.artery_grades[artery]
+            with combo.changed.blocked():
+                combo.value = NOT_SET if text is None else text
+        self.refresh()
 
     # ------------------------------------------------------- save / load
     def save(self, path) -> Path | None:

@@ -70,7 +70,14 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, qtbot, tm
     widget.epvs_cso_count.value = "25"
     assert widget.record["epvs_centrum_semiovale"] == 3
 
-    # Calcification grade is shown beside every marker.
+    # Calcification grades from the intracranial analysis's JSON, then the reader's entry;
+    # the grade is shown beside every marker.
+    grades = {"arteries": [{"artery": "basilar", "grade": "severe"}]}
+    (tmp_path / "grades.json").write_text(json.dumps(grades))
+    widget.read_grades(tmp_path / "grades.json")
+    assert widget.artery_grades["basilar"].value == "severe"
+    assert widget.record["calcification"]["overall"]["grade"] == "severe"
+    widget.artery_grades["basilar"].value = "none/mild"
     widget.artery_grades["MCA_left"].value = "moderate"
     assert widget.record["calcification"]["overall"]["grade"] == "moderate"
     rows = widget.table.data.to_list()
