@@ -1,0 +1,7 @@
+"""Cohort analyses: tidy tables over many subjects and their statistics.
+
+* :mod:`.stats` — group summaries, Spearman with Fisher-z CI, Kruskal-Wallis,
+  chi-square and logistic-regression odds ratios (scipy / statsmodels);
+* :mod:`.svd_report` — small vessel disease markers by intracranial calcification
+  grade: table, statistics and an HTML report.
+"""
