@@ -1,0 +1,1 @@
+"""Vessel cross-sections: polar sampling, lumen / wall contours, calcium arcs, gating."""

@@ -1,0 +1,85 @@
+"""Image-based cardiac gating of an IVUS pullback: one end-diastolic frame per cycle.
+
+The frame-to-frame signal is the mean absolute difference between consecutive frames
+after block-averaging (which keeps structure motion and averages speckle out). The
+heart moves the vessel in systole and holds it still in late diastole, so the signal
+is low in diastole and rises when contraction starts. The cycle length is the lag of
+the highest autocorrelation of the signal within the allowed heart-rate range; the
+end-diastolic frame of a cycle is the last quiet frame before the motion rises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+
+def block_mean(frames: np.ndarray, block: int) -> np.ndarray:
+    """Frames ``(n, y, x)`` averaged over ``block x block`` pixel blocks (float32)."""
+    n, h, w = frames.shape
+    hb, wb = h // block, w // block
+    cut = np.asarray(frames[:, : hb * block, : wb * block], dtype=np.float32)
+    return cut.reshape(n, hb, block, wb, block).mean(axis=(2, 4))
+
+
+def motion_signal(small_frames: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+    """Mean absolute difference of each block-averaged frame from the one before it.
+
+    ``previous`` is the frame before the first one (from an earlier chunk); the first
+    frame of the pullback gets ``nan``.
+    """
+    stack = small_frames if previous is None else np.concatenate([previous[None], small_frames])
+    diffs = np.abs(np.diff(stack, axis=0)).mean(axis=(1, 2))
+    return diffs if previous is not None else np.concatenate([[np.nan], diffs])
+
+
+def end_diastolic_frames(
+    signal: np.ndarray,
+    frame_rate_hz: float,
+    heart_rate_range_bpm: tuple[float, float] = (40.0, 150.0),
+    quiet_fraction: float = 0.25,
+    valid: np.ndarray | None = None,
+) -> tuple[list[int], float | None]:
+    """One end-diastolic frame per cardiac cycle from the frame-to-frame signal.
+
+    Parameters
+    ----------
+    signal : ``(n,)`` frame-to-frame difference (``signal[i]`` compares frame i with i-1).
+    frame_rate_hz : frames per second.
+    heart_rate_range_bpm : allowed heart rates; bounds the cycle length searched.
+    quiet_fraction : a frame is quiet when its signal is below the 5th percentile plus
+        this fraction of the 5th-95th percentile range.
+    valid : frames usable for gating (invalid frames are never chosen).
+
+    Returns
+    -------
+    frames : indices of the end-diastolic frames, increasing.
+    cycle_frames : the cycle length found (frames), or ``None`` when no rhythm is found.
+    """
+    s = np.asarray(signal, dtype=float).copy()
+    n = s.size
+    valid = np.ones(n, bool) if valid is None else np.asarray(valid, bool)
+    s[~np.isfinite(s)] = np.nanmedian(s) if np.isfinite(s).any() else 0.0
+    s = ndimage.uniform_filter1d(s, 3, mode="nearest")
+    lag_min = int(np.floor(frame_rate_hz * 60.0 / heart_rate_range_bpm[1]))
+    lag_max = int(np.ceil(frame_rate_hz * 60.0 / heart_rate_range_bpm[0]))
+    lag_max = min(lag_max, n // 2)
+    if lag_max <= lag_min or n < 2 * lag_min:
+        return [], None
+    x = s - s.mean()
+    ac = np.array([np.dot(x[:-lag], x[lag:]) / (n - lag) for lag in range(lag_min, lag_max + 1)])
+    if ac.max() <= 0:
+        return [], None
+    cycle = lag_min + int(np.argmax(ac))
+    p5, p95 = np.percentile(s, [5, 95])
+    quiet = s < p5 + quiet_fraction * (p95 - p5)
+    # onsets: quiet frame i followed by a moving frame i+1
+    onsets = np.flatnonzero(quiet[:-1] & ~quiet[1:])
+    chosen: list[int] = []
+    for i in onsets:
+        if not valid[i]:
+            continue
+        if chosen and i - chosen[-1] < 0.6 * cycle:
+            continue
+        chosen.append(int(i))
+    return chosen, float(cycle)
