@@ -324,11 +324,11 @@ def _lesion_truth(lesion: dict, frames: list[dict], z: np.ndarray, dz: float) ->
     has_360 = (not nodule) and lesion["arc_deg"] >= 360
     items = {
         "superficial_360": bool(superficial and has_360),
-        "superficial_arc_over_270_longer_than_5mm": bool(
+        "superficial_arc_length": bool(
             superficial and not nodule and lesion["arc_deg"] > 270 and length > 5.0
         ),
         "calcified_nodule": nodule,
-        "vessel_diameter_below_3_5mm": bool(site["vessel_diameter_mm"] < 3.5),
+        "small_vessel": bool(site["vessel_diameter_mm"] < 3.5),
     }
     return {
         "kind": lesion["kind"],

@@ -71,12 +71,14 @@ def ivus_calcium_score(
     )
     items = [
         {
+            "key": "superficial_360",
             "item": "360-degree superficial calcium",
             "criterion": f"superficial arc >= {full_circle_arc_deg:g} deg",
             "measured": {"max_superficial_arc_deg": round(float(max_superficial_arc_deg), 1)},
             "point": int(max_superficial_arc_deg >= full_circle_arc_deg),
         },
         {
+            "key": "superficial_arc_length",
             "item": f"superficial calcium {comparison} {arc_threshold_deg:g} deg over > {length_threshold_mm:g} mm",
             "criterion": f"superficial arc {comparison} {arc_threshold_deg:g} deg continuously over > {length_threshold_mm:g} mm",
             "measured": {
@@ -86,12 +88,14 @@ def ivus_calcium_score(
             "point": int(meets_arc and superficial_arc_length_mm > length_threshold_mm),
         },
         {
+            "key": "calcified_nodule",
             "item": "calcified nodule",
             "criterion": "calcium protruding convexly into the lumen (candidate for the reader to confirm)",
             "measured": {"nodule_candidate": bool(nodule)},
             "point": int(bool(nodule)),
         },
         {
+            "key": "small_vessel",
             "item": f"vessel diameter < {diameter_threshold_mm:g} mm",
             "criterion": f"mean EEM diameter at the maximum-arc frame < {diameter_threshold_mm:g} mm",
             "measured": {

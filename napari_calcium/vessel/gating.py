@@ -47,8 +47,8 @@ def end_diastolic_frames(
     signal : ``(n,)`` frame-to-frame difference (``signal[i]`` compares frame i with i-1).
     frame_rate_hz : frames per second.
     heart_rate_range_bpm : allowed heart rates; bounds the cycle length searched.
-    quiet_fraction : a frame is quiet when its signal is below the 5th percentile plus
-        this fraction of the 5th-95th percentile range.
+    quiet_fraction : a frame is quiet when its signal is below the local minimum plus
+        this fraction of the local range (over two cycles around it).
     valid : frames usable for gating (invalid frames are never chosen).
 
     Returns
@@ -60,6 +60,7 @@ def end_diastolic_frames(
     n = s.size
     valid = np.ones(n, bool) if valid is None else np.asarray(valid, bool)
     s[~np.isfinite(s)] = np.nanmedian(s) if np.isfinite(s).any() else 0.0
+    raw = s
     s = ndimage.uniform_filter1d(s, 3, mode="nearest")
     lag_min = int(np.floor(frame_rate_hz * 60.0 / heart_rate_range_bpm[1]))
     lag_max = int(np.ceil(frame_rate_hz * 60.0 / heart_rate_range_bpm[0]))
@@ -71,15 +72,27 @@ def end_diastolic_frames(
     if ac.max() <= 0:
         return [], None
     cycle = lag_min + int(np.argmax(ac))
-    p5, p95 = np.percentile(s, [5, 95])
-    quiet = s < p5 + quiet_fraction * (p95 - p5)
+    span = 2 * cycle + 1
+    low = ndimage.minimum_filter1d(s, span, mode="nearest")
+    high = ndimage.maximum_filter1d(s, span, mode="nearest")
+    quiet = raw < low + quiet_fraction * (high - low)
     # onsets: quiet frame i followed by a moving frame i+1
-    onsets = np.flatnonzero(quiet[:-1] & ~quiet[1:])
+    onsets = np.array([i for i in np.flatnonzero(quiet[:-1] & ~quiet[1:]) if valid[i]], int)
+    # follow the rhythm: from each chosen onset, the next is the onset nearest one cycle
+    # later (within 30 % of a cycle); a cycle without one is skipped, never invented
     chosen: list[int] = []
-    for i in onsets:
-        if not valid[i]:
-            continue
-        if chosen and i - chosen[-1] < 0.6 * cycle:
-            continue
-        chosen.append(int(i))
+    tolerance = 0.3 * cycle
+    expected = None
+    for start in onsets:
+        if np.any(np.abs(onsets - (start + cycle)) <= tolerance):
+            expected = float(start)
+            break
+    while expected is not None and expected < n:
+        near = onsets[np.abs(onsets - expected) <= tolerance] if onsets.size else onsets
+        if near.size:
+            pick = int(near[np.argmin(np.abs(near - expected))])
+            chosen.append(pick)
+            expected = pick + cycle
+        else:
+            expected += cycle
     return chosen, float(cycle)

@@ -41,6 +41,9 @@ from napari_calcium.volume import Volume
 
 log = logging.getLogger(__name__)
 
+#: Plausible IVUS field of view (mm): a pixel size outside it was not set for the pullback.
+FIELD_OF_VIEW_MM = (3.0, 30.0)
+
 #: The catheter ring is searched within this distance (mm) of the frame centre.
 CATHETER_SEARCH_MM = 0.8
 
@@ -215,6 +218,13 @@ def check_pullback(volume: Volume) -> tuple[float, float]:
         )
     if min(volume.shape[1:]) < 32:
         raise InputError(f"frames of {volume.shape[1:]} pixels are too small for IVUS analysis")
+    fov_mm = min(volume.shape[1:]) * sx
+    if not FIELD_OF_VIEW_MM[0] <= fov_mm <= FIELD_OF_VIEW_MM[1]:
+        raise InputError(
+            f"with {sx:g} mm pixels the frames would span {fov_mm:.1f} mm, not an IVUS field of "
+            f"view ({FIELD_OF_VIEW_MM[0]:g}-{FIELD_OF_VIEW_MM[1]:g} mm): the pixel size is missing or wrong",
+            "give the pixel size with --pixel-spacing MM (widget: pixel size field)",
+        )
     return float(sx), float(volume.frame_spacing_mm)
 
 
@@ -853,3 +863,18 @@ def contours_dict(analysis: IvusAnalysis) -> dict[str, Any]:
         "edited_lumen_frames": sorted(analysis.lumen_edits),
         "edited_eem_frames": sorted(analysis.eem_edits),
     }
+
+
+def per_frame_csv(result: dict[str, Any]) -> str:
+    """The per-frame table of a :func:`run_ivus` result as CSV text (units in column names)."""
+    import csv
+    import io
+
+    rows = result["per_frame"]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+    return buffer.getvalue()

@@ -41,8 +41,9 @@ def detect_rays(
         the ``shadow_length`` samples starting ``shadow_skip`` samples behind the echo
         are darker than ``shadow_level * tissue_level`` (a fraction, not a mean, so that
         reverberation lines inside the shadow do not hide it).
-    max_echo : the calcium mask runs from the leading edge while the echo stays above
-        half the bright threshold, at most ``max_echo`` samples.
+    max_echo : the echo is looked at over ``max_echo`` samples from the first bright
+        sample: its leading edge is the first sample >= 3/4 of its peak, and the calcium
+        mask ends at the first sample after the peak below half of it.
     """
     n, n_angles, n_radii = polar.shape
     bright_level = bright_factor * tissue_level
@@ -54,10 +55,17 @@ def detect_rays(
     hi = (lumen_idx + search_after)[..., None]
     candidate = (polar >= bright_level) & (behind >= dark_fraction) & fits & (r >= lo) & (r <= hi)
     has = candidate.any(axis=2)
-    edge = candidate.argmax(axis=2)
-    dim = (polar < 0.5 * bright_level) & (r > edge[..., None])
-    end = np.where(dim.any(axis=2), dim.argmax(axis=2), n_radii)
-    end = np.minimum(end, edge + max_echo)
+    first = candidate.argmax(axis=2)
+    # within the echo, the leading edge is the first sample >= 3/4 of the echo peak and
+    # the echo ends at the first sample after the peak below half of it
+    offsets = np.arange(max_echo)
+    pos = np.clip(first[..., None] + offsets, 0, n_radii - 1)
+    echo = np.take_along_axis(polar, pos, axis=2)
+    peak_at = echo.argmax(axis=2)
+    peak = np.take_along_axis(echo, peak_at[..., None], axis=2)
+    edge = first + (echo >= 0.75 * peak).argmax(axis=2)
+    dim = (echo < 0.5 * peak) & (offsets > peak_at[..., None])
+    end = first + np.where(dim.any(axis=2), dim.argmax(axis=2), max_echo)
     edge_f = np.where(has, edge, np.nan)
     end_f = np.where(has, end, np.nan)
     return edge_f, end_f
