@@ -10,7 +10,6 @@ Smoothness across frames comes from a running median of the radii along the pull
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 
@@ -31,15 +30,21 @@ def optimal_closed_paths(cost: np.ndarray, max_step: int) -> np.ndarray:
     c = np.concatenate([cost[:, -wrap:], cost, cost[:, :wrap]], axis=1)
     steps = c.shape[1]
     k = int(max_step)
-    acc = c[:, 0].astype(np.float64)
-    back = np.empty((n, steps, n_radii), np.int8)
-    back[:, 0] = 0
+    acc = c[:, 0].astype(np.float32)
+    back = np.zeros((n, steps, n_radii), np.int8)
+    padded = np.full((n, n_radii + 2 * k), np.inf, np.float32)
     for a in range(1, steps):
-        padded = np.pad(acc, ((0, 0), (k, k)), constant_values=np.inf)
-        windows = sliding_window_view(padded, 2 * k + 1, axis=1)  # (n, R, 2k+1)
-        best = windows.argmin(axis=2)
-        acc = np.take_along_axis(windows, best[..., None], axis=2)[..., 0] + c[:, a]
-        back[:, a] = best - k
+        padded[:, k : k + n_radii] = acc
+        best = padded[:, k : k + n_radii].copy()
+        offset = back[:, a]
+        for o in range(-k, k + 1):
+            if o == 0:
+                continue
+            candidate = padded[:, k + o : k + o + n_radii]
+            better = candidate < best
+            np.copyto(best, candidate, where=better)
+            offset[better] = o
+        acc = best + c[:, a]
     path = np.empty((n, steps), np.int64)
     path[:, -1] = acc.argmin(axis=1)
     rows = np.arange(n)
@@ -48,15 +53,26 @@ def optimal_closed_paths(cost: np.ndarray, max_step: int) -> np.ndarray:
     return path[:, wrap : wrap + n_angles]
 
 
-def box_means(profile: np.ndarray, start: np.ndarray | int, width: int) -> np.ndarray:
-    """Mean of ``profile[..., r + start : r + start + width]`` for every r (edge-clamped)."""
-    n_radii = profile.shape[-1]
-    csum = np.concatenate([np.zeros((*profile.shape[:-1], 1)), np.cumsum(profile, axis=-1)], -1)
-    r = np.arange(n_radii)
-    lo = np.clip(r + start, 0, n_radii)
-    hi = np.clip(r + start + width, 0, n_radii)
-    count = np.maximum(hi - lo, 1)
-    return (csum[..., hi] - csum[..., lo]) / count
+def box_means(profile: np.ndarray, start: int, width: int) -> np.ndarray:
+    """Mean of ``profile[..., r + start : r + start + width]`` for every r (edges repeated)."""
+    width = max(1, int(width))
+    centred = ndimage.uniform_filter1d(
+        np.asarray(profile, dtype=np.float32), width, axis=-1, mode="nearest"
+    )
+    shift = int(start) + width // 2  # out[r] = centred[r + shift]
+    n = centred.shape[-1]
+    if shift == 0:
+        return centred
+    out = np.empty_like(centred)
+    if shift > 0:
+        k = min(shift, n)
+        out[..., : n - k] = centred[..., k:]
+        out[..., n - k :] = centred[..., -1:]
+    else:
+        k = min(-shift, n)
+        out[..., k:] = centred[..., : n - k]
+        out[..., :k] = centred[..., :1]
+    return out
 
 
 def lumen_cost(polar_smooth: np.ndarray, tissue_level: float, window: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Image-based cardiac gating of an IVUS pullback: one end-diastolic frame per cycle.
 
 The frame-to-frame signal is the mean absolute difference between consecutive frames
-after block-averaging (which keeps structure motion and averages speckle out). The
+after block-averaging their polar images (which keeps structure motion and averages
+speckle out). The
 heart moves the vessel in systole and holds it still in late diastole, so the signal
 is low in diastole and rises when contraction starts. The cycle length is the lag of
 the highest autocorrelation of the signal within the allowed heart-rate range; the
@@ -15,7 +16,7 @@ from scipy import ndimage
 
 
 def block_mean(frames: np.ndarray, block: int) -> np.ndarray:
-    """Frames ``(n, y, x)`` averaged over ``block x block`` pixel blocks (float32)."""
+    """Images ``(n, a, b)`` averaged over ``block x block`` blocks (float32)."""
     n, h, w = frames.shape
     hb, wb = h // block, w // block
     cut = np.asarray(frames[:, : hb * block, : wb * block], dtype=np.float32)

@@ -88,7 +88,7 @@ class IvusSettings:
     """
 
     n_angles: int = 360
-    radial_step_mm: float = 0.025
+    radial_step_mm: float = 0.04
     chunk_frames: int = 64
     catheter_centre_yx_px: tuple[float, float] | None = None
     catheter_exclusion_mm: float | None = None
@@ -404,30 +404,30 @@ def analyse_pullback(
     shadowed = np.zeros((n, A), bool)
     valid = np.ones(n, bool)
     signal = np.full(n, np.nan)
-    block = max(1, min(h, w) // 64)
     previous = None
     window = samples(0.15)
     lumen_max = R - samples(settings.min_wall_mm + 0.5)
     for i0 in range(0, n, settings.chunk_frames):
         i1 = min(n, i0 + settings.chunk_frames)
-        frames = np.asarray(volume.array[i0:i1])
-        small = gating.block_mean(frames, block)
+        polar_all = grid.sample(np.asarray(volume.array[i0:i1]))
+        small = gating.block_mean(polar_all, 4)
         signal[i0:i1] = gating.motion_signal(small, previous)
         previous = small[-1]
-        ok = frames.reshape(i1 - i0, -1).std(axis=1) > 1.0
+        ok = polar_all.reshape(i1 - i0, -1).std(axis=1) > 1.0
         for k in np.flatnonzero(~ok):
             messages.append(f"frame {i0 + k} is blank: marked invalid and left out")
         valid[i0:i1] = ok
         if not ok.any():
             continue
-        polar = grid.sample(frames[ok])
-        smooth = ndimage.gaussian_filter(polar, (0, 2.0, 1.0), mode=("nearest", "wrap", "nearest"))
+        polar = polar_all[ok] if not ok.all() else polar_all
+        smooth = ndimage.uniform_filter1d(polar, 5, axis=1, mode="wrap")
+        smooth = ndimage.uniform_filter1d(smooth, 3, axis=2, mode="nearest")
         cost = borders.lumen_cost(smooth, tissue, window)
         borders.restrict(
             cost, np.full(cost.shape[:2], exclusion + window), np.full(cost.shape[:2], lumen_max)
         )
         l_idx = borders.optimal_closed_paths(cost, lumen_step)
-        across = ndimage.gaussian_filter1d(polar, 1.0, axis=1, mode="wrap")
+        across = ndimage.uniform_filter1d(polar, 3, axis=1, mode="wrap")
         e_idx, x_idx = detect_rays(
             across,
             l_idx,
