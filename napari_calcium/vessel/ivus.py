@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from napari_calcium.vessel.polar import (
     angles_of,
     circular_clean,
     polygon_radii,
+    ray_directions,
 )
 from napari_calcium.volume import Volume
 
@@ -386,6 +387,21 @@ def analyse_pullback(
     progress : called as ``progress(frames_done, n_frames)`` after each chunk.
     messages : list that receives notes for the reader (blank frames, conversions).
     """
+    steps = analysis_steps(volume, settings, messages)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if progress is not None:
+            progress(done, total)
+
+
+def analysis_steps(
+    volume: Volume, settings: IvusSettings | None = None, messages: list[str] | None = None
+) -> Generator[tuple[int, int], None, IvusAnalysis]:
+    """:func:`analyse_pullback` as a generator: yields ``(frames_done, n_frames)`` after
+    each chunk and returns the :class:`IvusAnalysis` (for GUI workers)."""
     settings = settings or IvusSettings()
     messages = [] if messages is None else messages
     px_mm, dz_mm = check_pullback(volume)
@@ -418,6 +434,7 @@ def analyse_pullback(
             messages.append(f"frame {i0 + k} is blank: marked invalid and left out")
         valid[i0:i1] = ok
         if not ok.any():
+            yield i1, n
             continue
         polar = polar_all[ok] if not ok.all() else polar_all
         smooth = ndimage.uniform_filter1d(polar, 5, axis=1, mode="wrap")
@@ -456,8 +473,7 @@ def analyse_pullback(
         edge[rows] = e_idx * grid.radial_step_px
         end[rows] = x_idx * grid.radial_step_px
         shadowed[rows] = shadow
-        if progress is not None:
-            progress(i1, n)
+        yield i1, n
 
     # calcium rays: angular cleaning per frame
     gap = int(round(settings.arc_gap_fill_deg / deg))
@@ -846,6 +862,32 @@ def run_ivus(
     if analysis_out is not None:
         analysis_out.append(analysis)
     return result
+
+
+def longitudinal_view(
+    volume: Volume, centre_yx_px, angle_deg: float, chunk_frames: int = 256
+) -> np.ndarray:
+    """L-mode image ``(frame, position along the cut)`` through the catheter at an angle.
+
+    The cut runs from ``angle_deg + 180`` through the catheter centre to ``angle_deg``
+    (clockwise from 12 o'clock), one sample per pixel, so column ``j`` is at
+    ``(j - half) * pixel spacing`` mm from the catheter towards ``angle_deg``.
+    """
+    n, h, w = volume.shape
+    cy, cx = centre_yx_px
+    half = int(np.floor(min(cy, cx, h - 1 - cy, w - 1 - cx)))
+    t = np.arange(-half, half + 1, dtype=float)
+    d = ray_directions(angle_deg)
+    rows, cols = cy + t * d[0], cx + t * d[1]
+    out = np.empty((n, t.size), np.float32)
+    for i0 in range(0, n, chunk_frames):
+        frames = np.asarray(volume.array[i0 : i0 + chunk_frames], dtype=np.float32)
+        m = frames.shape[0]
+        stacked = (rows[None] + h * np.arange(m)[:, None]).ravel()
+        out[i0 : i0 + m] = ndimage.map_coordinates(
+            frames.reshape(m * h, w), [stacked, np.tile(cols, m)], order=1
+        ).reshape(m, t.size)
+    return out
 
 
 def contours_dict(analysis: IvusAnalysis) -> dict[str, Any]:
