@@ -353,9 +353,9 @@ def ivus_sample(seed: int = 0) -> tuple[Volume, dict]:
     120-degree calcium over a 5 mm pullback.
     """
     lesions = [
-        {"kind": "calcium", "start_mm": 0.6, "length_mm": 1.6, "start_angle_deg": 30.0,
+        {"kind": "calcium", "start_mm": 0.4, "length_mm": 1.2, "start_angle_deg": 30.0,
          "arc_deg": 300.0, "depth_fraction": 0.2, "reverberation": True},
-        {"kind": "nodule", "start_mm": 2.6, "length_mm": 0.8, "angle_deg": 200.0,
+        {"kind": "nodule", "start_mm": 2.3, "length_mm": 0.6, "angle_deg": 200.0,
          "radius_mm": 0.45, "protrusion_mm": 0.35},
         {"kind": "calcium", "start_mm": 3.7, "length_mm": 0.9, "start_angle_deg": 250.0,
          "arc_deg": 120.0, "depth_fraction": 0.75, "reverberation": False},

@@ -3,8 +3,9 @@
 Thin: it builds a pullback Volume from an Image layer (with the speed, frame rate and
 pixel size the reader confirms), runs :func:`napari_calcium.vessel.ivus.analysis_steps`
 in a ``thread_worker`` with a progress bar, and shows the result as layers. Lumen and
-EEM contours are polygons (one per frame) in Shapes layers: editing one is recorded as a
-reader correction, the neighbouring frames are re-estimated from it, and the per-frame
+EEM contours are polygons (one per frame, drawn as closed paths: the last vertex repeats
+the first, which spares napari's slow polygon-face triangulation) in Shapes layers:
+editing one is recorded as a reader correction, the neighbouring frames are re-estimated from it, and the per-frame
 measurements, lesion table, score and plots update.
 """
 
@@ -214,15 +215,16 @@ class IvusWidget(Container):
     def _polygons(self, kind: str) -> dict[int, np.ndarray]:
         step = max(1, self.analysis.grid.n_angles // DISPLAY_VERTICES)
         yx = self.analysis.polygons_px(kind)[:, ::step]
+        yx = np.concatenate([yx, yx[:, :1]], axis=1)  # closed: last vertex = first
         return {
             int(i): np.column_stack([np.full(len(yx[i]), float(i)), yx[i]])
             for i in np.flatnonzero(self.analysis.valid)
         }
 
-    def _draw_contours(self):
+    def _draw_contours(self, kinds=("lumen", "eem")):
         kwargs = self.volume.layer_kwargs()
         kwargs.pop("metadata")
-        for kind in ("lumen", "eem"):
+        for kind in kinds:
             polygons = self._polygons(kind)
             self._shown[kind] = polygons
             name = self._layer_name(kind)
@@ -232,9 +234,8 @@ class IvusWidget(Container):
                     self.viewer.layers[name].data = list(polygons.values())
                 else:
                     layer = self.viewer.add_shapes(
-                        list(polygons.values()), shape_type="polygon", name=name,
-                        edge_color=CONTOUR_COLOURS[kind], face_color="transparent",
-                        edge_width=0.03, **kwargs,
+                        list(polygons.values()), shape_type="path", name=name,
+                        edge_color=CONTOUR_COLOURS[kind], edge_width=0.03, **kwargs,
                     )  # fmt: skip
                     layer.events.data.connect(lambda event, kind=kind: self._on_edit(kind))
             finally:
@@ -292,7 +293,7 @@ class IvusWidget(Container):
             self.analysis.set_contour(kind, frame, vertices[:, 1:])
             changed = True
         if changed:
-            self._draw_contours()  # neighbours re-estimated from the correction
+            self._draw_contours((kind,))  # neighbours re-estimated from the correction
 
     def show_lmode(self, _value=None):
         """Add the longitudinal (L-mode) view at the chosen angle as a new image layer."""

@@ -265,3 +265,15 @@ def test_polar_grid_samples_rays_clockwise_from_twelve():
     polar = grid.sample(frame)[0]
     assert polar[90, 10] == pytest.approx(1.0)
     assert polar[270, 10] == 0.0
+
+
+def test_sample_pullback_is_small_and_analysable():
+    from napari_calcium.phantoms.ivus import ivus_sample
+
+    volume, truth = ivus_sample()
+    assert volume.shape == (150, 256, 256) and volume.array.dtype == np.uint8
+    result = run_ivus(volume)
+    assert len(result["lesions"]) == len(truth["lesions"]) == 3
+    nodule = [d for d in result["lesions"] if d["nodule_candidate"]]
+    assert len(nodule) == 1 and truth["lesions"][1]["nodule"]
+    assert abs(nodule[0]["start_mm"] - truth["lesions"][1]["start_mm"]) <= 0.5

@@ -16,7 +16,7 @@ LESION = {"kind": "calcium", "start_mm": 0.6, "length_mm": 1.2, "start_angle_deg
 def widget(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     volume, truth = ivus_pullback(
-        n_frames=40,
+        n_frames=30,
         size=128,
         pullback_speed_mm_s=1.0,
         frame_rate_hz=15.0,
@@ -38,7 +38,7 @@ def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
     viewer, w, truth = widget
     lumen = viewer.layers["IVUS lumen"]
     assert (
-        len(lumen.data) == 40 and "IVUS EEM" in viewer.layers and "IVUS calcium" in viewer.layers
+        len(lumen.data) == 30 and "IVUS EEM" in viewer.layers and "IVUS calcium" in viewer.layers
     )
     (lesion,) = w.result["lesions"]
     frame = 15  # 1.0 mm: inside the lesion (frames 9-26)
@@ -54,7 +54,8 @@ def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
     yx = centre + 18.0 * np.stack([-np.cos(t), np.sin(t)], axis=1)
     data = [np.asarray(v) for v in lumen.data]
     index = next(k for k, v in enumerate(data) if round(v[:, 0].mean()) == frame)
-    data[index] = np.column_stack([np.full(len(yx), float(frame)), yx])
+    closed = np.vstack([yx, yx[:1]])
+    data[index] = np.column_stack([np.full(len(closed), float(frame)), closed])
     lumen.data = data
     row = w.result["per_frame"][frame]
     expected = polygon_area(yx) * 0.05**2
@@ -72,6 +73,6 @@ def test_lmode_view_and_plot_click(widget):
     viewer, w, _ = widget
     w.angle.value = 90.0
     layer = w.show_lmode()
-    assert layer.data.shape[0] == 40 and layer.scale[0] == pytest.approx(1.0 / 15.0)
-    w.go_to_position(2.0)  # 2.0 mm at 1/15 mm per frame = frame 30
-    assert viewer.dims.current_step[0] == 30
+    assert layer.data.shape[0] == 30 and layer.scale[0] == pytest.approx(1.0 / 15.0)
+    w.go_to_position(1.2)  # 1.2 mm at 1/15 mm per frame = frame 18
+    assert viewer.dims.current_step[0] == 18
