@@ -103,7 +103,11 @@ def eem_cost(
     return -(score / tissue_level).astype(np.float32)
 
 
-def restrict(cost: np.ndarray, low: np.ndarray, high: np.ndarray, penalty: float = 10.0):
+#: Cost of a radius where a border may not lie.
+OUTSIDE = 10.0
+
+
+def restrict(cost: np.ndarray, low: np.ndarray, high: np.ndarray, penalty: float = OUTSIDE):
     """Set ``cost`` to ``penalty`` outside ``low <= radius index < high`` (per frame and ray)."""
     r = np.arange(cost.shape[-1])
     outside = (r < np.asarray(low)[..., None]) | (r >= np.asarray(high)[..., None])

@@ -60,7 +60,7 @@ class IvusSettings:
         catheter_exclusion_mm: radius hidden by catheter and ring-down; ``None`` detects it.
     Borders
         lumen_max_step_mm_per_deg, eem_max_step_mm_per_deg: smoothness of the
-        optimal paths across angle. min_wall_mm, max_wall_mm: EEM search band beyond
+        optimal paths across angle. max_lumen_radius_mm: lumen search limit from the catheter. min_wall_mm, max_wall_mm: EEM search band beyond
         the lumen. border_median_frames: running median along the pullback.
     Calcium (CLINICAL_RULES 0b, 2.1)
         bright_factor: echo >= factor x tissue level. shadow_level_factor,
@@ -95,6 +95,7 @@ class IvusSettings:
     catheter_exclusion_mm: float | None = None
     lumen_max_step_mm_per_deg: float = 0.1
     eem_max_step_mm_per_deg: float = 0.05
+    max_lumen_radius_mm: float = 4.0
     min_wall_mm: float = 0.15
     max_wall_mm: float = 2.0
     border_median_frames: int = 3
@@ -422,14 +423,14 @@ def analysis_steps(
     signal = np.full(n, np.nan)
     previous = None
     window = samples(0.15)
-    lumen_max = R - samples(settings.min_wall_mm + 0.5)
+    lumen_max = max(exclusion + 3 * window, min(R, samples(settings.max_lumen_radius_mm)))
     for i0 in range(0, n, settings.chunk_frames):
         i1 = min(n, i0 + settings.chunk_frames)
         polar_all = grid.sample(np.asarray(volume.array[i0:i1]))
         small = gating.block_mean(polar_all, 4)
         signal[i0:i1] = gating.motion_signal(small, previous)
         previous = small[-1]
-        ok = polar_all.reshape(i1 - i0, -1).std(axis=1) > 1.0
+        ok = (small.max(axis=(1, 2)) - small.min(axis=(1, 2))) > 1.0
         for k in np.flatnonzero(~ok):
             messages.append(f"frame {i0 + k} is blank: marked invalid and left out")
         valid[i0:i1] = ok
@@ -439,15 +440,29 @@ def analysis_steps(
         polar = polar_all[ok] if not ok.all() else polar_all
         smooth = ndimage.uniform_filter1d(polar, 5, axis=1, mode="wrap")
         smooth = ndimage.uniform_filter1d(smooth, 3, axis=2, mode="nearest")
-        cost = borders.lumen_cost(smooth, tissue, window)
-        borders.restrict(
-            cost, np.full(cost.shape[:2], exclusion + window), np.full(cost.shape[:2], lumen_max)
+        # lumen: optimal path in the band from the catheter to the largest lumen radius
+        lo, hi = exclusion, lumen_max
+        cost = borders.lumen_cost(smooth[..., lo:hi], tissue, window)
+        cost[..., :window] = borders.OUTSIDE
+        l_idx = lo + borders.optimal_closed_paths(cost, lumen_step)
+        # calcium and EEM: only the band the lumen leaves them (radius offsets ``lo``)
+        margin = samples(0.5)
+        lo = max(0, int(l_idx.min()) - margin)
+        hi = min(
+            R,
+            int(l_idx.max())
+            + samples(max(settings.max_wall_mm, settings.calcium_search_mm))
+            + margin,
         )
-        l_idx = borders.optimal_closed_paths(cost, lumen_step)
-        across = ndimage.uniform_filter1d(polar, 3, axis=1, mode="wrap")
+        hi = min(
+            R,
+            hi
+            + samples(settings.shadow_skip_mm + settings.shadow_length_mm + settings.max_echo_mm),
+        )
+        across = ndimage.uniform_filter1d(polar[..., lo:hi], 3, axis=1, mode="wrap")
         e_idx, x_idx = detect_rays(
             across,
-            l_idx,
+            l_idx - lo,
             tissue,
             bright_factor=settings.bright_factor,
             shadow_level=settings.shadow_level_factor,
@@ -458,13 +473,18 @@ def analysis_steps(
             shadow_length=samples(settings.shadow_length_mm),
             max_echo=samples(settings.max_echo_mm),
         )
+        e_idx, x_idx = e_idx + lo, x_idx + lo
         shadow = np.isfinite(e_idx)
-        cost = borders.eem_cost(smooth, tissue, samples(0.15), samples(0.2), samples(0.2))
+        cost = borders.eem_cost(
+            smooth[..., lo:hi], tissue, samples(0.15), samples(0.2), samples(0.2)
+        )
         cost[shadow] = 0.0
         borders.restrict(
-            cost, l_idx + samples(settings.min_wall_mm), l_idx + samples(settings.max_wall_mm)
+            cost,
+            l_idx - lo + samples(settings.min_wall_mm),
+            l_idx - lo + samples(settings.max_wall_mm),
         )
-        m_idx = borders.optimal_closed_paths(cost, eem_step)
+        m_idx = lo + borders.optimal_closed_paths(cost, eem_step)
         rows = np.arange(i0, i1)[ok]
         # a border lies between the last sample inside and the first outside
         l_pos = borders.refine_rising_edge(smooth, l_idx, window, 2.0 * tissue, exclusion)
