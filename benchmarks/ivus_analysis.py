@@ -5,8 +5,8 @@ frames/s = 50 mm) cycles through a short phantom pullback with calcium, so it is
 in seconds. Printed:
 
 * the full chunked analysis (:func:`run_ivus`): seconds and peak memory (the process's
-  peak resident size, which includes the 0.79 GB pullback itself, and the peak of
-  Python allocations during the analysis);
+  peak resident size, which includes the 0.79 GB pullback itself), and the machine's
+  load (the figures are only comparable on an otherwise idle machine);
 * the baseline: ``skimage.transform.warp_polar`` frame by frame for the polar images
   (and ``scipy.ndimage.map_coordinates`` on chunks of frames for reference), and
   the same analysis run one frame at a time (``chunk_frames=1``) on a subset of frames,
@@ -18,15 +18,15 @@ Run: ``python benchmarks/ivus_analysis.py [--frames 3000] [--size 512] [--baseli
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
-import tracemalloc
 
 import numpy as np
 from scipy import ndimage
 
 from napari_calcium.phantoms.ivus import ivus_pullback
-from napari_calcium.vessel.ivus import IvusSettings, analyse_pullback, run_ivus
+from napari_calcium.vessel.ivus import IvusSettings, analyse_pullback, measure, run_ivus
 
 LESIONS = [
     {"kind": "calcium", "start_mm": 0.2, "length_mm": 0.6, "start_angle_deg": 30.0,
@@ -62,21 +62,21 @@ def main() -> None:
         f"pullback: {volume.shape} uint8 ({volume.numpy().nbytes / 1e9:.2f} GB) made in {made:.1f} s"
     )
 
-    tracemalloc.start()
+    kept: list = []
     t0 = time.perf_counter()
-    result = run_ivus(volume)
+    result = run_ivus(volume, analysis_out=kept)
     full_s = time.perf_counter() - t0
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     rss_peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    t0 = time.perf_counter()
+    measure(kept[0])
+    measure_s = time.perf_counter() - t0
     print(
         f"chunked analysis (run_ivus): {full_s:.1f} s for {args.frames} frames "
-        f"({1e3 * full_s / args.frames:.2f} ms/frame); {len(result['lesions'])} lesions"
+        f"({1e3 * full_s / args.frames:.2f} ms/frame), of which per-frame measurements, lesions "
+        f"and score {measure_s:.1f} s; {len(result['lesions'])} lesion(s)"
     )
-    print(
-        f"peak memory: process {rss_peak_gb:.2f} GB (includes the pullback), "
-        f"analysis allocations {traced_peak / 1e9:.2f} GB"
-    )
+    print(f"peak memory: process {rss_peak_gb:.2f} GB (includes the pullback itself)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     # ------------------------------------------------------------ baselines
     from skimage.transform import warp_polar

@@ -884,6 +884,35 @@ def run_ivus(
     return result
 
 
+def calcium_mask(analysis: IvusAnalysis, frame_shape: tuple[int, int], frames=None) -> np.ndarray:
+    """Calcium mask ``(frame, y, x)`` uint8 (1 = calcium) of the chosen frames (all by default).
+
+    Along each calcium ray the mask covers the bright echo, from the leading edge to the
+    last sample above half its peak; the shadow and the reverberation replicas behind
+    it are not calcium.
+    """
+    chosen = np.arange(analysis.n_frames) if frames is None else np.asarray(frames, int)
+    h, w = frame_shape
+    out = np.zeros((len(chosen), h, w), np.uint8)
+    directions = ray_directions(analysis.grid.angles_deg)
+    centre = np.asarray(analysis.grid.centre_yx_px)
+    for k, i in enumerate(chosen):
+        rays = np.flatnonzero(analysis.calcium_rays[i] & np.isfinite(analysis.calcium_edge[i]))
+        if rays.size == 0:
+            continue
+        step = analysis.grid.radial_step_px
+        start = analysis.calcium_edge[i, rays]
+        last = np.maximum(analysis.calcium_end[i, rays] - step, start)
+        steps = np.arange(0.0, np.max(last - start) + 0.5, 0.5)
+        radius = start[:, None] + steps[None, :]
+        keep = radius <= last[:, None]
+        points = centre + radius[..., None] * directions[rays][:, None, :]
+        yx = np.rint(points[keep]).astype(int)
+        inside = (yx[:, 0] >= 0) & (yx[:, 0] < h) & (yx[:, 1] >= 0) & (yx[:, 1] < w)
+        out[k, yx[inside, 0], yx[inside, 1]] = 1
+    return out
+
+
 def longitudinal_view(
     volume: Volume, centre_yx_px, angle_deg: float, chunk_frames: int = 256
 ) -> np.ndarray:

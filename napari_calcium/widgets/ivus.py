@@ -29,6 +29,7 @@ from napari_calcium.errors import InputError
 from napari_calcium.vessel.ivus import (
     IvusAnalysis,
     analysis_steps,
+    calcium_mask,
     longitudinal_view,
     measure,
     pullback_volume,
@@ -46,6 +47,9 @@ LESION_COLUMNS = (
 )  # fmt: skip
 CONTOUR_COLOURS = {"lumen": "yellow", "eem": "cyan"}
 DISPLAY_VERTICES = 90
+MASK_LAYER = "IVUS calcium mask"
+#: Largest pullback (voxels) for which the calcium mask is shown as a Labels layer.
+MAX_MASK_VOXELS = 100_000_000
 
 
 class IvusWidget(Container):
@@ -263,13 +267,17 @@ class IvusWidget(Container):
                 yx = np.asarray(a.grid.centre_yx_px) + radii[:, None] * d
                 paths.append(np.column_stack([np.full(ok.sum(), float(i)), yx[ok]]))
         name = self._layer_name("calcium")
-        if name in self.viewer.layers:
-            self.viewer.layers.remove(name)
+        for old in (name, MASK_LAYER):
+            if old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        kwargs = self.volume.layer_kwargs()
+        kwargs.pop("metadata")
         if paths:
-            kwargs = self.volume.layer_kwargs()
-            kwargs.pop("metadata")
             self.viewer.add_shapes(paths, shape_type="path", name=name, edge_color="orange",
                                    edge_width=0.05, **kwargs)  # fmt: skip
+        if np.prod(self.volume.shape) <= MAX_MASK_VOXELS:
+            mask = calcium_mask(a, self.volume.shape[1:])
+            self.viewer.add_labels(mask, name=MASK_LAYER, opacity=0.5, **kwargs)
 
     def _on_edit(self, kind: str):
         """A contour layer changed: record edited frames as corrections and re-measure."""

@@ -37,9 +37,11 @@ def widget(make_napari_viewer, qtbot):
 def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
     viewer, w, truth = widget
     lumen = viewer.layers["IVUS lumen"]
-    assert (
-        len(lumen.data) == 30 and "IVUS EEM" in viewer.layers and "IVUS calcium" in viewer.layers
-    )
+    assert len(lumen.data) == 30
+    assert {"IVUS EEM", "IVUS calcium", "IVUS calcium mask"} <= {
+        layer.name for layer in viewer.layers
+    }
+    assert viewer.layers["IVUS calcium mask"].data[15].any()
     (lesion,) = w.result["lesions"]
     frame = 15  # 1.0 mm: inside the lesion (frames 9-26)
     before_area = w.result["per_frame"][frame]["lumen_area_mm2"]
