@@ -21,6 +21,7 @@ from magicgui.widgets import (
     FileEdit,
     FloatSpinBox,
     Label,
+    LineEdit,
     PushButton,
     Table,
 )
@@ -28,6 +29,7 @@ from magicgui.widgets import (
 from napari_calcium.errors import InputError
 from napari_calcium.vessel.ivus import (
     IvusAnalysis,
+    IvusSettings,
     analysis_steps,
     calcium_mask,
     longitudinal_view,
@@ -68,7 +70,15 @@ class IvusWidget(Container):
             label="frame rate (frames/s)", value=0.0, min=0.0, max=500.0
         )
         self.pixel = FloatSpinBox(label="pixel size (mm)", value=0.0, min=0.0, max=1.0, step=0.001)
+        self.centre_y = FloatSpinBox(
+            label="catheter centre row (px, -1 = detect)", value=-1.0, min=-1.0, max=1e5
+        )
+        self.centre_x = FloatSpinBox(
+            label="catheter centre column (px, -1 = detect)", value=-1.0, min=-1.0, max=1e5
+        )
         self.gated = CheckBox(text="gated (end-diastolic frames only)")
+        self.ed_frames = LineEdit(label="end-diastolic frames")
+        self.remeasure_button = PushButton(text="Re-measure")
         self.run_button = PushButton(text="Analyse")
         self.angle = FloatSpinBox(
             label="L-mode angle (deg, clockwise from 12)", value=0.0, min=0.0, max=359.0
@@ -79,11 +89,13 @@ class IvusWidget(Container):
         self.table = Table(value={c: [] for c in LESION_COLUMNS})
         self.extend([
             self.file, self.open_button, self.image, self.speed, self.frame_rate, self.pixel,
-            self.gated, self.run_button, self.angle, self.lmode_button, self.status, self.score,
+            self.centre_y, self.centre_x, self.gated, self.ed_frames, self.remeasure_button,
+            self.run_button, self.angle, self.lmode_button, self.status, self.score,
             self.table,
         ])  # fmt: skip
         self.open_button.changed.connect(self.open_file)
         self.run_button.changed.connect(self.run)
+        self.remeasure_button.changed.connect(lambda _value=None: self._remeasure())
         self.lmode_button.changed.connect(self.show_lmode)
         self.image.changed.connect(self._fill_from_layer)
         self.viewer.layers.events.inserted.connect(self._refresh_choices)
@@ -159,11 +171,16 @@ class IvusWidget(Container):
             self._notify(str(err))
             return None
         self.volume = volume
-        chunks = -(-volume.shape[0] // 64)
+        settings = IvusSettings()
+        if self.centre_y.value >= 0 and self.centre_x.value >= 0:
+            settings = IvusSettings(
+                catheter_centre_yx_px=(self.centre_y.value, self.centre_x.value)
+            )
+        chunks = -(-volume.shape[0] // settings.chunk_frames)
         self.status.value = "analysing ..."
 
         def work():
-            steps = analysis_steps(volume, messages=list(self._messages))
+            steps = analysis_steps(volume, settings, messages=list(self._messages))
             while True:
                 try:
                     next(steps)
@@ -179,6 +196,8 @@ class IvusWidget(Container):
 
     def _show(self, analysis: IvusAnalysis):
         self.analysis = analysis
+        self.centre_y.value, self.centre_x.value = analysis.grid.centre_yx_px
+        self.ed_frames.value = ", ".join(str(f) for f in analysis.end_diastolic)
         self._remeasure()
         self._draw_contours()
         self._draw_calcium()
@@ -188,7 +207,13 @@ class IvusWidget(Container):
         self.status.value = f"{analysis.n_frames} frames, {analysis.frame_spacing_mm:.4f} mm apart"
 
     def _remeasure(self):
-        frames = self.analysis.end_diastolic if self.gated.value else None
+        frames = None
+        if self.gated.value:
+            try:
+                frames = [int(f) for f in self.ed_frames.value.replace(",", " ").split()]
+            except ValueError:
+                self._notify("end-diastolic frames must be frame numbers separated by commas")
+                return
         self.result = measure(self.analysis, frames)
         lesions = self.result["lesions"]
         self.table.value = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}

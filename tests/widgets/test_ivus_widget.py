@@ -71,8 +71,14 @@ def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
     assert w.result["per_frame"][frame + 2]["lumen_area_mm2"] < before_area
 
 
-def test_lmode_view_and_plot_click(widget):
+def test_lmode_view_plot_click_and_edited_gating(widget):
     viewer, w, _ = widget
+    assert (w.centre_y.value, w.centre_x.value) == pytest.approx((63.5, 63.5), abs=0.5)
+    # the reader's own end-diastolic frames: only those are measured
+    w.gated.value = True
+    w.ed_frames.value = "3, 12, 21"
+    w._remeasure()
+    assert [r["index"] for r in w.result["per_frame"]] == [3, 12, 21]
     w.angle.value = 90.0
     layer = w.show_lmode()
     assert layer.data.shape[0] == 30 and layer.scale[0] == pytest.approx(1.0 / 15.0)
