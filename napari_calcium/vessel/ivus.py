@@ -551,18 +551,34 @@ def _polar_polygon_measures(radii: np.ndarray, grid: PolarGrid):
     return area, centroid
 
 
-def _diameters(
-    points: np.ndarray, centroid: np.ndarray, n_dir: int = 90
-) -> tuple[float, float, float]:
-    """Min, max, mean chord (px) through ``centroid`` of a star polygon ``(angle, 2)``."""
-    rel = points - centroid
+def _diameters(points: np.ndarray, centroid: np.ndarray, n_dir: int = 90) -> np.ndarray:
+    """Min, max, mean chord (px) through the centroid of star polygons, ``(frame, 3)``.
+
+    ``points`` ``(frame, angle, 2)`` and ``centroid`` ``(frame, 2)``; the radius about the
+    centroid is interpolated at ``2 * n_dir`` angles (all frames in one search).
+    """
+    n = points.shape[0]
+    rel = points - centroid[:, None, :]
     phi = angles_of(rel)
-    rho = np.hypot(rel[:, 0], rel[:, 1])
-    order = np.argsort(phi)
-    grid = np.arange(2 * n_dir) * (180.0 / n_dir)
-    r = np.interp(grid, phi[order], rho[order], period=360.0)
-    chords = r[:n_dir] + r[n_dir:]
-    return float(chords.min()), float(chords.max()), float(chords.mean())
+    rho = np.hypot(rel[..., 0], rel[..., 1])
+    order = np.argsort(phi, axis=1)
+    phi = np.take_along_axis(phi, order, axis=1)
+    rho = np.take_along_axis(rho, order, axis=1)
+    phi = np.concatenate([phi[:, -1:] - 360.0, phi, phi[:, :1] + 360.0], axis=1)
+    rho = np.concatenate([rho[:, -1:], rho, rho[:, :1]], axis=1)
+    offset = 1000.0 * np.arange(n)[:, None]  # rows never overlap: one sorted search
+    flat = (phi + offset).ravel()
+    targets = np.arange(2 * n_dir) * (180.0 / n_dir)
+    m = phi.shape[1]
+    rows = np.arange(n)[:, None] * m
+    hi = np.searchsorted(flat, (targets[None] + offset).ravel()).reshape(n, -1)
+    hi = np.clip(hi, rows + 1, rows + m - 1)
+    p0, p1 = flat[hi - 1], flat[hi]
+    r0, r1 = rho.ravel()[hi - 1], rho.ravel()[hi]
+    t = np.clip(((targets[None] + offset) - p0) / np.maximum(p1 - p0, 1e-9), 0.0, 1.0)
+    r = r0 + t * (r1 - r0)
+    chords = r[:, :n_dir] + r[:, n_dir:]
+    return np.stack([chords.min(axis=1), chords.max(axis=1), chords.mean(axis=1)], axis=1)
 
 
 def frame_weights_mm(positions_mm: np.ndarray, frame_spacing_mm: float) -> np.ndarray:
@@ -608,6 +624,8 @@ def measure(
     eem_pts = grid.points(np.nan_to_num(eem))
     catheter = np.asarray(grid.centre_yx_px)
     angles = grid.angles_deg
+    lumen_d = _diameters(lumen_pts, lumen_c) * px
+    eem_d = _diameters(eem_pts, eem_c) * px
     per_frame = []
     for i in chosen:
         row: dict[str, Any] = {
@@ -623,8 +641,8 @@ def measure(
             per_frame.append(row)
             continue
         la, va = lumen_area[i] * px * px, eem_area[i] * px * px
-        lmin, lmax, lmean = _diameters(lumen_pts[i], lumen_c[i])
-        vmin, vmax, vmean = _diameters(eem_pts[i], eem_c[i])
+        lmin, lmax, lmean = (float(v) for v in lumen_d[i])
+        vmin, vmax, vmean = (float(v) for v in eem_d[i])
         about = lumen_c[i] if s.arc_centre == "lumen_centroid" else catheter
         rays = analysis.calcium_rays[i]
         e = analysis.calcium_edge[i]
@@ -658,12 +676,12 @@ def measure(
                 "vessel_area_mm2": float(va),
                 "plaque_media_area_mm2": float(va - la),
                 "plaque_burden_percent": float(100.0 * (va - la) / va) if va > 0 else None,
-                "lumen_diameter_min_mm": lmin * px,
-                "lumen_diameter_max_mm": lmax * px,
-                "lumen_diameter_mean_mm": lmean * px,
-                "vessel_diameter_min_mm": vmin * px,
-                "vessel_diameter_max_mm": vmax * px,
-                "vessel_diameter_mean_mm": vmean * px,
+                "lumen_diameter_min_mm": lmin,
+                "lumen_diameter_max_mm": lmax,
+                "lumen_diameter_mean_mm": lmean,
+                "vessel_diameter_min_mm": vmin,
+                "vessel_diameter_max_mm": vmax,
+                "vessel_diameter_mean_mm": vmean,
                 "calcium_arc_deg": float(arc),
                 "superficial_arc_deg": float(sup_arc),
                 "calcium_depth_fraction": depth,
