@@ -94,6 +94,18 @@ def test_frame_measurements_match_the_phantom(analysed):
     )
     assert np.median(np.abs(lumen)) <= 0.05, name
     assert np.median(np.abs(vessel)) <= 0.05, name
+    # plaque burden (EEM - lumen) / EEM, from the phantom's areas
+    burden_err = [
+        m["plaque_burden_percent"] - 100 * (1 - e["lumen_area_mm2"] / e["vessel_area_mm2"])
+        for m, e in zip(measured, expected, strict=True)
+    ]
+    assert np.median(np.abs(burden_err)) <= 3.0, name
+    # vessel (EEM) diameters of the phantom's circles: min = max = mean = 2 R
+    diam_err = [
+        m["vessel_diameter_mean_mm"] - e["vessel_diameter_mm"]
+        for m, e in zip(measured, expected, strict=True)
+    ]
+    assert np.median(np.abs(diam_err)) <= 0.08, name
     calcified = [
         (m, e) for m, e in zip(measured, expected, strict=True) if e["calcium_arc_deg"] > 0
     ]
