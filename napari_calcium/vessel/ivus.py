@@ -408,6 +408,11 @@ def analysis_steps(
     px_mm, dz_mm = check_pullback(volume)
     grid, exclusion, tissue = _calibrate(volume, settings, px_mm, messages)
     step_mm = grid.radial_step_px * px_mm
+    log.info(
+        "IVUS: %d frames, catheter centre (%.1f, %.1f) px, %d rays x %d samples of %.3f mm, "
+        "tissue level %.1f",
+        volume.shape[0], *grid.centre_yx_px, grid.n_angles, grid.n_radii, step_mm, tissue,
+    )  # fmt: skip
     samples = lambda mm: max(1, int(round(mm / step_mm)))  # noqa: E731
     deg = grid.angle_step_deg
     lumen_step = max(1, int(round(settings.lumen_max_step_mm_per_deg * deg / step_mm)))

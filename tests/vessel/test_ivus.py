@@ -296,3 +296,12 @@ def test_sample_pullback_is_small_and_analysable():
     nodule = [d for d in result["lesions"] if d["nodule_candidate"]]
     assert len(nodule) == 1 and truth["lesions"][1]["nodule"]
     assert abs(nodule[0]["start_mm"] - truth["lesions"][1]["start_mm"]) <= 0.5
+
+
+def test_catheter_centre_is_detected_or_taken_from_the_reader():
+    volume, truth = make("severe", n_frames=20, lesions=[])
+    detected = run_ivus(volume)["catheter_centre_yx_px"]
+    assert detected == pytest.approx(truth["catheter_centre_yx_px"], abs=0.5)
+    given = run_ivus(volume, {"catheter_centre_yx_px": [62.0, 65.0]})
+    assert given["catheter_centre_yx_px"] == [62.0, 65.0]
+    assert given["settings"]["catheter_centre_yx_px"] == [62.0, 65.0]
