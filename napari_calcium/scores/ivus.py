@@ -132,12 +132,13 @@ def treatment_guidance(
 ) -> dict[str, Any]:
     """Calcium-modification guidance of the reviewed consensus (CLINICAL_RULES 0b, 2.6).
 
-    Severe features: superficial calcium with maximum arc >= ``severe_arc_deg`` over a
-    continuous length > ``severe_length_mm``, or an IVUS calcium score >=
-    ``high_risk_score``. Severe and predominantly superficial -> plaque modification by
-    rotational or orbital atherectomy; severe and predominantly deep (deep share of
-    calcified frames > ``deep_dominant_fraction``) -> intravascular lithotripsy, which
-    suits lesions <= 60 mm long in 2.5-4.0 mm vessels. Otherwise stepwise balloon
+    Severe features: maximum arc >= ``severe_arc_deg`` over a lesion longer than
+    ``severe_length_mm``, or an IVUS calcium score >= ``high_risk_score`` (which counts
+    superficial 360-degree and long superficial >= 270-degree calcium). Severe and
+    predominantly superficial -> plaque modification by rotational or orbital
+    atherectomy; severe and predominantly deep (deep share of calcified frames >
+    ``deep_dominant_fraction``) -> intravascular lithotripsy, which suits lesions <= 60 mm
+    long in 2.5-4.0 mm vessels. Otherwise stepwise balloon
     preparation: semi-compliant balloon for mild (arc <= ``mild_max_arc_deg``)
     superficial calcium; non-compliant, cutting or scoring balloon for mild-moderate
     calcium. The mild/moderate arc boundary is a convention of this package (the rule
@@ -167,8 +168,8 @@ def treatment_guidance(
         "vessel_diameter_mm": None if diameter is None else round(float(diameter), 2),
         "ivus_calcium_score": total,
     }
-    severe_superficial = sup_arc >= severe_arc_deg and sup_len > severe_length_mm
-    severe = severe_superficial or total >= high_risk_score
+    severe_extent = max_arc >= severe_arc_deg and length > severe_length_mm
+    severe = severe_extent or total >= high_risk_score
     deep_dominant = (1.0 - sup_fraction) > deep_dominant_fraction
     lo, hi = lithotripsy_diameter_range_mm
     ivl_fits = (
@@ -182,9 +183,9 @@ def treatment_guidance(
         f"this lesion is {length:.1f} mm long in a {'unknown' if diameter is None else f'{diameter:.2f} mm'} vessel."
     )
     reasons = []
-    if severe_superficial:
+    if severe_extent:
         reasons.append(
-            f"superficial arc {sup_arc:.0f} deg >= {severe_arc_deg:g} deg over {sup_len:.1f} mm > {severe_length_mm:g} mm"
+            f"max arc {max_arc:.0f} deg >= {severe_arc_deg:g} deg over {length:.1f} mm > {severe_length_mm:g} mm"
         )
     if total >= high_risk_score:
         reasons.append(f"IVUS calcium score {total} >= {high_risk_score}")

@@ -74,6 +74,12 @@ def test_guidance_follows_the_decision_path():
     assert g["category"] == "severe_deep" and "lithotripsy" in g["text"]
     assert "suits this lesion" in g["text"]  # 20 mm <= 60 mm, 3.0 mm within 2.5-4.0 mm
     assert "Decision support" in g["text"]
+    # deep calcium of 300 deg over 8 mm is severe by extent even with a score of 0
+    wide_deep = lesion(max_arc_deg=300.0, length_mm=8.0, superficial_frame_fraction=0.0,
+                       max_superficial_arc_deg=0.0, vessel_diameter_mm=4.5)  # fmt: skip
+    g = treatment_guidance(wide_deep, ivus_calcium_score(0.0, 0.0, False, 4.5))
+    assert g["category"] == "severe_deep" and "300 deg >= 270 deg over 8.0 mm" in g["text"]
+    assert "4.50 mm vessel" in g["text"]  # outside 2.5-4.0 mm: lithotripsy size note
 
 
 def test_ultimate_criteria_on_a_constructed_stent():
