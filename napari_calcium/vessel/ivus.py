@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 #: Plausible IVUS field of view (mm): a pixel size outside it was not set for the pullback.
 FIELD_OF_VIEW_MM = (3.0, 30.0)
 
+#: Rays of the circular median applied to the EEM border across angle.
+EEM_ANGULAR_MEDIAN_RAYS = 15
+
 #: The catheter ring is searched within this distance (mm) of the frame centre.
 CATHETER_SEARCH_MM = 0.8
 
@@ -428,6 +431,8 @@ def analysis_steps(
     signal = np.full(n, np.nan)
     previous = None
     window = samples(0.15)
+    gap = int(round(settings.arc_gap_fill_deg / deg))
+    min_run = max(1, int(round(settings.min_arc_deg / deg)))
     lumen_max = max(exclusion + 3 * window, min(R, samples(settings.max_lumen_radius_mm)))
     for i0 in range(0, n, settings.chunk_frames):
         i1 = min(n, i0 + settings.chunk_frames)
@@ -479,11 +484,14 @@ def analysis_steps(
             max_echo=samples(settings.max_echo_mm),
         )
         e_idx, x_idx = e_idx + lo, x_idx + lo
+        # calcium rays: gaps of a few rays closed, specks dropped (per frame)
         shadow = np.isfinite(e_idx)
+        for k in np.flatnonzero(shadow.any(axis=1)):
+            shadow[k] = circular_clean(shadow[k], gap, min_run)
         cost = borders.eem_cost(
             smooth[..., lo:hi], tissue, samples(0.15), samples(0.2), samples(0.2)
         )
-        cost[shadow] = 0.0
+        cost[ndimage.binary_dilation(shadow, np.ones((1, 5), bool), border_value=0)] = 0.0
         borders.restrict(
             cost,
             l_idx - lo + samples(settings.min_wall_mm),
@@ -500,19 +508,17 @@ def analysis_steps(
         shadowed[rows] = shadow
         yield i1, n
 
-    # calcium rays: angular cleaning per frame
-    gap = int(round(settings.arc_gap_fill_deg / deg))
-    min_run = max(1, int(round(settings.min_arc_deg / deg)))
-    rays = np.zeros((n, A), bool)
-    for i in np.flatnonzero(shadowed.any(axis=1)):
-        rays[i] = circular_clean(shadowed[i], gap, min_run)
     # borders: smooth along the pullback; EEM behind shadows and on blank frames
     # interpolated from the frames where that ray is visible
     if valid.any():
         lumen = borders.fill_along_frames(lumen, np.isfinite(lumen))
         lumen = borders.smooth_along_frames(lumen, settings.border_median_frames)
-        seen = np.isfinite(eem) & ~shadowed
+        # EEM rays next to a shadow are unreliable too (partial shadowing)
+        near_shadow = ndimage.binary_dilation(shadowed, np.ones((1, 5), bool))
+        seen = np.isfinite(eem) & ~near_shadow
         eem = borders.fill_along_frames(np.where(seen, eem, 0.0), seen)
+        # spikes left by rays whose shadow went undetected: circular median across angle
+        eem = ndimage.median_filter(eem, size=(1, EEM_ANGULAR_MEDIAN_RAYS), mode="wrap")
         eem = borders.smooth_along_frames(eem, settings.border_median_frames + 2)
     if (~valid).any():
         messages.append(f"{int((~valid).sum())} blank frame(s) marked invalid")
@@ -530,7 +536,7 @@ def analysis_steps(
         eem_auto=eem,
         calcium_edge=edge,
         calcium_end=end,
-        calcium_rays=rays,
+        calcium_rays=shadowed,
         valid=valid,
         gating_signal=signal,
         end_diastolic=ed,
