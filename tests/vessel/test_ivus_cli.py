@@ -64,3 +64,13 @@ def test_cli_asks_for_speed_and_frame_rate(pullback_file, capsys):
     err = capsys.readouterr().err
     assert "pullback speed and frame rate are unknown" in err
     assert "--pullback-speed" in err and "Traceback" not in err
+
+
+def test_cli_settings_file_is_checked(pullback_file, tmp_path, capsys):
+    path, _ = pullback_file
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({"lesion_gap_mm": 1.0, "arc_degrees": 3}))
+    code = main(["ivus", str(path), "--pullback-speed", "1", "--frame-rate", "15",
+                 "--settings", str(settings)])  # fmt: skip
+    assert code == 2
+    assert "unknown IVUS settings: arc_degrees" in capsys.readouterr().err
