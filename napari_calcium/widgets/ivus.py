@@ -323,14 +323,22 @@ class IvusWidget(Container):
                 continue
             if not 0 <= frame < self.analysis.n_frames:
                 continue
-            self.analysis.set_contour(kind, frame, vertices[:, 1:])
+            try:
+                self.analysis.set_contour(kind, frame, vertices[:, 1:])
+            except InputError as err:
+                self._notify(str(err))
+                continue
             changed = True
         if changed:
             self._draw_contours((kind,))  # neighbours re-estimated from the correction
 
     def show_lmode(self, _value=None):
         """Add the longitudinal (L-mode) view at the chosen angle as a new image layer."""
-        volume = self.volume or self.pullback()
+        try:
+            volume = self.volume or self.pullback()
+        except InputError as err:
+            self._notify(str(err))
+            return None
         centre = (
             self.analysis.grid.centre_yx_px
             if self.analysis
