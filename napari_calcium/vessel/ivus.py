@@ -265,10 +265,6 @@ class IvusAnalysis:
     def n_frames(self) -> int:
         return int(self.lumen_auto.shape[0])
 
-    @property
-    def positions_mm(self) -> np.ndarray:
-        return np.arange(self.n_frames) * self.frame_spacing_mm
-
     def lumen_px(self) -> np.ndarray:
         return self._with_edits(self.lumen_auto, self.lumen_edits)
 

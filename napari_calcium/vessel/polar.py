@@ -187,19 +187,6 @@ def polygon_radii(polygon_yx, centre_yx, angles_deg) -> np.ndarray:
     return np.where(np.isfinite(best), best, np.nan)
 
 
-def diameters(polygon_yx, n_directions: int = 180) -> tuple[float, float, float]:
-    """Minimum, maximum and mean diameter (pixels) through the area centroid.
-
-    Diameters are chords through the centroid at ``n_directions`` angles over 180
-    degrees (the IVUS consensus definition of min / max diameter).
-    """
-    centroid = polygon_centroid(polygon_yx)
-    angles = np.arange(2 * n_directions) * (180.0 / n_directions)
-    r = polygon_radii(polygon_yx, centroid, angles)
-    chords = r[:n_directions] + r[n_directions:]
-    return float(np.nanmin(chords)), float(np.nanmax(chords)), float(np.nanmean(chords))
-
-
 def circular_runs(mask) -> list[tuple[int, int]]:
     """Runs of True in a circular 1-D mask as ``(start, length)``; a full ring is ``(0, n)``."""
     m = np.asarray(mask, dtype=bool)
