@@ -32,6 +32,7 @@ from napari_calcium.vessel.ivus import (
     IvusSettings,
     analysis_steps,
     calcium_mask,
+    check_pullback,
     longitudinal_view,
     measure,
     pullback_volume,
@@ -167,6 +168,7 @@ class IvusWidget(Container):
 
         try:
             volume = self.pullback()
+            check_pullback(volume)
         except InputError as err:
             self._notify(str(err))
             return None
@@ -188,7 +190,9 @@ class IvusWidget(Container):
                     return finished.value
                 yield
 
-        self.worker = create_worker(work, _progress={"total": chunks, "desc": "IVUS analysis"})
+        self.worker = create_worker(
+            work, _progress={"total": chunks, "desc": "IVUS analysis"}, _ignore_errors=True
+        )
         self.worker.returned.connect(self._show)
         self.worker.errored.connect(lambda err: self._notify(str(err)))
         self.worker.start()

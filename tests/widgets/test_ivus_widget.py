@@ -71,7 +71,7 @@ def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
     assert w.result["per_frame"][frame + 2]["lumen_area_mm2"] < before_area
 
 
-def test_lmode_view_plot_click_and_edited_gating(widget):
+def test_lmode_view_plot_click_gating_and_opening_a_file(widget, tmp_path):
     viewer, w, _ = widget
     assert (w.centre_y.value, w.centre_x.value) == pytest.approx((63.5, 63.5), abs=0.5)
     # the reader's own end-diastolic frames: only those are measured
@@ -84,3 +84,14 @@ def test_lmode_view_plot_click_and_edited_gating(widget):
     assert layer.data.shape[0] == 30 and layer.scale[0] == pytest.approx(1.0 / 15.0)
     w.go_to_position(1.2)  # 1.2 mm at 1/15 mm per frame = frame 18
     assert viewer.dims.current_step[0] == 18
+    # open a pullback file (NIfTI keeps no speed): without a speed the widget asks for it
+    from napari_calcium.io import write
+
+    small, _ = ivus_pullback(n_frames=12, size=128, lesions=[], seed=8)
+    path = write(small, tmp_path / "pullback.nii.gz")
+    w.file.value = path
+    w.open_file()
+    assert w.image.value.data.shape == (12, 128, 128)
+    w.speed.value = 0.0
+    assert w.run() is None
+    assert "pullback speed and frame rate are unknown" in w.status.value
