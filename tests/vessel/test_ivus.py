@@ -305,3 +305,31 @@ def test_catheter_centre_is_detected_or_taken_from_the_reader():
     given = run_ivus(volume, {"catheter_centre_yx_px": [62.0, 65.0]})
     assert given["catheter_centre_yx_px"] == [62.0, 65.0]
     assert given["settings"]["catheter_centre_yx_px"] == [62.0, 65.0]
+
+
+def test_arc_centre_lumen_centroid_or_catheter():
+    # a 60-degree sector (60-120 deg, 3 o'clock) about a vessel centre 0.3 mm left of the
+    # catheter (nearer the sector); its leading edge circle has radius R_L + 0.3 (R_E - R_L)
+    lesion = {"kind": "calcium", "start_mm": 0.5, "length_mm": 1.0, "start_angle_deg": 60.0,
+              "arc_deg": 60.0, "depth_fraction": 0.3, "reverberation": False}  # fmt: skip
+    kwargs = {"n_frames": 30, "size": 128, "pullback_speed_mm_s": SPEED_MM_S,
+              "frame_rate_hz": RATE_HZ, "lesions": [lesion], "vessel_offset_mm": (0.0, -0.3),
+              "lumen_radius_mm": (1.4, 1.4), "eem_radius_mm": (1.9, 1.9), "seed": 9}  # fmt: skip
+    volume, truth = ivus_pullback(**kwargs)
+    r_c = 1.4 + 0.3 * 0.5
+    ends = [
+        np.array([0.0, -0.3]) + r_c * np.array([-np.cos(t), np.sin(t)])
+        for t in np.deg2rad([60, 120])
+    ]
+    seen = [np.rad2deg(np.arctan2(p[1], -p[0])) for p in ends]  # from the catheter at (0, 0)
+    catheter_arc = seen[1] - seen[0]  # about 73 deg: the catheter is nearer the sector
+    frames = range(10, 20)  # 0.67-1.27 mm, inside the lesion
+    about_lumen = run_ivus(volume)["per_frame"]
+    about_catheter = run_ivus(volume, {"arc_centre": "catheter"})
+    assert "about the catheter" in about_catheter["angle_convention"]
+    assert np.median([about_lumen[i]["calcium_arc_deg"] for i in frames]) == pytest.approx(
+        60.0, abs=3.0
+    )
+    measured = np.median([about_catheter["per_frame"][i]["calcium_arc_deg"] for i in frames])
+    assert measured == pytest.approx(catheter_arc, abs=3.0)
+    assert catheter_arc > 70.0
