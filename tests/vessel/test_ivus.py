@@ -187,6 +187,12 @@ def test_gating_picks_one_end_diastolic_frame_per_cycle():
     nearest = np.abs(found[:, None] - expected[None, :]).min(axis=1)
     assert np.all(nearest <= 2)
     assert [r["index"] for r in result["per_frame"]] == list(found)
+    # areas on the gated frames follow the pulsing phantom (radii scaled per frame)
+    errors = [
+        abs(r["lumen_area_mm2"] / truth["frames"][r["index"]]["lumen_area_mm2"] - 1)
+        for r in result["per_frame"]
+    ]
+    assert np.median(errors) <= 0.05
     # lengths stay physical: the 6 mm lesion within one cycle (12 frames = 0.8 mm)
     long = max(result["lesions"], key=lambda d: d["length_mm"])
     assert long["length_mm"] == pytest.approx(6.0, abs=0.8)
@@ -333,3 +339,13 @@ def test_arc_centre_lumen_centroid_or_catheter():
     measured = np.median([about_catheter["per_frame"][i]["calcium_arc_deg"] for i in frames])
     assert measured == pytest.approx(catheter_arc, abs=3.0)
     assert catheter_arc > 70.0
+
+
+def test_superficial_tie_rule_is_a_parameter():
+    from napari_calcium.vessel.ivus import _superficial
+
+    depth = np.array([0.3, 0.5, 0.7])
+    assert list(_superficial(depth, IvusSettings())) == [True, False, False]  # 0.5 -> deep
+    tie_superficial = IvusSettings(superficial_tie="superficial")
+    assert list(_superficial(depth, tie_superficial)) == [True, True, False]
+    assert list(_superficial(depth, IvusSettings(superficial_fraction=0.75))) == [True, True, True]
