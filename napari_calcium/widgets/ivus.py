@@ -112,7 +112,11 @@ class IvusWidget(Container):
 
     # ------------------------------------------------------------ input
     def _image_layers(self, _widget=None):
-        return [layer for layer in self.viewer.layers if layer.__class__.__name__ == "Image"]
+        return [
+            layer
+            for layer in self.viewer.layers
+            if layer.__class__.__name__ == "Image" and layer.ndim >= 3
+        ]
 
     def _refresh_choices(self, _event=None):
         self.image.reset_choices()
@@ -211,6 +215,9 @@ class IvusWidget(Container):
         self.status.value = f"{analysis.n_frames} frames, {analysis.frame_spacing_mm:.4f} mm apart"
 
     def _remeasure(self):
+        if self.analysis is None:
+            self._notify("analyse a pullback first")
+            return
         frames = None
         if self.gated.value:
             try:
