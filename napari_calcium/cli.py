@@ -105,9 +105,11 @@ def run_ivus(args) -> int:
             settings = json.loads(Path(args.settings).read_text())
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read settings {args.settings}: {err}") from err
-    volume = read(args.pullback).with_pullback(
-        args.pullback_speed, args.frame_rate, args.pixel_spacing
-    )
+    volume = read(args.pullback)
+    try:
+        volume = volume.with_pullback(args.pullback_speed, args.frame_rate, args.pixel_spacing)
+    except ValueError as err:
+        raise InputError(str(err), "give positive numbers") from err
 
     def progress(done: int, total: int) -> None:
         print(

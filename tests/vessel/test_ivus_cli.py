@@ -74,3 +74,9 @@ def test_cli_settings_file_is_checked(pullback_file, tmp_path, capsys):
                  "--settings", str(settings)])  # fmt: skip
     assert code == 2
     assert "unknown IVUS settings: arc_degrees" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_negative_speed(pullback_file, capsys):
+    path, _ = pullback_file
+    assert main(["ivus", str(path), "--pullback-speed", "-1", "--frame-rate", "15"]) == 2
+    assert "pullback_speed_mm_s must be a positive number" in capsys.readouterr().err
