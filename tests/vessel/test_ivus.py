@@ -349,3 +349,16 @@ def test_superficial_tie_rule_is_a_parameter():
     tie_superficial = IvusSettings(superficial_tie="superficial")
     assert list(_superficial(depth, tie_superficial)) == [True, True, False]
     assert list(_superficial(depth, IvusSettings(superficial_fraction=0.75))) == [True, True, True]
+
+
+def test_longitudinal_view_is_the_cut_through_the_catheter():
+    from napari_calcium.vessel.ivus import longitudinal_view
+
+    volume, _ = ivus_pullback(n_frames=6, size=129, lesions=[], seed=10)  # catheter at (64, 64)
+    frames = volume.numpy()
+    up = longitudinal_view(volume, (64.0, 64.0), 0.0)  # from 6 o'clock through 12 o'clock
+    assert up.shape == (6, 129)
+    # column j lies (j - 64) px from the catheter towards 12 o'clock: row 64 - (j - 64)
+    assert np.allclose(up, frames[:, ::-1, 64])
+    right = longitudinal_view(volume, (64.0, 64.0), 90.0)  # towards 3 o'clock = +x
+    assert np.allclose(right, frames[:, 64, :])
