@@ -227,7 +227,9 @@ class IvusWidget(Container):
                 return
         self.result = measure(self.analysis, frames)
         lesions = self.result["lesions"]
-        self.table.value = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}
+        table = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}
+        table["ivus_calcium_score"] = [lesion["ivus_calcium_score"]["total"] for lesion in lesions]
+        self.table.value = table
         score = self.result["ivus_calcium_score"]
         items = "; ".join(f"{i['item']}: {i['point']} ({i['measured']})" for i in score["items"])
         self.score.value = (

@@ -50,6 +50,7 @@ def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
     assert w.table.to_dict("list")["min_lumen_area_mm2"][0] == pytest.approx(
         lesion["min_lumen_area_mm2"]
     )
+    assert w.table.to_dict("list")["ivus_calcium_score"] == [lesion["ivus_calcium_score"]["total"]]
     # the reader draws a smaller lumen (radius 18 px = 0.9 mm about the catheter) on frame 15
     centre = np.array(w.analysis.grid.centre_yx_px)
     t = np.deg2rad(np.arange(0, 360, 4.0))
