@@ -45,6 +45,9 @@ TRANSFORM_EXTENSIONS = (".tfm", ".txt", ".h5", ".hdf5", ".mat")
 #: Landmarks closer than this to one straight line cannot fix a rotation (mm).
 COLLINEAR_TOLERANCE_MM = 1.0
 
+#: Iteration cap of the B-spline stage (finest level only): it refines, it does not search.
+BSPLINE_ITERATIONS = 30
+
 #: Smallest number of voxels along an axis for a volume to count as 3-D.
 MIN_VOXELS_PER_AXIS = 4
 
@@ -153,8 +156,10 @@ def register(
     ----------
     fixed, moving : 3-D volumes with their physical geometry (LPS mm).
     kind : ``"rigid"`` (versor rigid, 6 parameters), ``"affine"`` (rigid, then a
-        12-parameter affine refinement at the finest level) or ``"bspline"`` (affine, then a free-form
-        B-spline refinement with control points every ``bspline_grid_spacing_mm``).
+        12-parameter affine refinement at the finest level) or ``"bspline"`` (affine, then
+        a free-form B-spline refinement at the finest level, control points every
+        ``bspline_grid_spacing_mm``, at most ``BSPLINE_ITERATIONS`` L-BFGS-B iterations;
+        for true non-rigid differences only: on a rigid problem it adds error).
     metric : ``"mattes"`` (Mattes mutual information, for different modalities),
         ``"meansquares"`` or ``"correlation"`` (same modality).
     init : starting alignment: ``"geometry"`` (image centres), ``"moments"`` (centres of
@@ -260,7 +265,7 @@ def register(
             )
         return pyramid[level]
 
-    def run(transform, levels, *, moving_initial=None, optimizer="cg"):
+    def run(transform, levels, *, moving_initial=None, optimizer="cg", max_iterations=iterations):
         counted = observer.count
         for level in levels:
             fixed_level, moving_level = level_images(level)
@@ -279,15 +284,15 @@ def register(
             if optimizer == "lbfgsb":
                 method.SetOptimizerAsLBFGSB(
                     gradientConvergenceTolerance=1e-5,
-                    numberOfIterations=iterations,
+                    numberOfIterations=max_iterations,
                     maximumNumberOfCorrections=5,
-                    maximumNumberOfFunctionEvaluations=2 * iterations,
+                    maximumNumberOfFunctionEvaluations=2 * max_iterations,
                     costFunctionConvergenceFactor=1e7,
                 )
             else:
                 method.SetOptimizerAsConjugateGradientLineSearch(
                     learningRate=1.0,
-                    numberOfIterations=iterations,
+                    numberOfIterations=max_iterations,
                     convergenceMinimumValue=1e-5,
                     convergenceWindowSize=10,
                     estimateLearningRate=method.Once,
@@ -327,7 +332,13 @@ def register(
         stages.append(
             {
                 "kind": "bspline",
-                **run(bspline, all_levels[-2:], moving_initial=transform, optimizer="lbfgsb"),
+                **run(
+                    bspline,
+                    all_levels[-1:],
+                    moving_initial=transform,
+                    optimizer="lbfgsb",
+                    max_iterations=min(iterations, BSPLINE_ITERATIONS),
+                ),
             }
         )
         composite = sitk.CompositeTransform(transform)

@@ -29,12 +29,14 @@ from napari_calcium.volume import Volume
 SMALL = {"ct_spacing_mm": (2.5, 2.5, 3.0), "mri_spacing_mm": (2.0, 2.0, 2.0)}
 
 
+ROTATION_DEG = (13.0, -8.0, 14.0)  # 20.05 deg about one axis
+TRANSLATION_MM = (15.0, -20.0, 0.0)
+
+
 @pytest.fixture(scope="module")
 def pair():
-    """CT 2.5 x 2.5 x 3 mm and MRI 2 mm, 8/-6/10 deg and (12, -10, 6) mm apart."""
-    return head_ct_mri(
-        rotation_deg=(8.0, -6.0, 10.0), translation_mm=(12.0, -10.0, 6.0), seed=1, **SMALL
-    )
+    """CT 2.5 x 2.5 x 3 mm and MRI 2 mm, 20 deg and 25 mm apart."""
+    return head_ct_mri(rotation_deg=ROTATION_DEG, translation_mm=TRANSLATION_MM, seed=1, **SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -68,21 +70,23 @@ def test_rigid_mri_onto_ct_within_a_voxel(pair, registered):
 
 def test_landmark_init_from_far_start(pair):
     """25 mm and 20 deg off: centre (geometry) init versus 3 landmark pairs."""
-    ct, mri, truth = head_ct_mri(
-        rotation_deg=(0.0, 0.0, 20.0), translation_mm=(15.0, -20.0, 0.0), seed=2, **SMALL
-    )
-    assert np.linalg.norm((15.0, -20.0, 0.0)) == 25.0
+    ct, mri, truth = pair
+    # the truth rotation is 20 deg (its angle from the rotation matrix trace)
+    rotation = np.asarray(truth["transform"]["matrix_4x4"])[:3, :3]
+    angle_deg = np.rad2deg(np.arccos((np.trace(rotation) - 1) / 2))
+    assert angle_deg == pytest.approx(20.0, abs=0.5)
+    assert np.linalg.norm(TRANSLATION_MM) == 25.0
     rng = np.random.default_rng(0)
     picks = [0, 7, 9]  # three landmarks far apart, not on a line
-    fixed_points = np.asarray(truth["landmarks_ct_mm"])[picks]
     # clicked with about 1 mm of error on each side
+    fixed_points = np.asarray(truth["landmarks_ct_mm"])[picks] + rng.normal(0, 1.0, (3, 3))
     moving_points = np.asarray(truth["landmarks_mri_mm"])[picks] + rng.normal(0, 1.0, (3, 3))
     centre = register(ct, mri, init="geometry")
     guided = register(
         ct,
         mri,
         init="landmarks",
-        fixed_landmarks_mm=fixed_points + rng.normal(0, 1.0, (3, 3)),
+        fixed_landmarks_mm=fixed_points,
         moving_landmarks_mm=moving_points,
     )
     centre_error, guided_error = tre(centre.transform, truth), tre(guided.transform, truth)
@@ -121,15 +125,20 @@ def test_mri_labels_onto_ct_with_saved_transform(pair, registered, tmp_path):
     assert dice(on_mri.numpy() > 0, truth["labels_mri"].numpy() > 0) > 0.85
 
 
-def test_affine_and_bspline_refine_without_losing_accuracy(pair):
+def test_bspline_refines_affine_without_losing_accuracy(pair, registered):
     ct, mri, truth = pair
     limit = max(max(ct.spacing_mm), max(mri.spacing_mm))
-    for kind in ("affine", "bspline"):
-        result = register(ct, mri, kind=kind, iterations=50)
-        error = tre(result.transform, truth)
-        print(f"{kind}: TRE mean {error['mean']:.3f} max {error['max']:.3f} mm")
-        assert [stage["kind"] for stage in result.stages][-1] == kind
-        assert error["mean"] < limit / 2 and error["max"] < limit
+    result = register(ct, mri, kind="bspline", iterations=40)
+    error = tre(result.transform, truth)
+    print(f"bspline: TRE mean {error['mean']:.3f} max {error['max']:.3f} mm")
+    assert [stage["kind"] for stage in result.stages] == ["rigid", "affine", "bspline"]
+    assert error["mean"] < limit / 2 and error["max"] < limit
+    # the rigid stage is the same computation as the rigid registration (same seed)
+    assert result.stages[0]["final_metric"] == pytest.approx(
+        registered.stages[0]["final_metric"], abs=1e-6
+    )
+    with pytest.raises(InputError, match="no inverse"):
+        apply_transform(ct, mri, result.transform, inverse=True)
 
 
 def test_progress_and_cancel(pair):
@@ -145,14 +154,6 @@ def test_progress_and_cancel(pair):
     assert [i for i, _ in seen] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(m) for _, m in seen)
     assert result.iterations == 5
-
-
-def test_same_seed_same_transform(pair, registered):
-    ct, mri, _ = pair
-    again = register(ct, mri)
-    np.testing.assert_allclose(
-        again.transform.GetParameters(), registered.transform.GetParameters(), atol=1e-6
-    )
 
 
 def test_checkerboard_alternates_the_two_images(pair, registered):

@@ -299,7 +299,7 @@ def _render(
 
     # Finer sampling around the artery, where the calcified ring is thinner than a voxel.
     points = ARTERY.centreline(1.0)
-    margin = ARTERY.outer_radius_mm + 2.0 * max(grid.spacing_mm)
+    margin = ARTERY.outer_radius_mm + max(grid.spacing_mm)  # > half a voxel diagonal
     corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * margin
     box = (points[:, None, :] + corners[None]).reshape(-1, 3) + centre
     physical = (box - head_from_physical[:3, 3]) @ np.linalg.inv(head_from_physical[:3, :3]).T
