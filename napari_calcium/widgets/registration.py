@@ -26,6 +26,7 @@ from napari_calcium.registration import (
     KINDS,
     METRICS,
     Registration,
+    check_landmarks,
     checkerboard,
     register,
     save_transform,
@@ -166,8 +167,9 @@ class RegistrationWidget(Container):
         if (self.fixed_points.value is None) != (self.moving_points.value is None):
             raise InputError("choose landmark layers for both images, or for neither")
         if self.fixed_points.value is not None:
-            job["fixed_landmarks_mm"] = points_to_lps(self.fixed_points.value)
-            job["moving_landmarks_mm"] = points_to_lps(self.moving_points.value)
+            job["fixed_landmarks_mm"], job["moving_landmarks_mm"] = check_landmarks(
+                points_to_lps(self.fixed_points.value), points_to_lps(self.moving_points.value)
+            )
         return job
 
     def _compute(self, job: dict) -> tuple[Registration, Volume, dict]:
@@ -237,7 +239,7 @@ class RegistrationWidget(Container):
         )
 
     def _find_layer(self, name: str):
-        return self._viewer.layers[name] if name in self._viewer.layers else None
+        return next((layer for layer in self._viewer.layers if layer.name == name), None)
 
     def _replace_layer(self, layer_tuple) -> None:
         name = layer_tuple[1]["name"]

@@ -93,3 +93,19 @@ def test_landmark_points_layers_are_read_as_lps(make_napari_viewer, pair):
     np.testing.assert_allclose(points_to_lps(layer), lps)
     scaled = viewer.add_points(lps[:, ::-1] / 2.0, scale=(2.0, 2.0, 2.0))
     np.testing.assert_allclose(points_to_lps(scaled), lps)
+
+
+def test_bad_landmark_layers_are_refused_before_running(make_napari_viewer, pair):
+    ct, mri, truth = pair
+    viewer = make_napari_viewer()
+    add(viewer, ct, "CT")
+    add(viewer, mri, "MRI")
+    fixed = viewer.add_points(np.asarray(truth["landmarks_ct_mm"])[:3, ::-1], name="on CT")
+    moving = viewer.add_points(np.asarray(truth["landmarks_mri_mm"])[:2, ::-1], name="on MRI")
+    widget = RegistrationWidget(viewer)
+    widget.fixed.value = viewer.layers["CT"]
+    widget.moving.value = viewer.layers["MRI"]
+    widget.fixed_points.value = fixed
+    widget.moving_points.value = moving
+    widget.run()
+    assert widget.worker is None and widget.result is None  # nothing started
