@@ -126,7 +126,7 @@ def test_mri_labels_onto_ct_with_saved_transform(pair, registered, tmp_path):
 
 
 def test_bspline_stage_runs_after_affine(pair):
-    """On a rigid problem the free-form stage can only add error: it must stay small."""
+    """On a rigid problem the free-form stage can only add error: it must stay below a voxel."""
     ct, mri, truth = pair
     limit = max(max(ct.spacing_mm), max(mri.spacing_mm))
     result = register(ct, mri, kind="bspline", samples_per_level=10_000)

@@ -11,7 +11,7 @@ def pair():
     return head_ct_mri(
         rotation_deg=(10.0, -5.0, 12.0),
         translation_mm=(15.0, -10.0, 8.0),
-        ct_spacing_mm=(1.25, 1.25, 1.25),
+        ct_spacing_mm=(1.5, 1.5, 1.5),
         mri_spacing_mm=(2.0, 2.0, 2.0),
         ct_fov_mm=(150.0, 120.0, 90.0),
         ct_noise_hu=0.0,
@@ -31,9 +31,9 @@ def test_modalities_grids_and_types(pair):
     ct, mri, truth = pair
     assert ct.modality == "CT" and ct.units == "HU" and ct.array.dtype == np.int16
     assert mri.modality == "MR" and mri.array.dtype == np.float32
-    assert ct.spacing_mm == (1.25, 1.25, 1.25) and mri.spacing_mm == (2.0, 2.0, 2.0)
-    # field of view 150 x 120 x 90 mm at 1.25 mm -> 120 x 96 x 72 voxels (x, y, z)
-    assert ct.shape == (72, 96, 120)
+    assert ct.spacing_mm == (1.5, 1.5, 1.5) and mri.spacing_mm == (2.0, 2.0, 2.0)
+    # field of view 150 x 120 x 90 mm at 1.5 mm -> 100 x 80 x 60 voxels (x, y, z)
+    assert ct.shape == (60, 80, 100)
     assert truth["labels_ct"].same_grid(ct) and truth["labels_mri"].same_grid(mri)
 
 
