@@ -102,6 +102,7 @@ class RegistrationWidget(Container):
         )
         self.result: Registration | None = None
         self.worker = None
+        self._result_names: tuple[str | None, str | None] = (None, None)
         self._stop = threading.Event()
         self._signal = _IterationSignal()
         self._signal.iteration.connect(self._on_iteration)
@@ -213,8 +214,9 @@ class RegistrationWidget(Container):
             return
         self.progress.value = self.progress.max
         name = f"{job['moving_name']} on {job['fixed_name']}"
+        self._result_names = (name, f"checkerboard {name}")
         self._replace_layer(image_tuple(result.resampled, name, opacity=0.5, colormap="magenta"))
-        self._replace_layer(image_tuple(board, f"checkerboard {name}", visible=False))
+        self._replace_layer(image_tuple(board, self._result_names[1], visible=False))
         self.save_button.enabled = True
         self._show_check()
 
