@@ -292,6 +292,14 @@ def register(
                     maximumNumberOfFunctionEvaluations=2 * max_iterations,
                     costFunctionConvergenceFactor=1e7,
                 )
+            elif optimizer == "step":
+                method.SetOptimizerAsRegularStepGradientDescent(
+                    learningRate=0.5,
+                    minStep=1e-3,
+                    numberOfIterations=max_iterations,
+                    relaxationFactor=0.5,
+                )
+                method.SetOptimizerScalesFromPhysicalShift()
             else:
                 method.SetOptimizerAsConjugateGradientLineSearch(
                     learningRate=1.0,
@@ -326,7 +334,7 @@ def register(
         affine.SetCenter(rigid.GetCenter())
         affine.SetMatrix(rigid.GetMatrix())
         affine.SetTranslation(rigid.GetTranslation())
-        stages.append({"kind": "affine", **run(affine, all_levels[-1:])})
+        stages.append({"kind": "affine", **run(affine, all_levels[-1:], optimizer="step")})
         transform = affine
     if kind == "bspline" and not observer.cancelled:
         physical_size = np.asarray(fixed_image.GetSize()) * np.asarray(fixed_image.GetSpacing())
