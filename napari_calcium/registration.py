@@ -249,7 +249,12 @@ def register(
         "sampling_strategy": "random",
         "histogram_bins": histogram_bins,
         "interpolator": "linear",
-        "optimizer": "conjugate gradient line search, scales from physical shift",
+        "optimizer": {
+            "rigid": "conjugate gradient line search",
+            "affine": "regular step gradient descent (from the rigid result)",
+            "bspline": "L-BFGS-B",
+            "scales": "from physical shift (rigid, affine)",
+        },
         "bspline_grid_spacing_mm": bspline_grid_spacing_mm if kind == "bspline" else None,
         "fixed_mask": fixed_mask is not None,
         "moving_mask": moving_mask is not None,
@@ -587,7 +592,8 @@ def checkerboard(first: Volume, second: Volume, squares: int = 8) -> Volume:
     """Alternate cubes of two volumes on one grid, each scaled to [0, 1].
 
     Each image is scaled between its 1st and 99th percentile, so a CT and an MRI can
-    share the display; ``squares`` cubes per axis.
+    share the display; ``squares`` cubes per axis. Cubes whose indices sum to an even
+    number show ``first``, the others ``second``.
     """
     import SimpleITK as sitk
 

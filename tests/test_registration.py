@@ -160,14 +160,22 @@ def test_checkerboard_alternates_the_two_images(pair, registered):
     assert board.same_grid(ct)
     values = board.numpy()
     assert values.min() >= 0.0 and values.max() <= 1.0
-    # the first cube comes from the first image, the next one along x from the second
-    zc, yc = ct.shape[0] // 8, ct.shape[1] // 8
-    first = np.clip(
-        (ct.numpy() - np.percentile(ct.numpy(), 1)) / np.ptp(np.percentile(ct.numpy(), [1, 99])),
-        0,
-        1,
-    )
-    np.testing.assert_allclose(values[zc, yc, 1], first[zc, yc, 1], atol=1e-5)
+
+    # cubes whose indices sum to an even number show the first image, odd the second;
+    # each image scaled between its 1st and 99th percentile
+    def scaled(volume):
+        values = volume.numpy().astype(float)
+        low, high = np.percentile(values, [1, 99])
+        return np.clip((values - low) / (high - low), 0, 1)
+
+    first, second = scaled(ct), scaled(registered.resampled)
+    # a z, y position in cube (1, 1, .), then x inside cube 1 (odd sum) and cube 2 (even)
+    zc, yc = ct.shape[0] // 2 - ct.shape[0] // 8, ct.shape[1] // 2 - ct.shape[1] // 8
+    cube = ct.shape[2] // 4
+    odd, even = slice(cube + 1, 2 * cube - 1), slice(2 * cube + 1, 3 * cube - 1)
+    np.testing.assert_allclose(values[zc, yc, odd], second[zc, yc, odd], atol=1e-4)
+    np.testing.assert_allclose(values[zc, yc, even], first[zc, yc, even], atol=1e-4)
+    assert not np.allclose(first[zc, yc, even], second[zc, yc, even], atol=1e-3)
 
 
 def test_cli_register_writes_transform_resampled_and_json(pair, tmp_path):
