@@ -146,7 +146,7 @@ def register(
     samples_per_level: int = 30_000,
     histogram_bins: int = 32,
     bspline_grid_spacing_mm: float = 50.0,
-    seed: int = 0,
+    seed: int = 1,
     on_iteration: Callable[[int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Registration:
@@ -177,9 +177,11 @@ def register(
         level and half as many at each coarser level.
     histogram_bins : bins of the Mattes mutual information.
     bspline_grid_spacing_mm : control point spacing of the B-spline stage (mm).
-    seed : seed of the random metric sampling: the same seed samples the same points.
-        Multi-threaded metric sums may still differ in their last digits between runs,
-        which can move the result by a few hundredths of a millimetre.
+    seed : seed of the random metric sampling, a positive integer (SimpleITK reads 0
+        as "seed from the clock"): the same seed samples the same points. Results are
+        then identical run to run when SimpleITK runs single-threaded; with several
+        threads the metric sums are added in varying order and the result can move by
+        a fraction of a voxel.
     on_iteration : called as ``on_iteration(iteration, metric)`` at every optimizer
         iteration, ``iteration`` counting from 1 over all levels and stages.
     should_stop : polled at every iteration; returning True stops the registration,
@@ -196,6 +198,11 @@ def register(
     _check_choice("init", init, INITS)
     _check_3d(fixed, "fixed")
     _check_3d(moving, "moving")
+    if int(seed) < 1:
+        raise InputError(
+            f"seed must be a positive integer, got {seed}",
+            "SimpleITK treats 0 as 'seed from the clock', which is not reproducible",
+        )
     if len(shrink_factors) != len(smoothing_sigmas_mm) or not shrink_factors:
         raise InputError(
             f"{len(shrink_factors)} shrink factors but {len(smoothing_sigmas_mm)} smoothing sigmas",

@@ -64,7 +64,7 @@ def test_rigid_mri_onto_ct_within_a_voxel(pair, registered):
     assert registered.resampled.same_grid(ct) and registered.resampled.modality == "MR"
     assert registered.iterations > 0 and registered.stop_reason and registered.seconds > 0
     assert registered.final_metric < 0  # Mattes MI is negative, lower is better
-    assert registered.settings["kind"] == "rigid" and registered.settings["seed"] == 0
+    assert registered.settings["kind"] == "rigid" and registered.settings["seed"] == 1
     assert registered.tre_mm is None
 
 
@@ -152,6 +152,27 @@ def test_progress_and_cancel(pair):
     assert [i for i, _ in seen] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(m) for _, m in seen)
     assert result.iterations == 5
+
+
+def test_same_seed_same_transform_when_single_threaded(pair):
+    """The seed fixes the sampled points; threads only change the order of sums."""
+    import SimpleITK as sitk
+
+    ct, mri, _ = pair
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        runs = [
+            register(ct, mri, shrink_factors=(4,), smoothing_sigmas_mm=(2.0,), seed=seed)
+            for seed in (3, 3, 4)
+        ]
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    first, again, other = (r.transform.GetParameters() for r in runs)
+    assert first == again
+    assert first != other  # another seed samples other points
+    with pytest.raises(InputError, match="seed must be a positive integer"):
+        register(ct, mri, seed=0)
 
 
 def test_checkerboard_alternates_the_two_images(pair, registered):
