@@ -80,6 +80,8 @@ CALCIFICATION_COLUMNS = (
     "length_mm",
     "arc_deg",
     "thickness_mm",
+    "resolution_limit_mm",
+    "excess_hu_mm3",
     "start_mm",
     "end_mm",
     "spotty",
