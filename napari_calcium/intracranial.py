@@ -284,7 +284,10 @@ def measure_calcifications(
       cross-section (excess integrated over the cross-section / peak excess) along
       the centreline; each end's half maximum is half the largest area within two
       voxels inside that end, so a calcification thinner at one end keeps its length;
-    * ``arc_deg`` = largest angle covered in one cross-section (rays hitting it);
+    * ``arc_deg``: largest angle covered in one cross-section by rays whose
+      excess integral is at least half the largest within one voxel around them
+      (half maximum in angle, so the partial-volume rim at the arc's ends, which
+      the 130 HU threshold keeps, does not widen it);
     * continuity over that length: fraction of cross-sections holding the
       component (``covered_fraction``) and the coefficient of variation of
       the area (``area_cv``), over the cross-sections more than half a voxel from
@@ -334,9 +337,18 @@ def measure_calcifications(
         excess = np.where(indicator > 0, hu - background, 0.0) / peak_excess
         present = hit.any(axis=(1, 2))
         rays = hit.any(axis=2)
-        arc_per_frame = rays.sum(axis=1) * 360.0 / n_angles
+        along_ray = excess.sum(axis=2) * dr
+        if rays.any():
+            # half maximum in angle: against the largest ray within one voxel around
+            radius = float(np.median(np.broadcast_to(radii, hit.shape)[hit]))
+            reach = int(np.ceil(resolution / (radius * dtheta)))
+            local = ndimage.maximum_filter1d(along_ray, 2 * reach + 1, axis=1, mode="wrap")
+            arc_rays = (along_ray >= 0.5 * local) & (along_ray > 0)
+        else:
+            arc_rays = rays
+        arc_per_frame = arc_rays.sum(axis=1) * 360.0 / n_angles
         area_per_frame = (excess * radii).sum(axis=2).sum(axis=1) * dr * dtheta
-        ray_thickness = excess.sum(axis=2)[rays] * dr
+        ray_thickness = along_ray[rays]
         if present.any():
             first, last = _half_maximum_extent(
                 area_per_frame, np.flatnonzero(present), int(np.ceil(2 * resolution / step_mm))
@@ -633,6 +645,8 @@ def run_intracranial(
         "thickness": "75th percentile over calcified rays of the excess integrated along the "
         "ray / the component's peak excess; exact for a uniform calcification the voxels "
         "resolve, an upper bound for one thinner than a voxel (resolution_limit_mm)",
+        "arc": "rays with excess integral >= half the largest within one voxel around, "
+        "largest angle in one cross-section",
         "length": "full width at half maximum of the calcium area per cross-section "
         "(excess / peak excess) along the centreline",
         "continuity": "cross-sections holding the component over that length; area CV "
