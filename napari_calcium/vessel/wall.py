@@ -109,8 +109,8 @@ def _edges_from_profiles(prof, radii, dr, lumen_idx, outer_idx, window):
     inner = np.where(idx < np.maximum(li, 1), prof, np.inf).min(axis=1)
     wall = np.where((idx >= li) & (idx <= oi), prof, -np.inf).max(axis=1)
     beyond = (idx >= oi + window // 2) & (idx <= oi + 2 * window)
+    beyond[~beyond.any(axis=1), -1] = True  # rays whose wall reaches the end: last sample
     outside = np.nanmedian(np.where(beyond, prof, np.nan), axis=1)
-    outside = np.where(np.isfinite(outside), outside, prof[:, -1])
     f = np.clip((wall[:, None] - prof) / np.maximum(wall - inner, 1e-9)[:, None], 0, 1)
     f = np.where(idx < mid, f, 0.0)
     lumen_r = np.sqrt(2.0 * (f * radii[None, :]).sum(axis=1) * dr)
