@@ -1,0 +1,1 @@
+"""Cohorts: batch runs over many subjects, their tables and statistics."""

@@ -1,0 +1,366 @@
+"""Cohort manifests: one CSV row per subject, validated before any work starts.
+
+A manifest is a CSV file with a header. Every row names a ``subject_id``, the
+``analysis`` to run and that analysis's inputs and options, in the columns that
+:data:`ANALYSES` defines (one table for all analyses)::
+
+    subject_id,analysis,ct,arteries,threshold_hu,flair,swi
+    S001,coronary,S001/ct,S001/arteries.nii.gz,130,,
+    S002,svd,,,,S002/flair.nii.gz,S002/swi.nii.gz
+
+Empty cells mean "not given" (the analysis default applies). Relative paths resolve
+against the manifest's folder. :func:`read_manifest` checks everything (unknown
+analysis or column, missing required column or value, bad option value, missing
+file, duplicate or unusable ``subject_id``) and raises one
+:class:`~napari_calcium.errors.InputError` listing every problem with its line
+number in the file, so a cohort never fails half-way on a typo.
+
+Each analysis runs through its command-line subcommand (the same functions the
+``napari-calcium`` CLI uses); a column maps to one argument of that subcommand
+(:meth:`Subject.cli_args`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from napari_calcium.errors import InputError
+
+PATH, FLOAT, INT, CHOICE, FLAG = "path", "float", "int", "choice", "flag"
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off"}
+#: subject ids become file names: letters, digits, ``.``, ``_``, ``-``; no leading dot.
+SUBJECT_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One manifest column of an analysis.
+
+    Parameters
+    ----------
+    name : column header (units in the name, e.g. ``threshold_hu``).
+    kind : ``path`` (an input file or folder that must exist), ``float``, ``int``,
+        ``choice`` (one of ``choices``) or ``flag`` (true/false; passed as ``--flag``
+        when true).
+    required : the row must give a value.
+    flag : the subcommand's option (``--threshold-hu``); ``None`` for a positional
+        argument, passed in column order.
+    minimum : smallest allowed number (``float`` / ``int``); ``exclusive`` makes it ``>``.
+    choices : allowed values of a ``choice`` column.
+    help : what the column means, for the docs and error messages.
+    """
+
+    name: str
+    kind: str
+    required: bool = False
+    flag: str | None = ""
+    minimum: float | None = None
+    exclusive: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def option(self) -> str | None:
+        """The command-line option, ``--name-with-dashes`` unless given; None if positional."""
+        if self.flag is None:
+            return None
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def parse(self, text: str, base: Path):
+        """Value of cell ``text``; raises ``ValueError`` with a reason when it is not valid."""
+        if self.kind == PATH:
+            path = Path(text).expanduser()
+            path = path if path.is_absolute() else base / path
+            if not path.exists():
+                raise ValueError(f"{self.name} {text!r} not found (looked for {path})")
+            return path.resolve()
+        if self.kind == CHOICE:
+            if text not in self.choices:
+                raise ValueError(f"{self.name} {text!r} is not one of {', '.join(self.choices)}")
+            return text
+        if self.kind == FLAG:
+            if text.lower() not in _TRUE | _FALSE:
+                raise ValueError(f"{self.name} {text!r} is not true/false")
+            return text.lower() in _TRUE
+        number = _number(self, text)
+        if self.minimum is not None and (
+            number < self.minimum or (self.exclusive and number == self.minimum)
+        ):
+            relation = ">" if self.exclusive else ">="
+            raise ValueError(f"{self.name} {text!r} must be {relation} {self.minimum:g}")
+        return number
+
+
+def _number(column: Column, text: str):
+    try:
+        number = int(text) if column.kind == INT else float(text)
+    except ValueError:
+        kind = "a whole number" if column.kind == INT else "a number"
+        raise ValueError(f"{column.name} {text!r} is not {kind}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{column.name} {text!r} is not a finite number")
+    return number
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis a manifest row can ask for.
+
+    Parameters
+    ----------
+    name : the ``analysis`` cell and the CLI subcommand that runs it.
+    columns : its inputs and options.
+    lesion_keys : keys of the result JSON holding one dict per lesion /
+        calcification; their items become rows of ``lesions.csv``.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    lesion_keys: tuple[str, ...] = ()
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def _path(name, required=False, flag="", help=""):
+    return Column(name, PATH, required=required, flag=flag, help=help)
+
+
+def _positive(name, help=""):
+    return Column(name, FLOAT, minimum=0.0, exclusive=True, help=help)
+
+
+#: The analyses a manifest can run and their columns.
+ANALYSES: dict[str, Analysis] = {
+    a.name: a
+    for a in (
+        Analysis(
+            "coronary",
+            (
+                _path("ct", required=True, flag=None, help="cardiac CT (DICOM folder or file)"),
+                _path("arteries", help="coronary artery labels on the CT grid"),
+                Column("threshold_hu", FLOAT, help="calcium threshold (HU)"),
+            ),
+            lesion_keys=("lesions",),
+        ),
+        Analysis(
+            "ivus",
+            (
+                _path("pullback", required=True, flag=None, help="IVUS pullback"),
+                _positive("pullback_speed_mm_s", "pullback speed (mm/s)"),
+                _positive("frame_rate_hz", "frame rate (Hz)"),
+            ),
+            lesion_keys=("lesions",),
+        ),
+        Analysis(
+            "intracranial",
+            (
+                _path("ct", required=True, flag=None, help="head CT"),
+                _path("centerline", required=True, help="artery centreline CSV (x_mm,y_mm,z_mm)"),
+                _path("mri", help="vessel-wall MRI"),
+                Column("threshold_hu", FLOAT, help="calcium threshold (HU)"),
+            ),
+            lesion_keys=("calcifications",),
+        ),
+        Analysis(
+            "svd",
+            (
+                _path("flair", required=True, flag=None, help="FLAIR MRI"),
+                _path("swi", help="susceptibility-weighted MRI"),
+            ),
+            lesion_keys=("lesions",),
+        ),
+        Analysis(
+            "register",
+            (
+                _path("fixed", required=True, flag=None, help="fixed image"),
+                _path("moving", required=True, flag=None, help="moving image"),
+            ),
+        ),
+    )
+}
+BASE_COLUMNS = ("subject_id", "analysis")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One validated manifest row.
+
+    Parameters
+    ----------
+    subject_id : the row's id (safe as a file name).
+    analysis : key of :data:`ANALYSES`.
+    values : column -> parsed value (absolute ``Path`` for inputs, numbers, ...),
+        only the cells that were given.
+    line : line number in the manifest file (the header is line 1).
+    """
+
+    subject_id: str
+    analysis: str
+    values: dict = field(default_factory=dict)
+    line: int = 0
+
+    @property
+    def spec(self) -> Analysis:
+        return ANALYSES[self.analysis]
+
+    def inputs(self) -> dict[str, Path]:
+        """The input files and folders, column -> absolute path."""
+        return {
+            c.name: self.values[c.name]
+            for c in self.spec.columns
+            if c.kind == PATH and c.name in self.values
+        }
+
+    def options(self) -> dict:
+        """The options that are not files, column -> value (JSON-ready)."""
+        return {
+            c.name: self.values[c.name]
+            for c in self.spec.columns
+            if c.kind != PATH and c.name in self.values
+        }
+
+    def cli_args(self) -> list[str]:
+        """Arguments of ``napari-calcium <analysis>`` for this row (without ``--json``)."""
+        args = [self.analysis]
+        for c in self.spec.columns:
+            if c.option is None:
+                args.append(str(self.values[c.name]))
+        for c in self.spec.columns:
+            if c.option is None or c.name not in self.values:
+                continue
+            value = self.values[c.name]
+            if c.kind == FLAG:
+                args += [c.option] if value else []
+            else:
+                args += [c.option, str(value)]
+        return args
+
+
+def read_manifest(path) -> list[Subject]:
+    """Read and validate a manifest; the subjects in file order.
+
+    Parameters
+    ----------
+    path : the manifest CSV; relative input paths resolve against its folder.
+
+    Raises
+    ------
+    InputError
+        listing every problem found, each with its line number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"manifest {path} not found", "give the path of a CSV file")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    problems = _check_header(header)
+    if not problems and not rows:
+        problems.append("the manifest has no subject rows")
+    subjects: list[Subject] = []
+    if not problems:
+        subjects = _parse_rows(header, rows, path.parent.resolve(), problems)
+    if problems:
+        listing = "\n".join(f"  {p}" for p in problems)
+        raise InputError(
+            f"manifest {path} has {len(problems)} problem(s):\n{listing}\n",
+            "fix them and run again; no subject was run",
+        )
+    return subjects
+
+
+def _check_header(header: list[str]) -> list[str]:
+    problems = [f"missing column {name!r}" for name in BASE_COLUMNS if name not in header]
+    known = set(BASE_COLUMNS) | {c.name for a in ANALYSES.values() for c in a.columns}
+    problems += [
+        f"unknown column {name!r} (known: {', '.join(sorted(known))})"
+        for name in header
+        if name not in known
+    ]
+    seen = set()
+    for name in header:
+        if name in seen:
+            problems.append(f"column {name!r} appears twice")
+        seen.add(name)
+    return problems
+
+
+def _parse_rows(header, rows, base: Path, problems: list[str]) -> list[Subject]:
+    subjects, first_line = [], {}
+    missing_columns: dict[tuple[str, str], list[int]] = {}
+    for line, row in rows:
+        if len(row) > len(header):
+            problems.append(f"line {line}: {len(row)} cells but the header has {len(header)}")
+            continue
+        cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
+        sid, name = cells["subject_id"], cells["analysis"]
+        if not SUBJECT_ID.match(sid):
+            problems.append(
+                f"line {line}: subject_id {sid!r} must be letters, digits, '.', '_' or '-' "
+                "(it names the result file)"
+            )
+        elif sid in first_line:
+            problems.append(f"line {line}: subject_id {sid!r} already used on line {first_line[sid]}")
+        else:
+            first_line[sid] = line
+        analysis = ANALYSES.get(name)
+        if analysis is None:
+            problems.append(
+                f"line {line}: unknown analysis {name!r} (choose one of: {', '.join(ANALYSES)})"
+            )
+            continue
+        values = {}
+        for column in analysis.columns:
+            if column.name not in header:
+                if column.required:
+                    missing_columns.setdefault((column.name, name), []).append(line)
+                continue
+            text = cells[column.name]
+            if not text:
+                if column.required:
+                    problems.append(f"line {line}: {column.name} is required for {name}")
+                continue
+            try:
+                values[column.name] = column.parse(text, base)
+            except ValueError as err:
+                problems.append(f"line {line}: {err}")
+        used = {c.name for c in analysis.columns} | set(BASE_COLUMNS)
+        problems += [
+            f"line {line}: column {col!r} does not apply to analysis {name!r}"
+            for col, text in cells.items()
+            if text and col not in used
+        ]
+        subjects.append(Subject(sid, name, values, line))
+    for (column, name), lines in missing_columns.items():
+        problems.append(
+            f"column {column!r} is required by analysis {name!r} (lines "
+            f"{', '.join(map(str, lines))}) but the manifest has no such column"
+        )
+    return subjects
+
+
+def write_manifest(rows: list[dict], path) -> Path:
+    """Write ``rows`` (dicts of cells) as a manifest CSV at ``path``, atomically.
+
+    The columns are ``subject_id``, ``analysis`` and then every other key in
+    first-seen order; a missing key is an empty cell.
+    """
+    import io
+
+    from napari_calcium.report import atomic_write_text
+
+    columns = list(BASE_COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(Path(path), buffer.getvalue())
