@@ -13,7 +13,9 @@ from napari_calcium._reader import napari_get_reader
 def oblique_ct():
     direction = np.asarray(sitk.VersorTransform((0.2, 1.0, 0.4), 0.35).GetMatrix()).reshape(3, 3)
     array = (np.arange(6 * 7 * 8, dtype=np.int16).reshape(6, 7, 8) * 3) - 1024
-    return Volume(array, (0.45, 0.6, 2.5), (-30.0, 12.5, -804.5), direction, modality="CT", units="HU")
+    return Volume(
+        array, (0.45, 0.6, 2.5), (-30.0, 12.5, -804.5), direction, modality="CT", units="HU"
+    )
 
 
 @pytest.fixture
@@ -23,7 +25,9 @@ def notifications():
     return messages
 
 
-def test_opened_layer_world_coordinates_equal_physical_points(make_napari_viewer, tmp_path, oblique_ct):
+def test_opened_layer_world_coordinates_equal_physical_points(
+    make_napari_viewer, tmp_path, oblique_ct
+):
     path = write(oblique_ct, tmp_path / "ct.nii.gz")
     viewer = make_napari_viewer()
     (layer,) = viewer.open(path, plugin="napari-calcium")
@@ -34,7 +38,9 @@ def test_opened_layer_world_coordinates_equal_physical_points(make_napari_viewer
         np.testing.assert_allclose(world[::-1], physical, atol=1e-4)
 
 
-def test_labels_written_from_napari_read_back_identically(make_napari_viewer, tmp_path, oblique_ct):
+def test_labels_written_from_napari_read_back_identically(
+    make_napari_viewer, tmp_path, oblique_ct
+):
     viewer = make_napari_viewer()
     (image,) = viewer.open(write(oblique_ct, tmp_path / "ct.nii.gz"), plugin="napari-calcium")
     labels = viewer.add_labels(
