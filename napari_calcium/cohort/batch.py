@@ -156,7 +156,7 @@ def run_subject(subject: Subject, out: str, resume: bool = False) -> dict:
         with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
             record["result"] = analyse(subject)
         record["status"] = "ok"
-    except (Exception, SystemExit) as err:
+    except (Exception, SystemExit) as err:  # noqa: BLE001 - one subject must not stop a cohort
         record["status"] = "error"
         record["error"] = {
             "type": type(err).__name__,
@@ -293,7 +293,7 @@ def iter_run(
             subject = futures[future]
             try:
                 summary = future.result()
-            except Exception as err:  # the worker died (memory, crash): record, go on
+            except Exception as err:  # noqa: BLE001 - the worker died (memory, crash): record it
                 summary = _record_lost(subject, out, err)
             summaries[subject.subject_id] = summary
             yield {**summary, "done": len(summaries), "total": len(subjects)}
@@ -428,7 +428,9 @@ def tables(records: list[dict]):
         subjects.append({**base, "status": record["status"]})
         if record["status"] != "ok":
             error = record.get("error", {})
-            errors.append({**base, "error_type": error.get("type"), "message": error.get("message")})
+            errors.append(
+                {**base, "error_type": error.get("type"), "message": error.get("message")}
+            )
             continue
         result = dict(record["result"])
         for key in ANALYSES[record["analysis"]].lesion_keys:

@@ -307,7 +307,9 @@ def _parse_rows(header, rows, base: Path, problems: list[str]) -> list[Subject]:
                 "(it names the result file)"
             )
         elif sid in first_line:
-            problems.append(f"line {line}: subject_id {sid!r} already used on line {first_line[sid]}")
+            problems.append(
+                f"line {line}: subject_id {sid!r} already used on line {first_line[sid]}"
+            )
         else:
             first_line[sid] = line
         analysis = ANALYSES.get(name)
