@@ -77,7 +77,7 @@ def read_layers(path, choose_series=None) -> list[tuple]:
                 series_uid = (choose_series or _ask_series)(series)
                 if series_uid is None:
                     return [(None,)]
-        volume = read(path, series_uid=series_uid) if series_uid else read(path)
+        volume = read(path, series_uid=series_uid)
     except InputError as err:
         show_error(f"napari-calcium could not open {path.name}: {err}")
         return [(None,)]

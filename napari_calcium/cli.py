@@ -50,13 +50,75 @@ def add_info(sub) -> None:
     p.add_argument(
         "--modality", choices=["CT", "MR", "US", "IVUS"], help="when the file does not say"
     )
+    add_reading_options(p)
     p.set_defaults(func=run_info)
 
 
-def run_info(args) -> int:
-    from napari_calcium.io import read
+def add_reading_options(p) -> None:
+    """Options of :func:`napari_calcium.io.read` shared by the subcommands that read images."""
+    p.add_argument(
+        "--series",
+        metavar="UID",
+        help="SeriesInstanceUID to open from a folder with several series (default: the largest)",
+    )
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample a DICOM stack with missing slices, uneven spacing or gantry tilt "
+        "onto a uniform grid (linear) instead of stopping",
+    )
+    p.add_argument(
+        "--pullback-speed",
+        type=float,
+        metavar="MM_S",
+        dest="pullback_speed_mm_s",
+        help="IVUS pullback speed in mm/s (frame spacing = speed / frame rate)",
+    )
+    p.add_argument(
+        "--frame-rate",
+        type=float,
+        metavar="FPS",
+        dest="frame_rate_hz",
+        help="IVUS frame rate in frames/s (overrides the file's)",
+    )
+    p.add_argument(
+        "--pixel-spacing",
+        type=float,
+        metavar="MM",
+        dest="pixel_spacing_mm",
+        help="IVUS in-plane pixel size in mm (overrides the file's)",
+    )
 
-    volume = read(args.path, modality=args.modality)
+
+def read_from_args(args):
+    """Read ``args.path`` with the reading options; a folder with several series opens
+    the largest (unless ``--series``) with a note on stderr naming the others."""
+    from napari_calcium.io import list_series, read
+
+    series_uid = args.series
+    if series_uid is None and args.path.is_dir():
+        series = list_series(args.path)
+        if len(series) > 1:
+            series_uid = series[0].series_uid
+            others = "; ".join(s.summary() for s in series[1:])
+            print(
+                f"note: {args.path} holds {len(series)} series; opening the largest, "
+                f"{series[0].summary()} (others: {others}; choose with --series UID)",
+                file=sys.stderr,
+            )
+    return read(
+        args.path,
+        modality=args.modality,
+        series_uid=series_uid,
+        resample=args.resample,
+        pullback_speed_mm_s=args.pullback_speed_mm_s,
+        frame_rate_hz=args.frame_rate_hz,
+        pixel_spacing_mm=args.pixel_spacing_mm,
+    )
+
+
+def run_info(args) -> int:
+    volume = read_from_args(args)
     info = volume.geometry_dict()
     info["frame_spacing_mm"] = volume.frame_spacing_mm
     write_json(info, None)
@@ -149,6 +211,90 @@ def run_batch(args) -> int:
 
 
 SUBCOMMANDS = [add_info, add_sample, add_demo, add_batch]
+
+
+def add_coronary(sub) -> None:
+    p = sub.add_parser(
+        "coronary",
+        help="coronary artery calcium: Agatston, volume and mass scores, CAC-DRS, lesion table",
+    )
+    p.add_argument("ct_path", type=Path, help="non-contrast cardiac CT in HU (DICOM, NIfTI ...)")
+    p.add_argument(
+        "--arteries",
+        type=Path,
+        help="artery label image on the CT grid (1 LM, 2 LAD, 3 LCX, 4 RCA); without it "
+        "every candidate is scored as 'unassigned'",
+    )
+    p.add_argument("--threshold-hu", type=float, default=130.0, help="candidate threshold (>=)")
+    p.add_argument("--min-area-mm2", type=float, default=1.0, help="minimum slice-lesion area")
+    p.add_argument("--min-pixels", type=int, help="also require this many pixels per slice-lesion")
+    p.add_argument("--connectivity", type=int, choices=[4, 8], default=8, help="in-plane")
+    p.add_argument(
+        "--slice-mode",
+        choices=["resample3mm", "native"],
+        default="resample3mm",
+        help="resample3mm (default): score 3-mm slab averages; native: score the slices "
+        "and scale by increment / 3 mm",
+    )
+    p.add_argument(
+        "--kvp-adjusted",
+        action="store_true",
+        help="kVp-specific threshold and weights (values unverified, see docs)",
+    )
+    p.add_argument(
+        "--calibration-mg-per-hu",
+        type=float,
+        help="mass calibration factor c in mg HA/cm³ per HU (rho_HA / (CT_HA - CT_water))",
+    )
+    p.add_argument("--radiomics", action="store_true", help="add PyRadiomics features per lesion")
+    p.add_argument(
+        "--no-hu-check",
+        action="store_true",
+        help="accept a CT whose minimum is above -200 HU (a HU image cropped to exclude air)",
+    )
+    p.add_argument("--json", type=Path, help="write the result JSON here (default: stdout)")
+    p.add_argument("--csv", type=Path, help="write one row per lesion here")
+    p.add_argument("--html", type=Path, help="write a one-page HTML report here")
+    p.add_argument("--lesions-out", type=Path, help="write the lesion label image here")
+    p.set_defaults(func=run_coronary_command)
+
+
+def run_coronary_command(args) -> int:
+    from napari_calcium import report as reports
+    from napari_calcium.calcium import CoronarySettings, measure_coronary
+    from napari_calcium.io import read, write
+
+    settings = CoronarySettings(
+        threshold_hu=args.threshold_hu,
+        min_area_mm2=args.min_area_mm2,
+        min_pixels=args.min_pixels,
+        connectivity_2d=args.connectivity,
+        slice_mode=args.slice_mode,
+        kvp_adjusted=args.kvp_adjusted,
+        calibration_mg_cm3_per_hu=args.calibration_mg_per_hu,
+        radiomics=args.radiomics,
+        hu_check=not args.no_hu_check,
+    )
+    ct = read(args.ct_path, modality="CT")
+    arteries = None
+    if args.arteries is not None:
+        arteries = read(args.arteries).replace(modality="LABELS", units="label")
+    result = measure_coronary(ct, arteries, settings)
+    write_json(result.report, args.json)
+    if args.csv:
+        reports.atomic_write_text(args.csv, reports.coronary_csv_text(result.report))
+    lesions = None
+    if args.lesions_out or args.html:
+        lesions = result.lesion_labels()
+    if args.lesions_out:
+        write(lesions, args.lesions_out)
+    if args.html:
+        text = reports.coronary_html(result.report, result.scoring_ct, lesions)
+        reports.atomic_write_text(args.html, text)
+    return 0
+
+
+SUBCOMMANDS = [add_info, add_coronary, add_sample, add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

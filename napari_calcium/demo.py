@@ -63,8 +63,47 @@ def _truth(folder: Path) -> dict:
     return json.loads((folder / "truth.json").read_text())
 
 
+def _cli(*args) -> dict | None:
+    """Run a ``napari-calcium`` subcommand in-process; return its ``--json`` output if any."""
+    from napari_calcium.cli import main
+
+    args = [str(a) for a in args]
+    if main(args) != 0:
+        raise RuntimeError(f"napari-calcium {' '.join(args)} failed")
+    if "--json" in args:
+        return json.loads(Path(args[args.index("--json") + 1]).read_text())
+    return None
+
+
+def _coronary(samples: Path, out: Path) -> dict:
+    folder = samples / "coronary-ct"
+    result = _cli(
+        "coronary",
+        folder / "ct",
+        "--arteries",
+        folder / "arteries.nii.gz",
+        "--json",
+        out / "coronary.json",
+        "--csv",
+        out / "coronary_lesions.csv",
+        "--html",
+        out / "coronary.html",
+    )
+    truth = _truth(folder)
+    return {
+        "headline": f"Agatston {result['agatston']:.1f} (truth {truth['agatston']:.1f}), "
+        f"volume {result['volume_mm3']:.1f} mm3, {result['category']}, CAC-DRS {result['cac_drs']}",
+        "agatston": result["agatston"],
+        "truth_agatston": truth["agatston"],
+        "per_artery_agatston": {k: v["agatston"] for k, v in result["per_artery"].items()},
+        "files": ["coronary.json", "coronary_lesions.csv", "coronary.html"],
+    }
+
+
 #: Analyses run by the demo: name -> function(samples folder, output folder) -> summary dict.
-ANALYSES: dict[str, Callable[[Path, Path], dict]] = {}
+ANALYSES: dict[str, Callable[[Path, Path], dict]] = {
+    "coronary calcium (CT)": _coronary,
+}
 
 
 def run_demo(outdir, gui: bool | None = None) -> dict:

@@ -1,10 +1,10 @@
-"""Writing results: atomic file writes and privacy-safe tables."""
+"""Writing results: atomic text files and privacy-safe tables."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from napari_calcium.io.atomic import atomic_file
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -12,14 +12,207 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
     A crash mid-write leaves either the old file or none, never half a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+# --------------------------------------------------------------------- coronary
+#: Per-lesion CSV columns of a coronary result, units in the names.
+CORONARY_LESION_COLUMNS = (
+    "lesion_id",
+    "artery",
+    "agatston",
+    "volume_mm3",
+    "mass_mg",
+    "peak_hu",
+    "mean_hu",
+    "n_voxels",
+    "n_slice_lesions",
+    "centroid_x_mm",
+    "centroid_y_mm",
+    "centroid_z_mm",
+)
+
+
+def coronary_lesion_rows(report: dict) -> list[dict]:
+    """One row per lesion of a coronary result (:func:`~napari_calcium.calcium.run_coronary`).
+
+    Columns are :data:`CORONARY_LESION_COLUMNS` (centroid in LPS mm) followed by any
+    PyRadiomics columns (``rad_*``). There is no patient identity in a result.
+    """
+    rows = []
+    for lesion in report["lesions"]:
+        row = {"lesion_id": lesion["id"]}
+        row.update({k: lesion[k] for k in CORONARY_LESION_COLUMNS[1:9]})
+        row.update(zip(CORONARY_LESION_COLUMNS[9:], lesion["centroid_mm"], strict=True))
+        row.update({k: v for k, v in lesion.items() if k.startswith("rad_")})
+        rows.append(row)
+    return rows
+
+
+def coronary_csv_text(report: dict) -> str:
+    """The per-lesion table of a coronary result as CSV text (header even when empty)."""
+    import csv
+    import io
+
+    rows = coronary_lesion_rows(report)
+    columns = list(CORONARY_LESION_COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+    return buffer.getvalue()
+
+
+def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
+    """A one-page HTML report of a coronary result.
+
+    Holds the score table (per artery and total, category, CAC-DRS), a per-artery
+    Agatston bar chart, the key slice of each artery (its highest-scoring slice-lesion,
+    CT in the calcium window with the lesions coloured) when ``scoring_ct`` and
+    ``lesion_labels`` (Volumes on the scoring grid) are given, the settings and the
+    warnings. Images are embedded, so the file stands alone.
+    """
+    import html
+
+    settings = report["settings"]
+    colors = {
+        v: settings["artery_colors"].get(k, "#888888") for k, v in settings["artery_names"].items()
+    }
+
+    def fmt(value, digits=1):
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{fmt(v['agatston'])}</td><td>{fmt(v['volume_mm3'])}</td>"
+        f"<td>{fmt(v['mass_mg'])}</td><td>{v['lesions']}</td></tr>"
+        for name, v in report["per_artery"].items()
+    )
+    rows += (
+        f"<tr class='total'><td>Total</td><td>{fmt(report['agatston'])}</td>"
+        f"<td>{fmt(report['volume_mm3'])}</td><td>{fmt(report['mass_mg'])}</td>"
+        f"<td>{report['lesion_count']}</td></tr>"
+    )
+    chart = _png_tag(_bar_chart(report, colors))
+    slices = ""
+    if scoring_ct is not None and lesion_labels is not None:
+        slices = "".join(
+            f"<figure>{_png_tag(fig)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+            for fig, caption in _key_slices(report, scoring_ct, lesion_labels, colors)
+        )
+    keys = (
+        "threshold_hu_used",
+        "threshold_rule",
+        "weight_edges_hu_used",
+        "min_area_mm2",
+        "min_pixels",
+        "connectivity_2d",
+        "connectivity_3d",
+        "slice_mode",
+        "slice_increment_mm",
+        "agatston_slice_factor",
+        "agatston_reported_as",
+        "calibration_mg_cm3_per_hu",
+        "straddling_rule",
+        "category_rule",
+    )
+    settings_rows = "".join(
+        f"<tr><td>{k}</td><td>{html.escape(str(settings.get(k)))}</td></tr>" for k in keys
+    )
+    warnings = "".join(f"<li>{html.escape(w)}</li>" for w in report["warnings"]) or "<li>none</li>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Coronary artery calcium</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:1em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:2px 8px;text-align:right}}
+td:first-child{{text-align:left}}tr.total{{font-weight:bold}}
+figure{{display:inline-block;margin:4px}}figcaption{{font-size:small}}</style></head><body>
+<h1>Coronary artery calcium</h1>
+<p><b>Agatston {fmt(report["agatston"])}</b> — category {html.escape(report["category"])}
+({html.escape(report["category_description"])}); CAC-DRS {html.escape(report["cac_drs"])}
+({html.escape(report["cac_drs_risk"])} risk). Rules: {html.escape(settings["rules"])}.
+Decision support only: the category follows from the Agatston score and vessel count above.</p>
+<table><tr><th>artery</th><th>Agatston</th><th>volume (mm³)</th><th>mass (mg)</th><th>lesions</th></tr>
+{rows}</table>
+{chart}
+<h2>Key slices</h2>{slices or "<p>no lesions</p>"}
+<h2>Settings</h2><table>{settings_rows}</table>
+<h2>Warnings</h2><ul>{warnings}</ul>
+<p><small>{html.escape(settings["software"])}</small></p>
+</body></html>
+"""
+
+
+def _bar_chart(report: dict, colors: dict):
+    from matplotlib.figure import Figure
+
+    names = list(report["per_artery"])
+    values = [report["per_artery"][n]["agatston"] for n in names]
+    fig = Figure(figsize=(4.5, 2.6), dpi=100)
+    ax = fig.add_subplot()
+    ax.bar(names, values, color=[colors.get(n, "#888888") for n in names])
+    ax.set_ylabel("Agatston")
+    ax.set_title("Agatston per artery")
+    fig.tight_layout()
+    return fig
+
+
+def _key_slices(report: dict, scoring_ct, lesion_labels, colors: dict, field_mm: float = 50.0):
+    """The highest-scoring slice-lesion of each artery, as (figure, caption).
+
+    Each figure is a ``field_mm`` square of the slice centred on that lesion, CT in the
+    calcium window (W 1500 / L 300 HU) with every lesion coloured by its artery.
+    """
+    import numpy as np
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    best: dict[str, dict] = {}
+    for item in report["slice_lesions"]:
+        if item["artery"] not in best or item["agatston"] > best[item["artery"]]["agatston"]:
+            best[item["artery"]] = item
+    artery_of = {les["id"]: les["artery"] for les in report["lesions"]}
+    ct = np.asarray(scoring_ct.array)
+    labels = np.asarray(lesion_labels.array)
+    sx, sy, _ = scoring_ct.spacing_mm
+    for artery, item in best.items():
+        k = item["slice_index"]
+        ys, xs = np.nonzero(labels[k] == item["lesion_id"])
+        half_y, half_x = int(field_mm / 2 / sy), int(field_mm / 2 / sx)
+        cy, cx = int(ys.mean()), int(xs.mean())
+        rows = slice(max(0, cy - half_y), cy + half_y)
+        cols = slice(max(0, cx - half_x), cx + half_x)
+        overlay = np.zeros((*labels.shape[1:], 4))
+        for lesion_id in np.unique(labels[k]):
+            if lesion_id:
+                color = colors.get(artery_of[int(lesion_id)], "#ffff00")
+                overlay[labels[k] == lesion_id] = to_rgba(color)
+        fig = Figure(figsize=(2.6, 2.6), dpi=100)
+        ax = fig.add_subplot()
+        crop = ct[k, rows, cols]
+        h, w = crop.shape
+        extent = (cols.start * sx, (cols.start + w) * sx, (rows.start + h) * sy, rows.start * sy)
+        ax.imshow(crop, cmap="gray", vmin=-450, vmax=1050, extent=extent)
+        ax.imshow(overlay[rows, cols], extent=extent, interpolation="nearest")
+        ax.set_axis_off()
+        fig.tight_layout()
+        caption = (
+            f"{artery}: slice {k} (z {item['slice_z_mm']:.1f} mm), {item['area_mm2']:.2f} mm², "
+            f"peak {item['peak_hu']:.0f} HU, weight {item['weight']} ({field_mm:g} mm field)"
+        )
+        yield fig, caption
+
+
+def _png_tag(fig) -> str:
+    import base64
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="chart" src="data:image/png;base64,{data}">'

@@ -49,6 +49,8 @@ class Acquisition:
     frame_rate_hz : IVUS frame rate (frames/s).
     reconstruction_kernel : CT ConvolutionKernel, as written by the scanner.
     manufacturer, series_description : for the report; never patient identity.
+    resampling : how the reader resampled the image (e.g. a gantry-tilted or unevenly
+        spaced DICOM stack put on a uniform grid), ``None`` when it is as acquired.
     """
 
     kvp: float | None = None
@@ -59,6 +61,7 @@ class Acquisition:
     reconstruction_kernel: str | None = None
     manufacturer: str | None = None
     series_description: str | None = None
+    resampling: str | None = None
 
     @property
     def frame_spacing_mm(self) -> float | None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from napari_calcium.errors import InputError
+from napari_calcium.io.atomic import atomic_file
 from napari_calcium.volume import Volume
 
 SITK_EXTENSIONS = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+#: Single-file formats, so a write can be atomic (``.mhd``/``.nhdr`` keep data apart).
+WRITE_EXTENSIONS = (".nii", ".nii.gz", ".nrrd", ".mha")
 
 
 def has_extension(path, extensions) -> bool:
@@ -61,19 +62,12 @@ def write(volume: Volume, path) -> Path:
     import SimpleITK as sitk
 
     path = Path(path)
-    if not has_extension(path, SITK_EXTENSIONS):
+    if not has_extension(path, WRITE_EXTENSIONS):
         raise InputError(
             f"cannot write {path.name}: unknown extension",
-            f"use one of {', '.join(SITK_EXTENSIONS)}",
+            f"use one of {', '.join(WRITE_EXTENSIONS)} (single-file formats)",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes[-2:]) if path.name.lower().endswith(".nii.gz") else path.suffix
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=path.parent, prefix=".tmp-")
-    os.close(fd)
-    try:
-        sitk.WriteImage(volume.to_sitk(), tmp, useCompression=suffix != ".mhd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix.lower()
+    with atomic_file(path, suffix=".tmp" + suffix) as tmp:
+        sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=True)
     return path

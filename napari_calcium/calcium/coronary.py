@@ -1,0 +1,698 @@
+"""Coronary artery calcium: candidates, lesions and scores from a CT and artery labels.
+
+The reader's work is one label image of arteries (by default 1 LM, 2 LAD, 3 LCX,
+4 RCA) on the CT grid; every score is a pure function of (CT, artery labels,
+:class:`CoronarySettings`). :func:`run_coronary` returns the whole result as plain
+JSON values; :func:`measure_coronary` also returns the lesion label image.
+
+Conventions (CLINICAL_RULES section 1; each is a setting and is recorded in the
+output ``settings``):
+
+* calcium = voxels ``>= threshold_hu`` (130 HU) that carry an artery label;
+* slice-lesions = 2-D connected regions per axial slice (array axis 0) and per artery,
+  8-connected, kept when their area is ``>= min_area_mm2`` (1 mm²) and, optionally,
+  ``>= min_pixels``; a region straddling two artery labels is split by label and
+  each part gets its own peak and density factor;
+* Agatston = sum over slice-lesions of area x factor(peak HU of that slice-lesion);
+* lesions = 3-D connected regions (26-connected, within one artery) of the voxels of
+  qualifying slice-lesions: volume = voxels x voxel volume, mass = c x V x mean HU;
+* slice handling, ``slice_mode``:
+
+  - ``"resample3mm"`` (default, CLINICAL_RULES 1.2 "preferred"): when the slice
+    increment is not 3 mm, the CT is first averaged into contiguous 3-mm slabs
+    (:func:`resample_to_slabs`) and every score is computed on those slabs, as in
+    the reference populations;
+  - ``"native"``: scored on the acquired slices and the Agatston sum multiplied by
+    ``slice increment / 3 mm`` (reported as the 3-mm-equivalent Agatston).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from napari_calcium.calcium.components import forward_offsets, sparse_components
+from napari_calcium.errors import InputError
+from napari_calcium.scores import agatston as score
+from napari_calcium.volume import Volume
+
+log = logging.getLogger(__name__)
+
+#: Default artery label values and names (CLINICAL_RULES 1.7).
+ARTERY_NAMES: dict[int, str] = {1: "LM", 2: "LAD", 3: "LCX", 4: "RCA"}
+#: Default display colours of the arteries (hex RGB).
+ARTERY_COLORS: dict[int, str] = {1: "#e6194b", 2: "#3cb44b", 3: "#4363d8", 4: "#f58231"}
+#: Name under which candidates are scored when no artery labels are given.
+UNASSIGNED = "unassigned"
+SLICE_MODES = ("resample3mm", "native")
+#: Below this minimum a CT is not taken to be in HU (air is -1000 HU).
+HU_MINIMUM_CHECK = -200.0
+
+
+@dataclass(frozen=True)
+class CoronarySettings:
+    """Every convention of coronary calcium scoring (CLINICAL_RULES 1.1-1.7).
+
+    Attributes
+    ----------
+    threshold_hu : candidate threshold (HU); CLINICAL_RULES 1.1 [C] ``>`` vs ``>=``.
+    inclusive_threshold : ``True`` counts voxels equal to the threshold.
+    weight_edges_hu : HU where the density factor becomes 2, 3 and 4.
+    kvp_adjusted : take threshold and edges from the CT's kVp
+        (:data:`napari_calcium.scores.agatston.KVP_EDGES_HU`, values [R]).
+    min_area_mm2 : minimum slice-lesion area, applied as ``>=`` (1 mm²).
+    min_pixels : optional minimum pixel count per slice-lesion (e.g. 3), also ``>=``.
+    connectivity_2d : in-plane connectivity of slice-lesions, 4 or 8.
+    connectivity_3d : connectivity of 3-D lesions, 6, 18 or 26 (must contain the 2-D one).
+    slice_mode : ``"resample3mm"`` (default) or ``"native"``.
+    calibration_mg_cm3_per_hu : mass calibration factor c (mg HA / cm³ per HU); no
+        mass score without it.
+    artery_names : label value -> artery name; LM, LAD, LCX and RCA count for CAC-DRS N.
+    artery_colors : label value -> hex colour for display and reports.
+    radiomics : add PyRadiomics features per lesion.
+    hu_check : refuse a CT whose minimum is above -200 HU (not in HU); turn off only
+        for a CT in HU that holds no air.
+    """
+
+    threshold_hu: float = 130.0
+    inclusive_threshold: bool = True
+    weight_edges_hu: tuple[float, float, float] = score.STANDARD_WEIGHT_EDGES_HU
+    kvp_adjusted: bool = False
+    min_area_mm2: float = 1.0
+    min_pixels: int | None = None
+    connectivity_2d: int = 8
+    connectivity_3d: int = 26
+    slice_mode: str = "resample3mm"
+    calibration_mg_cm3_per_hu: float | None = None
+    artery_names: dict[int, str] = field(default_factory=lambda: dict(ARTERY_NAMES))
+    artery_colors: dict[int, str] = field(default_factory=lambda: dict(ARTERY_COLORS))
+    radiomics: bool = False
+    hu_check: bool = True
+
+    def __post_init__(self):
+        if self.slice_mode not in SLICE_MODES:
+            raise InputError(
+                f"slice mode {self.slice_mode!r} is unknown",
+                f"use one of {', '.join(SLICE_MODES)}",
+            )
+        if not self.min_area_mm2 >= 0:
+            raise InputError(f"minimum area must be >= 0 mm², got {self.min_area_mm2}")
+        if self.calibration_mg_cm3_per_hu is not None and not self.calibration_mg_cm3_per_hu > 0:
+            raise InputError(
+                f"calibration factor must be positive, got {self.calibration_mg_cm3_per_hu}",
+                "derive it with scores.agatston.mass_calibration_factor from an HA insert",
+            )
+        if any(int(k) <= 0 for k in self.artery_names):
+            raise InputError("artery label values must be positive integers (0 = background)")
+        try:
+            forward_offsets(self.connectivity_2d, self.connectivity_3d)
+            edges = [float(e) for e in self.weight_edges_hu]
+            score.density_weight([], edges)
+        except ValueError as err:
+            raise InputError(str(err)) from err
+        if not edges[0] > self.threshold_hu:
+            raise InputError(
+                f"the weight-2 edge ({edges[0]} HU) must lie above the threshold "
+                f"({self.threshold_hu} HU)"
+            )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CoronarySettings:
+        """Settings from :meth:`to_dict` or from a result's ``settings`` (other keys ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        for key in ("artery_names", "artery_colors"):
+            if key in kwargs:
+                kwargs[key] = {int(k): v for k, v in kwargs[key].items()}
+        if "weight_edges_hu" in kwargs:
+            kwargs["weight_edges_hu"] = tuple(kwargs["weight_edges_hu"])
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (label keys as strings)."""
+        d = dataclasses.asdict(self)
+        d["weight_edges_hu"] = list(self.weight_edges_hu)
+        d["artery_names"] = {str(k): v for k, v in self.artery_names.items()}
+        d["artery_colors"] = {str(k): v for k, v in self.artery_colors.items()}
+        return d
+
+
+@dataclass
+class CoronaryResult:
+    """Output of :func:`measure_coronary`.
+
+    Attributes
+    ----------
+    report : the JSON-able result (see :func:`run_coronary`).
+    scoring_ct : the CT the scores were computed on (the input, or its 3-mm slabs).
+    voxel_index : flat C-order indices (in ``scoring_ct``) of the scored calcium voxels.
+    voxel_lesion : lesion id (1..n) of each scored voxel.
+    """
+
+    report: dict[str, Any]
+    scoring_ct: Volume
+    voxel_index: np.ndarray
+    voxel_lesion: np.ndarray
+
+    def lesion_labels(self) -> Volume:
+        """The lesion label image (one id per lesion, 0 elsewhere) on the scoring grid."""
+        n = int(self.voxel_lesion.max(initial=0))
+        dtype = np.uint16 if n < 2**16 else np.int32
+        labels = np.zeros(self.scoring_ct.shape, dtype)
+        labels.reshape(-1)[self.voxel_index] = self.voxel_lesion
+        return self.scoring_ct.replace(array=labels, modality="LABELS", units="label")
+
+
+def check_ct_in_hu(ct: Volume, minimum_below_hu: float = HU_MINIMUM_CHECK) -> None:
+    """Refuse a CT whose values are not Hounsfield units.
+
+    A CT in HU holds air near -1000 HU; stored values that never go below
+    ``minimum_below_hu`` (-200), such as unsigned raw values starting at 0, mean the
+    DICOM rescale (slope/intercept) was not applied.
+    """
+    array = np.asarray(ct.array)
+    if array.size == 0:
+        raise InputError("the CT is empty")
+    minimum = float(array.min())
+    if np.issubdtype(array.dtype, np.unsignedinteger) or minimum > minimum_below_hu:
+        raise InputError(
+            f"the CT does not look like Hounsfield units: its minimum is {minimum:g} "
+            f"({array.dtype}), but air in HU is about -1000",
+            "apply the DICOM rescale slope/intercept (read the DICOM series with "
+            "napari-calcium) or export the CT in HU; for a CT in HU cropped to exclude all "
+            "air, turn the check off (--no-hu-check, hu_check=False)",
+        )
+
+
+def check_same_grid(ct: Volume, arteries: Volume) -> None:
+    """Refuse artery labels that are not on the CT's voxel grid, naming what differs."""
+    if ct.same_grid(arteries):
+        return
+    reasons = []
+    if ct.shape != arteries.shape:
+        reasons.append(f"shape (z, y, x) {arteries.shape} vs CT {ct.shape}")
+    if not np.allclose(ct.spacing_mm, arteries.spacing_mm, atol=1e-3):
+        reasons.append(f"spacing {arteries.spacing_mm} mm vs CT {ct.spacing_mm} mm")
+    if not np.allclose(ct.origin_mm, arteries.origin_mm, atol=1e-3):
+        reasons.append(f"origin {arteries.origin_mm} mm vs CT {ct.origin_mm} mm")
+    if not np.allclose(ct.direction, arteries.direction, atol=1e-5):
+        reasons.append("direction cosines differ")
+    raise InputError(
+        "the artery label image is not on the CT's grid: " + "; ".join(reasons),
+        "draw the artery labels on this CT (or resample them onto it) and save them with "
+        "the CT's geometry",
+    )
+
+
+def calibration_from_rois(
+    ct: Volume, rois: Volume, rho_ha_mg_cm3: float, insert_label: int = 1, water_label: int = 2
+) -> dict[str, float]:
+    """Mass calibration factor from a hydroxyapatite insert and a water ROI on the CT.
+
+    ``c = rho_HA / (mean HU in the insert - mean HU in water)`` (CLINICAL_RULES 1.4).
+
+    Parameters
+    ----------
+    ct : the CT in HU.
+    rois : label image on the CT's grid: ``insert_label`` marks the HA insert,
+        ``water_label`` water or a water-equivalent region.
+    rho_ha_mg_cm3 : HA density of the insert (mg HA / cm³), from the phantom's sheet.
+
+    Returns
+    -------
+    dict
+        ``factor_mg_cm3_per_hu``, ``insert_hu``, ``water_hu``, ``rho_ha_mg_cm3``.
+    """
+    if not ct.same_grid(rois):
+        raise InputError("the calibration ROIs are not on the CT's grid", "draw them on this CT")
+    labels = np.asarray(rois.array)
+    values = np.asarray(ct.array)
+    means = {}
+    for name, label in (("insert", insert_label), ("water", water_label)):
+        inside = labels == label
+        if not inside.any():
+            raise InputError(
+                f"no {name} ROI (label {label}) in the calibration labels",
+                f"paint the {name} with label {label}",
+            )
+        means[name] = float(values[inside].mean())
+    try:
+        factor = score.mass_calibration_factor(rho_ha_mg_cm3, means["insert"], means["water"])
+    except ValueError as err:
+        raise InputError(str(err), "check which ROI is the insert and which is water") from err
+    return {
+        "factor_mg_cm3_per_hu": factor,
+        "insert_hu": means["insert"],
+        "water_hu": means["water"],
+        "rho_ha_mg_cm3": float(rho_ha_mg_cm3),
+    }
+
+
+def resample_to_slabs(
+    ct: Volume, arteries: Volume | None = None, slab_mm: float = score.REFERENCE_SLICE_MM
+) -> tuple[Volume, Volume | None]:
+    """Average a CT into contiguous slabs of ``slab_mm`` along the slice axis (axis 0).
+
+    Each acquired slice is taken as a box of width = slice increment; each slab
+    value is the overlap-weighted mean of the slices it covers, so a 3-mm slab from
+    1-mm slices is the plain mean of three slices and from 0.625-mm slices weighs
+    4.8 slices (the partial ones by their overlap). Slabs start at the leading edge
+    of the first slice; a last slab that is only partly covered is averaged over its
+    covered part. Artery labels follow: a slab voxel gets the non-zero label with
+    the largest covered fraction (0 only if none of its slices is labelled).
+
+    The exact box average is done with numpy; ``SimpleITK.ResampleImageFilter``
+    interpolates point samples and does not average slabs.
+
+    Returns
+    -------
+    ct_slabs : float32 HU, spacing z = ``slab_mm``, same in-plane grid and direction.
+    arteries_slabs : labels on the same slab grid, or ``None``.
+    """
+    dz = ct.spacing_mm[2]
+    n_in = ct.shape[0]
+    n_out = max(1, math.ceil(n_in * dz / slab_mm - 1e-6))
+    edges_in = np.arange(n_in + 1) * dz
+    array = np.asarray(ct.array)
+    labels = None if arteries is None else np.asarray(arteries.array)
+    label_values = [] if labels is None else np.unique(labels.reshape(-1)[np.flatnonzero(labels)])
+    out = np.empty((n_out, *ct.shape[1:]), np.float32)
+    out_labels = None if labels is None else np.zeros((n_out, *ct.shape[1:]), labels.dtype)
+    for s in range(n_out):
+        low, high = s * slab_mm, (s + 1) * slab_mm
+        overlap = np.clip(np.minimum(edges_in[1:], high) - np.maximum(edges_in[:-1], low), 0, None)
+        take = np.flatnonzero(overlap > 1e-9)
+        weights = overlap[take] / overlap[take].sum()
+        out[s] = 0.0
+        for i, w in zip(take, weights, strict=True):
+            out[s] += np.float32(w) * array[i]
+        if len(label_values):
+            stack = labels[take]
+            where = np.nonzero(stack.any(axis=0))  # labels are sparse: work on labelled pixels
+            columns = stack[(slice(None), *where)]
+            best = np.zeros(columns.shape[1], np.float32)
+            chosen = np.zeros(columns.shape[1], labels.dtype)
+            for value in label_values:
+                fraction = weights @ (columns == value)
+                better = fraction > best
+                chosen[better] = value
+                best[better] = fraction[better]
+            out_labels[s][where] = chosen
+    # slab centre s sits at (s + 0.5) * slab_mm from the leading edge (index -0.5)
+    first_centre_index = -0.5 + 0.5 * slab_mm / dz
+    origin = ct.index_to_physical((first_centre_index, 0.0, 0.0))
+    acquisition = dataclasses.replace(
+        ct.acquisition, slice_thickness_mm=slab_mm, slice_increment_mm=slab_mm
+    )
+    geometry = {
+        "spacing_mm": (ct.spacing_mm[0], ct.spacing_mm[1], slab_mm),
+        "origin_mm": tuple(origin),
+        "acquisition": acquisition,
+    }
+    ct_slabs = ct.replace(array=out, **geometry)
+    arteries_slabs = None if arteries is None else arteries.replace(array=out_labels, **geometry)
+    return ct_slabs, arteries_slabs
+
+
+def run_coronary(
+    ct: Volume,
+    arteries: Volume | None = None,
+    settings: CoronarySettings | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Coronary calcium scores of a CT with the reader's artery labels, as JSON values.
+
+    Parameters
+    ----------
+    ct : non-contrast CT in HU, ``(z, y, x)``, axial slices along array axis 0.
+    arteries : label image on the CT's grid (see ``settings.artery_names``); ``None``
+        scores every candidate as ``"unassigned"`` (with a warning).
+    settings : conventions, as :class:`CoronarySettings` or a dict of its fields (e.g. the
+        ``settings`` of an earlier result); defaults to ``CoronarySettings()``.
+
+    Returns
+    -------
+    dict
+        ``agatston``, ``volume_mm3``, ``mass_mg`` (``None`` without calibration),
+        ``lesion_count``, ``category``, ``cac_drs``, ``per_artery`` (name ->
+        ``agatston``, ``volume_mm3``, ``mass_mg``, ``lesions``), ``lesions`` (one dict
+        per 3-D lesion), ``slice_lesions`` (one dict per scored slice-lesion),
+        ``settings`` (every convention used) and ``warnings``.
+    """
+    return measure_coronary(ct, arteries, settings).report
+
+
+def measure_coronary(
+    ct: Volume,
+    arteries: Volume | None = None,
+    settings: CoronarySettings | dict[str, Any] | None = None,
+) -> CoronaryResult:
+    """As :func:`run_coronary`, also returning the lesions (see :class:`CoronaryResult`)."""
+    if isinstance(settings, dict):
+        settings = CoronarySettings.from_dict(settings)
+    settings = settings or CoronarySettings()
+    warnings: list[str] = []
+    if settings.hu_check:
+        check_ct_in_hu(ct)
+    if arteries is not None:
+        check_same_grid(ct, arteries)
+    threshold_hu, edges_hu = _thresholds(ct, settings, warnings)
+    increment_mm = _slice_increment(ct, warnings)
+    if not np.allclose(np.abs(ct.direction), np.eye(3), atol=1e-3):
+        warnings.append(
+            "the CT slices are not axial (oblique direction cosines); Agatston is computed "
+            "per slice of array axis 0"
+        )
+    resampled = settings.slice_mode == "resample3mm" and not math.isclose(
+        increment_mm, score.REFERENCE_SLICE_MM, abs_tol=1e-6
+    )
+    if resampled:
+        scoring_ct, scoring_arteries = resample_to_slabs(ct, arteries)
+        slice_factor = 1.0
+    else:
+        scoring_ct, scoring_arteries = ct, arteries
+        slice_factor = score.native_slice_factor(increment_mm)
+    names = {int(k): v for k, v in settings.artery_names.items()}
+    if scoring_arteries is None:
+        warnings.append(
+            "no artery labels: every candidate above threshold (bone, valves, aorta "
+            "included) is scored as 'unassigned'; assign lesions to arteries for a "
+            "coronary score"
+        )
+        names[0] = UNASSIGNED
+
+    voxels = _calcium_voxels(scoring_ct, scoring_arteries, threshold_hu, settings, names)
+    slices = _slice_lesions(voxels, scoring_ct, settings, edges_hu, slice_factor)
+    lesions = _lesions(voxels, slices, scoring_ct, settings)
+
+    per_artery = {}
+    for code, name in names.items():
+        mine = lesions["artery"] == code
+        per_artery[name] = {
+            "agatston": float(lesions["agatston"][mine].sum()),
+            "volume_mm3": float(lesions["volume_mm3"][mine].sum()),
+            "mass_mg": _sum_or_none(lesions["mass_mg"], mine),
+            "lesions": int(mine.sum()),
+        }
+    total = float(lesions["agatston"].sum())
+    n_vessels = None
+    if scoring_arteries is not None:
+        by_name = {name: v["agatston"] for name, v in per_artery.items()}
+        n_vessels = score.vessels_with_calcium(by_name, CAC_DRS_VESSELS)
+    category = score.agatston_category(total)
+    lesion_rows = _rows(lesions, names, LESION_KEYS)
+    report = {
+        "agatston": total,
+        "volume_mm3": float(lesions["volume_mm3"].sum()),
+        "mass_mg": _sum_or_none(lesions["mass_mg"], slice(None)),
+        "lesion_count": len(lesion_rows),
+        "category": category,
+        "category_description": score.category_description(category),
+        "cac_drs": score.cac_drs(total, n_vessels),
+        "cac_drs_risk": score.cac_drs_risk(total),
+        "vessels_with_calcium": n_vessels,
+        "per_artery": per_artery,
+        "lesions": lesion_rows,
+        "slice_lesions": _rows(slices, names, SLICE_LESION_KEYS),
+        "settings": _settings_record(
+            settings,
+            ct,
+            scoring_ct,
+            threshold_hu=threshold_hu,
+            edges_hu=edges_hu,
+            increment_mm=increment_mm,
+            slice_factor=slice_factor,
+            resampled=resampled,
+        ),
+        "warnings": warnings,
+    }
+    result = CoronaryResult(report, scoring_ct, voxels["index"], voxels["lesion"])
+    if settings.radiomics and lesion_rows:
+        from napari_calcium.calcium.radiomics import lesion_radiomics
+
+        features, radiomics_settings = lesion_radiomics(scoring_ct, result.lesion_labels())
+        for row in lesion_rows:
+            row.update(features[row["id"]])
+        report["settings"]["radiomics_settings"] = radiomics_settings
+    for text in warnings:
+        log.warning(text)
+    return result
+
+
+#: Vessels counted by the CAC-DRS N modifier (CLINICAL_RULES 1.6).
+CAC_DRS_VESSELS = ("LM", "LAD", "LCX", "RCA")
+#: Output keys of one lesion and one slice-lesion, in order.
+LESION_KEYS = (
+    "id",
+    "artery",
+    "agatston",
+    "volume_mm3",
+    "mass_mg",
+    "peak_hu",
+    "mean_hu",
+    "n_voxels",
+    "n_slice_lesions",
+    "centroid_mm",
+)
+SLICE_LESION_KEYS = (
+    "slice_index",
+    "slice_z_mm",
+    "lesion_id",
+    "artery",
+    "area_mm2",
+    "n_pixels",
+    "peak_hu",
+    "mean_hu",
+    "weight",
+    "agatston",
+)
+
+
+def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings, names):
+    """Flat indices, artery codes and HU of the voxels above threshold with an artery label.
+
+    Without artery labels every voxel above threshold counts, with artery code 0.
+    """
+    ct_flat = np.asarray(ct.array).reshape(-1)
+    if arteries is None:
+        index = np.flatnonzero(_passes(ct_flat, threshold_hu, settings.inclusive_threshold))
+        artery = np.zeros(index.size, np.int64)
+    else:
+        labels = _integer_labels(np.asarray(arteries.array)).reshape(-1)
+        index = np.flatnonzero(labels)  # labels are sparse: test HU only where labelled
+        artery = labels[index].astype(np.int64)
+        unknown = sorted(set(np.unique(artery).tolist()) - set(names))
+        if unknown:
+            raise InputError(
+                f"artery labels contain values {unknown} with no artery name "
+                f"(known: {', '.join(f'{k} {v}' for k, v in names.items())})",
+                "relabel those voxels or add the names to the settings (artery_names)",
+            )
+        keep = _passes(ct_flat[index], threshold_hu, settings.inclusive_threshold)
+        index, artery = index[keep], artery[keep]
+    return {"index": index, "artery": artery, "hu": ct_flat[index].astype(np.float64)}
+
+
+def _slice_lesions(voxels, ct: Volume, settings, edges_hu, slice_factor) -> dict[str, np.ndarray]:
+    """Qualifying slice-lesions (2-D components per slice and artery) and their scores.
+
+    Drops the voxels of too-small slice-lesions from ``voxels`` and adds
+    ``voxels["slice_lesion"]`` (1..m) and ``voxels["lesion"]`` (3-D lesion id, 1..n).
+    """
+    shape = ct.shape
+    pixel_area_mm2 = ct.spacing_mm[0] * ct.spacing_mm[1]
+    offsets = forward_offsets(settings.connectivity_2d, None)
+    label, n = sparse_components(voxels["index"], shape, offsets, voxels["artery"])
+    n_pixels = np.bincount(label, minlength=n + 1)[1:]
+    qualifies = n_pixels * pixel_area_mm2 >= settings.min_area_mm2 * (1 - 1e-9)
+    if settings.min_pixels is not None:
+        qualifies &= n_pixels >= settings.min_pixels
+    keep = qualifies[label - 1]
+    for key in voxels:
+        voxels[key] = voxels[key][keep]
+    renumber = np.zeros(n + 1, np.int64)
+    renumber[1:][qualifies] = np.arange(1, qualifies.sum() + 1)
+    voxels["slice_lesion"] = renumber[label[keep]]
+    offsets_3d = forward_offsets(settings.connectivity_2d, settings.connectivity_3d)
+    voxels["lesion"], _ = sparse_components(voxels["index"], shape, offsets_3d, voxels["artery"])
+
+    ids = np.arange(1, qualifies.sum() + 1)
+    _, first = np.unique(voxels["slice_lesion"], return_index=True)
+    slice_index = voxels["index"][first] // (shape[1] * shape[2])
+    peak = _per_label(ndimage.maximum, voxels["hu"], voxels["slice_lesion"], ids)
+    area = n_pixels[qualifies] * pixel_area_mm2
+    return {
+        "slice_index": slice_index,
+        "slice_z_mm": ct.index_to_physical(
+            np.stack([slice_index, 0 * slice_index, 0 * slice_index], axis=1)
+        )[:, 2],
+        "lesion_id": voxels["lesion"][first],
+        "artery": voxels["artery"][first],
+        "area_mm2": area,
+        "n_pixels": n_pixels[qualifies],
+        "peak_hu": peak,
+        "mean_hu": _per_label(ndimage.mean, voxels["hu"], voxels["slice_lesion"], ids),
+        "weight": score.density_weight(peak, edges_hu),
+        "agatston": score.slice_lesion_scores(area, peak, edges_hu, slice_factor),
+    }
+
+
+def _lesions(voxels, slices, ct: Volume, settings) -> dict[str, np.ndarray]:
+    """Per 3-D lesion: artery, Agatston (sum of its slice-lesions), volume, mass, HU, centroid."""
+    lesion = voxels["lesion"]
+    n = int(lesion.max(initial=0))
+    ids = np.arange(1, n + 1)
+    n_voxels = np.bincount(lesion, minlength=n + 1)[1:]
+    volume = n_voxels * ct.voxel_volume_mm3
+    mean = _per_label(ndimage.mean, voxels["hu"], lesion, ids)
+    _, first = np.unique(lesion, return_index=True)
+    zyx = np.stack(np.unravel_index(voxels["index"], ct.shape), axis=1)
+    centroid_index = (
+        np.stack(
+            [np.bincount(lesion, weights=zyx[:, a], minlength=n + 1)[1:] for a in range(3)], axis=1
+        )
+        / np.maximum(n_voxels, 1)[:, None]
+    )
+    c = settings.calibration_mg_cm3_per_hu
+    return {
+        "id": ids,
+        "artery": voxels["artery"][first],
+        "agatston": np.bincount(slices["lesion_id"], slices["agatston"], minlength=n + 1)[1:],
+        "volume_mm3": volume,
+        "mass_mg": None if c is None else score.lesion_mass_mg(volume, mean, c),
+        "peak_hu": _per_label(ndimage.maximum, voxels["hu"], lesion, ids),
+        "mean_hu": mean,
+        "n_voxels": n_voxels,
+        "n_slice_lesions": np.bincount(slices["lesion_id"], minlength=n + 1)[1:],
+        "centroid_mm": ct.index_to_physical(centroid_index),
+    }
+
+
+def _rows(table: dict[str, Any], names: dict[int, str], keys) -> list[dict[str, Any]]:
+    """Columns of arrays -> list of JSON-able dicts (artery codes become names)."""
+    n = len(table[keys[0]])
+    rows = []
+    for i in range(n):
+        row = {}
+        for key in keys:
+            column = table[key]
+            if column is None:
+                row[key] = None
+            elif key == "artery":
+                row[key] = names[int(column[i])]
+            elif key == "centroid_mm":
+                row[key] = [float(v) for v in column[i]]
+            elif np.issubdtype(np.asarray(column).dtype, np.integer):
+                row[key] = int(column[i])
+            else:
+                row[key] = float(column[i])
+        rows.append(row)
+    return rows
+
+
+def _sum_or_none(values, selection) -> float | None:
+    return None if values is None else float(values[selection].sum())
+
+
+def _integer_labels(labels: np.ndarray) -> np.ndarray:
+    if np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool:
+        return labels
+    if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+        raise InputError(
+            "the artery label image holds non-integer values",
+            "save the artery labels as an integer label image (0 background, 1 LM, 2 LAD, ...)",
+        )
+    return labels.astype(np.int32)
+
+
+def _passes(values, threshold_hu: float, inclusive: bool) -> np.ndarray:
+    return values >= threshold_hu if inclusive else values > threshold_hu
+
+
+def _per_label(func, values, labels, index) -> np.ndarray:
+    if len(index) == 0:
+        return np.zeros(0)
+    return np.asarray(func(values, labels=labels, index=index), dtype=np.float64)
+
+
+def _thresholds(ct: Volume, settings: CoronarySettings, warnings: list[str]):
+    kvp = ct.acquisition.kvp
+    if settings.kvp_adjusted:
+        if kvp is None:
+            raise InputError(
+                "kVp-adjusted thresholds need the tube voltage, which this CT does not record",
+                "score with the standard 130 HU threshold or read the DICOM series",
+            )
+        try:
+            threshold, *edges = score.kvp_edges_hu(kvp)
+        except ValueError as err:
+            raise InputError(str(err), "use the standard thresholds") from err
+        return float(threshold), tuple(edges)
+    if kvp is not None and not 110 <= kvp <= 130:
+        warnings.append(
+            f"the CT was acquired at {kvp:g} kVp; the 130-HU threshold and density factors "
+            "were defined at 120-130 kVp (consider kvp_adjusted, values unverified)"
+        )
+    return float(settings.threshold_hu), tuple(float(e) for e in settings.weight_edges_hu)
+
+
+def _slice_increment(ct: Volume, warnings: list[str]) -> float:
+    increment = ct.spacing_mm[2]
+    recorded = ct.acquisition.slice_increment_mm
+    if recorded is not None and not math.isclose(recorded, increment, abs_tol=0.01):
+        warnings.append(
+            f"recorded slice increment {recorded:g} mm differs from the slice spacing "
+            f"{increment:g} mm; the spacing is used"
+        )
+    thickness = ct.acquisition.slice_thickness_mm
+    if thickness is not None and thickness > increment + 0.01:
+        warnings.append(
+            f"overlapping slices (thickness {thickness:g} mm > increment {increment:g} mm)"
+        )
+    return float(increment)
+
+
+def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
+    from napari_calcium import __version__
+
+    acquisition = ct.acquisition.to_dict()
+    acquisition.pop("series_description", None)
+    record = settings.to_dict()
+    record.update(
+        {
+            "threshold_hu_used": derived["threshold_hu"],
+            "weight_edges_hu_used": list(derived["edges_hu"]),
+            "threshold_rule": ">=" if settings.inclusive_threshold else ">",
+            "min_area_rule": ">=",
+            "peak_rule": "peak HU per lesion per slice",
+            "straddling_rule": "slice-lesions are split by artery label; each part has "
+            "its own area, peak and density factor",
+            "slice_axis": "array axis 0 (z)",
+            "slice_increment_mm": derived["increment_mm"],
+            "resampled_to_3mm": derived["resampled"],
+            "resample_method": "overlap-weighted slab mean along z"
+            if derived["resampled"]
+            else None,
+            "agatston_slice_factor": derived["slice_factor"],
+            "agatston_reported_as": "3-mm equivalent (native sum x increment / 3 mm)"
+            if settings.slice_mode == "native"
+            else "on 3-mm slices",
+            "scoring_spacing_mm": list(scoring_ct.spacing_mm),
+            "scoring_shape_zyx": list(scoring_ct.shape),
+            "pixel_area_mm2": scoring_ct.spacing_mm[0] * scoring_ct.spacing_mm[1],
+            "mass_formula": "c x volume_cm3 x mean HU of lesion voxels above threshold",
+            "category_rule": "categories of the unrounded Agatston score",
+            "cac_drs_vessels": list(CAC_DRS_VESSELS),
+            "ct_spacing_mm": list(ct.spacing_mm),
+            "ct_shape_zyx": list(ct.shape),
+            "acquisition": acquisition,
+            "rules": "CLINICAL_RULES.md 1.1-1.7",
+            "software": f"napari-calcium {__version__}",
+        }
+    )
+    return record

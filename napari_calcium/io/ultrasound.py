@@ -1,0 +1,497 @@
+"""IVUS pullbacks: multi-frame ultrasound DICOM and folders of PNG/TIFF frames.
+
+A pullback is a Volume of shape ``(frame, y, x)``. The in-plane pixel size comes
+from the ultrasound region calibration (SequenceOfUltrasoundRegions, PhysicalDeltaX/Y
+in cm) or PixelSpacing; the frame rate from FrameTime / CineRate /
+RecommendedDisplayFrameRate. DICOM has no pullback-speed attribute, so the distance
+between frames (speed / frame rate) usually comes from the user
+(:meth:`Volume.with_pullback`); until then axis 0 has spacing 1.0 and
+:func:`require_frame_spacing` stops analyses that need millimetres along the vessel.
+
+Large pullbacks open lazily: uncompressed pixel data is memory-mapped and wrapped
+in a dask array of one chunk per frame, so only the frames that are displayed or
+analysed are read; compressed data and image folders are decoded frame by frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from napari_calcium.errors import InputError
+from napari_calcium.io.atomic import atomic_file
+from napari_calcium.io.dicom import base_dataset, decimal_string, read_header
+from napari_calcium.volume import Acquisition, Volume
+
+log = logging.getLogger(__name__)
+
+US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+FRAME_EXTENSIONS = (".png", ".tif", ".tiff")
+PULLBACK_HINT = (
+    "pass the pullback speed and frame rate: --pullback-speed MM_S --frame-rate FPS "
+    "(Python: read(..., pullback_speed_mm_s=..., frame_rate_hz=...))"
+)
+#: ITU-R BT.601 luma weights for RGB -> grey.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def require_frame_spacing(volume: Volume) -> float:
+    """The pullback's frame spacing in mm, or :class:`InputError` when it is unknown.
+
+    Analyses that measure along the pullback (lengths, volumes) call this first.
+    """
+    spacing = volume.frame_spacing_mm
+    if spacing is None:
+        acq = volume.acquisition
+        missing = [
+            name
+            for name, value in (
+                ("pullback speed", acq.pullback_speed_mm_s),
+                ("frame rate", acq.frame_rate_hz),
+            )
+            if not value
+        ]
+        raise InputError(
+            f"the distance between IVUS frames is unknown ({' and '.join(missing)} not given)",
+            PULLBACK_HINT,
+        )
+    return spacing
+
+
+def warn_if_no_frame_spacing(volume: Volume, source) -> None:
+    """Log a warning naming the flags when a multi-frame pullback has no frame spacing."""
+    if volume.frame_spacing_mm is None and volume.shape[0] > 1:
+        log.warning(
+            "%s: pullback speed and/or frame rate unknown, so frames are 1.0 apart along "
+            "axis 0 (not mm); %s",
+            Path(source).name,
+            PULLBACK_HINT,
+        )
+
+
+def _luminance(rgb: np.ndarray, dtype) -> np.ndarray:
+    """Grey values of RGB pixels (last axis), rounded, in ``dtype``."""
+    grey = rgb[..., 0] * LUMA[0] + rgb[..., 1] * LUMA[1] + rgb[..., 2] * LUMA[2]
+    return np.rint(grey).astype(dtype)
+
+
+# --------------------------------------------------------------- DICOM read
+def region_pixel_spacing(ds) -> tuple[float, float] | None:
+    """``(x, y)`` pixel size in mm from SequenceOfUltrasoundRegions, if calibrated in cm.
+
+    Uses the 2-D tissue regions (RegionSpatialFormat 1) with PhysicalUnits 3 (cm);
+    when several disagree, the largest region wins (logged).
+    """
+    regions = []
+    for r in ds.get("SequenceOfUltrasoundRegions", []):
+        if (
+            r.get("RegionSpatialFormat") == 1
+            and r.get("PhysicalUnitsXDirection") == 3
+            and r.get("PhysicalUnitsYDirection") == 3
+            and (r.get("PhysicalDeltaX") or 0) > 0
+            and (r.get("PhysicalDeltaY") or 0) > 0
+        ):
+            area = (r.get("RegionLocationMaxX1", 0) - r.get("RegionLocationMinX0", 0)) * (
+                r.get("RegionLocationMaxY1", 0) - r.get("RegionLocationMinY0", 0)
+            )
+            spacing = (10.0 * abs(float(r.PhysicalDeltaX)), 10.0 * abs(float(r.PhysicalDeltaY)))
+            regions.append((area, spacing))
+    if not regions:
+        return None
+    regions.sort(key=lambda a: -a[0])
+    if any(not np.allclose(s, regions[0][1], rtol=1e-6) for _, s in regions):
+        log.warning(
+            "ultrasound regions have different pixel sizes %s; using the largest region's",
+            [s for _, s in regions],
+        )
+    return regions[0][1]
+
+
+def frame_rate_hz(ds) -> float | None:
+    """Frames per second from FrameTime (ms), CineRate or RecommendedDisplayFrameRate."""
+    frame_time = ds.get("FrameTime")
+    if frame_time and float(frame_time) > 0:
+        return 1000.0 / float(frame_time)
+    for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
+        value = ds.get(keyword)
+        if value and float(value) > 0:
+            return float(value)
+    return None
+
+
+class _MappedFrames:
+    """Array-like view of uncompressed frames in a file; indexing reads only those bytes.
+
+    Not an ``ndarray`` (dask slices in-memory arrays when the graph is built, which
+    would read every frame at opening); the file is memory-mapped on first access.
+    """
+
+    def __init__(self, path: Path, dtype: np.dtype, offset: int, shape: tuple[int, ...]):
+        self.path, self.dtype, self.offset, self.shape = path, dtype, offset, shape
+        self.ndim = len(shape)
+        self._map = None
+
+    def __getitem__(self, key) -> np.ndarray:
+        if self._map is None:
+            self._map = np.memmap(
+                self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape
+            )
+        return np.array(self._map[key])
+
+
+def _native_frames(path: Path, ds, n_frames: int):
+    """A lazy ``(frame, y, x[, sample])`` dask array over uncompressed pixel data, or None."""
+    import dask.array as da
+
+    raw = ds._dict.get(0x7FE00010)
+    tell = getattr(raw, "value_tell", None)
+    bits = int(ds.BitsAllocated)
+    if tell is None or bits not in (8, 16) or raw.length == 0xFFFFFFFF:
+        return None
+    samples = int(ds.get("SamplesPerPixel", 1))
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    kind = "i" if int(ds.get("PixelRepresentation", 0)) == 1 else "u"
+    endian = ">" if not ds.original_encoding[1] else "<"
+    dtype = np.dtype(f"{endian}{kind}{bits // 8}")
+    planar = samples > 1 and int(ds.get("PlanarConfiguration", 0)) == 1
+    if samples == 1:
+        frame_shape = (rows, cols)
+    else:
+        frame_shape = (samples, rows, cols) if planar else (rows, cols, samples)
+    expected = n_frames * int(np.prod(frame_shape)) * dtype.itemsize
+    available = path.stat().st_size - tell
+    if raw.length < expected or available < expected:
+        raise InputError(
+            f"{path.name} is truncated: its pixel data has {min(raw.length, available)} bytes, "
+            f"{n_frames} frames of {rows}x{cols}x{samples} need {expected}",
+            "copy the file again from its source",
+        )
+    source = _MappedFrames(path, dtype, tell, (n_frames, *frame_shape))
+    frames = da.from_array(source, chunks=(1, *frame_shape), asarray=False, name=f"us-{path}")
+    if planar:
+        frames = frames.transpose(0, 2, 3, 1)
+    return frames.astype(dtype.newbyteorder("="))
+
+
+def _decoded_frames(path: Path, ds, n_frames: int):
+    """A lazy ``(frame, y, x[, sample])`` dask array decoding each frame with pydicom."""
+    import dask
+    import dask.array as da
+    import pydicom
+    from pydicom.pixels import apply_color_lut, pixel_array
+
+    if str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
+        full = pydicom.dcmread(path)  # the palette lookup tables
+
+        def decode(i):
+            return apply_color_lut(pixel_array(path, index=i), full)
+
+    else:
+
+        def decode(i):
+            return pixel_array(path, index=i)
+
+    first = decode(0)
+    frames = [
+        da.from_delayed(dask.delayed(decode)(i), shape=first.shape, dtype=first.dtype)
+        for i in range(n_frames)
+    ]
+    return da.stack(frames)
+
+
+def _to_grey(frames, ds, name: str):
+    """Scalar frames: RGB -> luminance (same dtype), YBR_FULL -> Y, MONOCHROME1 inverted."""
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    if frames.ndim == 3:
+        if photometric == "MONOCHROME1":
+            top = 2 ** int(ds.get("BitsStored", ds.BitsAllocated)) - 1
+            log.info("%s: MONOCHROME1, inverted so that bright is high", name)
+            return (top - frames).astype(frames.dtype)
+        return frames
+    if photometric == "YBR_FULL":
+        log.info("%s: YBR_FULL colour; using the luminance (Y) channel", name)
+        return frames[..., 0]
+    log.info("%s: colour (%s) frames converted to luminance (BT.601)", name, photometric)
+    dtype = frames.dtype
+    return frames.map_blocks(_luminance, dtype, dtype=dtype, drop_axis=3)
+
+
+def read_ultrasound_file(path, *, pixel_spacing_mm: float | None = None) -> Volume:
+    """Read an ultrasound DICOM file (multi- or single-frame) lazily as a pullback.
+
+    Parameters
+    ----------
+    path : the file.
+    pixel_spacing_mm : in-plane pixel size (mm) overriding the file's calibration.
+
+    Returns
+    -------
+    Volume of modality ``IVUS``, array ``(frame, y, x)`` (dask), spacing
+    ``(x, y, 1.0)`` mm; ``acquisition.frame_rate_hz`` from the file when present.
+    """
+    path = Path(path)
+    ds = read_header(path, stop_before_pixels=False, defer_size=1024)
+    if 0x7FE00010 not in ds._dict:
+        raise InputError(f"{path.name} has no pixel data")
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = None
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    if not ds.file_meta.TransferSyntaxUID.is_compressed and photometric in (
+        "MONOCHROME1",
+        "MONOCHROME2",
+        "RGB",
+        "YBR_FULL",
+    ):
+        frames = _native_frames(path, ds, n_frames)
+    if frames is None:
+        try:
+            frames = _decoded_frames(path, ds, n_frames)
+        except Exception as err:  # noqa: BLE001 -- decoders raise many types on broken data
+            raise InputError(
+                f"the pixel data of {path.name} could not be decoded ({type(err).__name__}: {err})",
+                "check that the file is complete; compressed files may need a decoder "
+                "plugin (pylibjpeg, python-gdcm)",
+            ) from err
+    frames = _to_grey(frames, ds, path.name)
+    return _pullback_volume(frames, ds, path, pixel_spacing_mm)
+
+
+def _pullback_volume(frames, ds, source: Path, pixel_spacing_mm: float | None) -> Volume:
+    spacing = region_pixel_spacing(ds)
+    if spacing is None and ds.get("PixelSpacing"):
+        row, col = (float(v) for v in ds.PixelSpacing)
+        spacing = (col, row)
+    if pixel_spacing_mm:
+        spacing = (float(pixel_spacing_mm), float(pixel_spacing_mm))
+    if spacing is None:
+        log.warning(
+            "%s: no pixel size in the file, so in-plane spacing is 1.0 (not mm); "
+            "pass --pixel-spacing MM (Python: pixel_spacing_mm=...)",
+            source.name,
+        )
+        spacing = (1.0, 1.0)
+    return Volume(
+        frames,
+        (*spacing, 1.0),
+        modality="IVUS",
+        acquisition=Acquisition(
+            frame_rate_hz=frame_rate_hz(ds),
+            manufacturer=str(ds.get("Manufacturer", "")) or None,
+            series_description=str(ds.get("SeriesDescription", "")) or None,
+        ),
+    )
+
+
+def read_ultrasound_files(paths: list[Path], headers=None, pixel_spacing_mm=None) -> Volume:
+    """A pullback stored as one single-frame ultrasound DICOM file per frame.
+
+    Frames are ordered by InstanceNumber (then file name) and decoded lazily.
+    """
+    import dask.array as da
+
+    headers = headers or [read_header(p) for p in paths]
+    order = sorted(
+        range(len(paths)), key=lambda i: (int(headers[i].get("InstanceNumber", 0) or 0), paths[i])
+    )
+    volumes = [read_ultrasound_file(paths[i], pixel_spacing_mm=pixel_spacing_mm) for i in order]
+    shapes = {v.shape[1:] for v in volumes}
+    if len(shapes) > 1:
+        raise InputError(f"ultrasound frames of different sizes: {sorted(shapes)}")
+    frames = da.concatenate([v.array for v in volumes])
+    return volumes[0].replace(array=frames)
+
+
+# ------------------------------------------------------------- frame folder
+def natural_key(path: Path):
+    """Sort key putting ``frame2`` before ``frame10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def frame_files(folder) -> list[Path]:
+    """PNG/TIFF files directly in ``folder``, in natural order."""
+    folder = Path(folder)
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FRAME_EXTENSIONS
+    ]
+    return sorted(files, key=natural_key)
+
+
+def _frame_shape(path: Path) -> tuple[int, ...]:
+    """Shape of an image file from its header only."""
+    import imageio.v3 as iio
+
+    return tuple(iio.improps(path).shape)
+
+
+def _read_frame(path: Path) -> np.ndarray:
+    """One frame as a 2-D array (colour -> luminance in the frame's dtype)."""
+    import imageio.v3 as iio
+
+    frame = np.asarray(iio.imread(path))
+    if frame.ndim == 3:
+        frame = _luminance(frame[..., :3].astype(np.float64), frame.dtype)
+    return frame
+
+
+def read_frame_folder(folder, *, pixel_spacing_mm: float | None = None) -> Volume:
+    """A pullback from a folder of PNG/TIFF frames (natural order), opened lazily.
+
+    Parameters
+    ----------
+    folder : folder with one image per frame.
+    pixel_spacing_mm : in-plane pixel size in mm (image files carry none; 1.0 with a
+        warning when not given).
+
+    Returns
+    -------
+    Volume of modality ``IVUS``, array ``(frame, y, x)`` (dask).
+    """
+    import dask
+    import dask.array as da
+
+    folder = Path(folder)
+    files = frame_files(folder)
+    if not files:
+        raise InputError(f"{folder} holds no PNG/TIFF frames")
+    shapes = []
+    for path in files:
+        try:
+            shapes.append(_frame_shape(path)[:2])
+        except Exception as err:  # noqa: BLE001 -- image libraries raise many types
+            raise InputError(f"{path.name} could not be read as an image ({err})") from err
+    first = _read_frame(files[0])
+    odd = [
+        f"{p.name} ({s[1]}x{s[0]})" for p, s in zip(files, shapes, strict=True) if s != first.shape
+    ]
+    if odd:
+        raise InputError(
+            f"{folder}: frames differ in size from {files[0].name} "
+            f"({first.shape[1]}x{first.shape[0]}): {', '.join(odd[:10])}"
+            + (f" and {len(odd) - 10} more" if len(odd) > 10 else ""),
+            "keep only the frames of one pullback in the folder",
+        )
+    frames = da.stack(
+        [da.from_array(first, chunks=first.shape)]
+        + [
+            da.from_delayed(dask.delayed(_read_frame)(p), shape=first.shape, dtype=first.dtype)
+            for p in files[1:]
+        ]
+    )
+    if pixel_spacing_mm is None:
+        log.warning(
+            "%s: image frames carry no pixel size, so in-plane spacing is 1.0 (not mm); "
+            "pass --pixel-spacing MM (Python: pixel_spacing_mm=...)",
+            folder.name,
+        )
+    spacing = float(pixel_spacing_mm or 1.0)
+    return Volume(frames, (spacing, spacing, 1.0), modality="IVUS")
+
+
+# -------------------------------------------------------------------- write
+def write_ultrasound_multiframe(
+    volume: Volume,
+    path,
+    *,
+    rgb: bool = False,
+    frame_rate_hz: float | None = None,
+    compress: bool = False,
+) -> Path:
+    """Write a pullback as one Ultrasound Multi-frame Image Storage file, atomically.
+
+    The in-plane spacing is written as one 2-D ultrasound region covering the frame
+    (PhysicalDeltaX/Y in cm), the frame rate as FrameTime (ms). There is no DICOM
+    attribute for the pullback speed, so none is written. Uncompressed data is
+    streamed frame by frame (a dask volume is never held whole in memory).
+
+    Parameters
+    ----------
+    volume : ``(frame, y, x)`` uint8 (grey or ``rgb``) or uint16 (grey) values.
+    path : output file.
+    rgb : store as RGB (the grey value in all three samples), as colour IVUS
+        consoles do; readers convert it back to the same grey.
+    frame_rate_hz : frames per second; default ``volume.acquisition.frame_rate_hz``.
+    compress : RLE Lossless (loads the whole volume).
+
+    Returns
+    -------
+    Path of the file.
+    """
+    from pydicom.dataset import Dataset
+    from pydicom.uid import RLELossless, generate_uid
+
+    dtype = np.dtype(volume.array.dtype)
+    if dtype not in (np.uint8, np.uint16) or (rgb and dtype != np.uint8):
+        raise ValueError(f"ultrasound frames must be uint8 (or uint16 grey), not {dtype}")
+    n_frames, rows, cols = volume.shape
+    ds = base_dataset(
+        US_MULTIFRAME_STORAGE,
+        "US",
+        volume.acquisition.series_description or "napari-calcium IVUS pullback",
+    )
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.InstanceNumber = 1
+    ds.ImageType = ["DERIVED", "SECONDARY"]
+    ds.NumberOfFrames = n_frames
+    rate = frame_rate_hz or volume.acquisition.frame_rate_hz
+    if rate:
+        ds.FrameTime = decimal_string(1000.0 / rate)
+        ds.FrameIncrementPointer = 0x00181063  # FrameTime
+    ds.Rows, ds.Columns = rows, cols
+    ds.SamplesPerPixel = 3 if rgb else 1
+    ds.PhotometricInterpretation = "RGB" if rgb else "MONOCHROME2"
+    if rgb:
+        ds.PlanarConfiguration = 0
+    ds.BitsAllocated = ds.BitsStored = 8 * dtype.itemsize
+    ds.HighBit = ds.BitsStored - 1
+    ds.PixelRepresentation = 0
+    region = Dataset()
+    region.RegionSpatialFormat = 1  # 2-D tissue image
+    region.RegionDataType = 1
+    region.RegionFlags = 0
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = cols - 1, rows - 1
+    region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = 3  # cm
+    region.PhysicalDeltaX = volume.spacing_mm[0] / 10.0
+    region.PhysicalDeltaY = volume.spacing_mm[1] / 10.0
+    ds.SequenceOfUltrasoundRegions = [region]
+
+    def frame_bytes(k: int) -> bytes:
+        frame = np.asarray(volume.array[k], dtype=dtype)
+        if rgb:
+            frame = np.repeat(frame[..., None], 3, axis=2)
+        return frame.astype(dtype.newbyteorder("<")).tobytes()
+
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        if compress:
+            pixels = np.asarray(volume.array, dtype=dtype)
+            if rgb:
+                pixels = np.repeat(pixels[..., None], 3, axis=3)
+            ds.compress(RLELossless, pixels, generate_instance_uid=False)
+            ds.save_as(tmp, enforce_file_format=True)
+        else:
+            _save_streaming(ds, tmp, n_frames, frame_bytes, dtype)
+    return path
+
+
+def _save_streaming(ds, path: Path, n_frames: int, frame_bytes, dtype) -> None:
+    """Save ``ds`` without pixels, then append Pixel Data frame by frame."""
+    ds.save_as(path, enforce_file_format=True)
+    nbytes = n_frames * int(ds.Rows) * int(ds.Columns) * int(ds.SamplesPerPixel) * dtype.itemsize
+    if nbytes >= 0xFFFFFFFE:
+        raise ValueError(f"{nbytes} bytes of pixels exceed what one uncompressed file holds")
+    with open(path, "ab") as fh:
+        # Pixel Data (7FE0,0010) in explicit VR little endian: the last element.
+        vr = b"OB" if dtype.itemsize == 1 else b"OW"
+        fh.write(struct.pack("<HH", 0x7FE0, 0x0010) + vr + b"\0\0")
+        fh.write(struct.pack("<I", nbytes + nbytes % 2))
+        for k in range(n_frames):
+            fh.write(frame_bytes(k))
+        if nbytes % 2:
+            fh.write(b"\0")

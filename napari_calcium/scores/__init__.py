@@ -1,0 +1,1 @@
+"""Clinical scores: pure functions of measurements, one module per rule family."""

@@ -1,0 +1,438 @@
+"""Coronary scoring widget: assign calcium candidates to arteries and read the scores.
+
+The reader's work is one Labels layer of arteries on the CT grid (1 LM, 2 LAD,
+3 LCX, 4 RCA). The widget shows every candidate above the threshold as an overlay;
+with an artery chosen, clicking a candidate assigns its whole connected region to
+that artery (one undoable step), "exclude" clears it, and the brush and eraser of
+the arteries layer split or merge as usual. After each edit the scores are
+recomputed off the GUI thread by :func:`napari_calcium.calcium.measure_coronary`;
+the tables show per-artery scores and one row per lesion (click a row to go
+there), and the lesions land as a Labels layer whose ``features`` hold the
+per-lesion measurements (PyRadiomics columns when "radiomics" is ticked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import napari
+import numpy as np
+import pandas as pd
+from napari.layers import Image
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_info, show_warning
+from qtpy.QtCore import QTimer, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_calcium.calcium.components import candidate_lesions
+from napari_calcium.calcium.coronary import (
+    ARTERY_COLORS,
+    ARTERY_NAMES,
+    SLICE_MODES,
+    CoronarySettings,
+    calibration_from_rois,
+    measure_coronary,
+)
+from napari_calcium.errors import InputError
+from napari_calcium.report import coronary_lesion_rows
+from napari_calcium.volume import Volume
+
+CANDIDATES = "calcium candidates"
+ARTERIES = "coronary arteries"
+LESIONS = "coronary lesions"
+CALIBRATION = "calibration ROI"
+EXCLUDE = "exclude"
+SUMMARY_COLUMNS = ("artery", "Agatston", "volume (mm³)", "mass (mg)", "lesions")
+LESION_COLUMNS = ("id", "artery", "Agatston", "volume (mm³)", "peak (HU)")
+
+
+class CoronaryWidget(QWidget):
+    """Dock widget for coronary calcium scoring in a napari viewer.
+
+    Signals
+    -------
+    candidates_ready : emitted when the candidate overlay is shown.
+    scores_updated : emitted with the result dict after each recomputation.
+    """
+
+    candidates_ready = Signal()
+    scores_updated = Signal(dict)
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__()
+        self.viewer = viewer
+        self.report: dict[str, Any] | None = None
+        self._ct: Volume | None = None
+        self._boxes: list = []
+        self._worker = None
+        self._pending = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self._start_scoring)
+
+        self.ct_combo = QComboBox()
+        self.threshold = _spin(130.0, -1000.0, 3000.0, 1.0, " HU")
+        self.min_area = _spin(1.0, 0.0, 100.0, 0.1, " mm²")
+        self.slice_mode = QComboBox()
+        self.slice_mode.addItems(SLICE_MODES)
+        self.calibration = _spin(0.0, 0.0, 100.0, 0.01, " mg/cm³/HU", decimals=4)
+        self.calibration.setToolTip("mass calibration factor c; 0 = no mass score")
+        self.rho_ha = _spin(200.0, 1.0, 2000.0, 10.0, " mg HA/cm³")
+        self.rho_ha.setToolTip("hydroxyapatite density of the calibration insert")
+        calibrate = QPushButton("Calibrate from ROIs")
+        calibrate.clicked.connect(self.calibrate)
+        self.radiomics = QCheckBox("PyRadiomics features per lesion")
+        self.artery = QComboBox()
+        self.artery.addItems([*ARTERY_NAMES.values(), EXCLUDE])
+        find = QPushButton("Show candidates")
+        find.clicked.connect(self.show_candidates)
+        undo, redo, recompute = QPushButton("Undo"), QPushButton("Redo"), QPushButton("Recompute")
+        undo.clicked.connect(self.undo)
+        redo.clicked.connect(self.redo)
+        recompute.clicked.connect(self.request_update)
+        for control in (self.threshold, self.min_area, self.calibration):
+            control.valueChanged.connect(self.request_update)
+        self.slice_mode.currentIndexChanged.connect(self.request_update)
+        self.radiomics.toggled.connect(self.request_update)
+
+        self.summary = _table(SUMMARY_COLUMNS)
+        self.lesion_table = _table(LESION_COLUMNS)
+        self.lesion_table.cellClicked.connect(self.go_to_row)
+        self.status = QLabel("Choose the CT and press 'Show candidates'.")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("CT", self.ct_combo)
+        form.addRow("threshold", self.threshold)
+        form.addRow("min. area", self.min_area)
+        form.addRow("slices", self.slice_mode)
+        form.addRow("calibration", self.calibration)
+        form.addRow("HA insert", self.rho_ha)
+        form.addRow(calibrate)
+        form.addRow(self.radiomics)
+        form.addRow("click assigns to", self.artery)
+        buttons = QHBoxLayout()
+        for button in (undo, redo, recompute):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(find)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.lesion_table)
+
+        viewer.layers.events.inserted.connect(self._refresh_layers)
+        viewer.layers.events.removed.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    # ------------------------------------------------------------------ setup
+    def settings(self) -> CoronarySettings:
+        """The scoring conventions currently set in the widget."""
+        c = self.calibration.value()
+        return CoronarySettings(
+            threshold_hu=self.threshold.value(),
+            min_area_mm2=self.min_area.value(),
+            slice_mode=self.slice_mode.currentText(),
+            calibration_mg_cm3_per_hu=c if c > 0 else None,
+            radiomics=self.radiomics.isChecked(),
+        )
+
+    def _refresh_layers(self, event=None) -> None:
+        current = self.ct_combo.currentText()
+        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        self.ct_combo.blockSignals(True)
+        self.ct_combo.clear()
+        self.ct_combo.addItems(names)
+        if current in names:
+            self.ct_combo.setCurrentText(current)
+        self.ct_combo.blockSignals(False)
+
+    def _layer(self, name: str):
+        return next((layer for layer in self.viewer.layers if layer.name == name), None)
+
+    def show_candidates(self) -> None:
+        """Find candidates (off the GUI thread) and add the overlay and arteries layers."""
+        name = self.ct_combo.currentText()
+        if not name:
+            show_warning("Open a CT first.")
+            return
+        self._ct = Volume.from_layer(self.viewer.layers[name])
+        threshold = self.threshold.value()
+        worker = create_worker(_find_candidates, self._ct.numpy(), threshold, _start_thread=False)
+        worker.returned.connect(self._add_candidate_layers)
+        worker.errored.connect(self._on_error)
+        self.status.setText("Finding candidates ...")
+        worker.start()
+
+    def _add_candidate_layers(self, found) -> None:
+        labels, boxes = found
+        self._boxes = boxes
+        geometry = self._ct.layer_kwargs()
+        candidates = self._layer(CANDIDATES)
+        if candidates is None:
+            candidates = self.viewer.add_labels(
+                labels,
+                name=CANDIDATES,
+                opacity=0.6,
+                colormap={0: "transparent", None: "yellow"},
+                **geometry,
+            )
+            candidates.mouse_drag_callbacks.append(self._on_click)
+        else:
+            candidates.data = labels
+        arteries = self._layer(ARTERIES)
+        if arteries is None or arteries.data.shape != labels.shape:
+            if arteries is not None:
+                self.viewer.layers.remove(arteries)
+            colors = {0: "transparent", None: "white"}
+            colors.update({k: ARTERY_COLORS[k] for k in ARTERY_NAMES})
+            arteries = self.viewer.add_labels(
+                np.zeros(labels.shape, np.uint8), name=ARTERIES, colormap=colors, **geometry
+            )
+            arteries.events.paint.connect(self.request_update)
+        self.viewer.layers.selection.active = candidates
+        self.status.setText(
+            f"{len(boxes)} candidate regions. Choose an artery and click a candidate."
+        )
+        self.candidates_ready.emit()
+        self.request_update()
+
+    def calibrate(self) -> None:
+        """Set the mass calibration factor from ROIs painted on the CT.
+
+        The first press adds a "calibration ROI" labels layer; paint the HA insert
+        with label 1 and water with label 2, then press again:
+        ``c = rho_HA / (mean HU insert - mean HU water)``.
+        """
+        if self._ct is None:
+            show_warning("Press 'Show candidates' first.")
+            return
+        layer = self._layer(CALIBRATION)
+        if layer is None:
+            self.viewer.add_labels(
+                np.zeros(self._ct.shape, np.uint8), name=CALIBRATION, **self._ct.layer_kwargs()
+            )
+            self.status.setText(
+                f"Paint the HA insert with label 1 and water with label 2 in '{CALIBRATION}', "
+                "then press 'Calibrate from ROIs' again."
+            )
+            return
+        rois = self._ct.replace(array=np.asarray(layer.data), modality="LABELS")
+        try:
+            cal = calibration_from_rois(self._ct, rois, self.rho_ha.value())
+        except InputError as err:
+            show_warning(str(err))
+            return
+        self.calibration.setValue(cal["factor_mg_cm3_per_hu"])
+        show_info(
+            f"calibration c = {self.rho_ha.value():g} / ({cal['insert_hu']:.1f} - "
+            f"{cal['water_hu']:.1f}) = {cal['factor_mg_cm3_per_hu']:.4f} mg/cm³ per HU"
+        )
+
+    # ------------------------------------------------------------ assignment
+    def _on_click(self, layer, event) -> None:
+        if event.type == "mouse_press" and event.button == 1:
+            self.assign_at(event.position)
+
+    def assign_at(self, world_zyx, artery: str | None = None) -> int:
+        """Assign the candidate region under a world point (z, y, x mm) to an artery.
+
+        ``artery`` is a name (``LM``, ``LAD``, ``LCX``, ``RCA``) or ``"exclude"``,
+        defaulting to the one chosen in the widget. The whole 3-D connected candidate
+        region is written into the arteries layer as one undoable step.
+
+        Returns
+        -------
+        int
+            Number of voxels changed (0 when there is no candidate there).
+        """
+        candidates, arteries = self._layer(CANDIDATES), self._layer(ARTERIES)
+        if candidates is None or arteries is None:
+            show_warning("Press 'Show candidates' first.")
+            return 0
+        artery = artery or self.artery.currentText()
+        value = 0 if artery == EXCLUDE else _code(artery)
+        index = np.round(candidates.world_to_data(np.asarray(world_zyx, float))).astype(int)
+        if np.any(index < 0) or np.any(index >= candidates.data.shape):
+            return 0
+        region = int(candidates.data[tuple(index)])
+        if region == 0:
+            show_info("No calcium candidate there.")
+            return 0
+        box = self._boxes[region - 1]
+        local = np.nonzero(candidates.data[box] == region)
+        indices = tuple(axis + s.start for axis, s in zip(local, box, strict=True))
+        before = np.count_nonzero(arteries.data[indices] != value)
+        arteries.data_setitem(indices, value)  # records undo history, emits `paint`
+        return int(before)
+
+    def undo(self) -> None:
+        """Undo the last edit of the arteries layer and rescore."""
+        arteries = self._layer(ARTERIES)
+        if arteries is not None:
+            arteries.undo()
+            self.request_update()
+
+    def redo(self) -> None:
+        """Redo the last undone edit of the arteries layer and rescore."""
+        arteries = self._layer(ARTERIES)
+        if arteries is not None:
+            arteries.redo()
+            self.request_update()
+
+    # ---------------------------------------------------------------- scoring
+    def request_update(self, *args) -> None:
+        """Rescore soon (edits within 150 ms are scored once)."""
+        self._timer.start()
+
+    def _start_scoring(self) -> None:
+        arteries = self._layer(ARTERIES)
+        if self._ct is None or arteries is None:
+            return
+        if self._worker is not None:
+            self._pending = True
+            return
+        try:
+            settings = self.settings()
+        except InputError as err:
+            show_warning(str(err))
+            return
+        labels = self._ct.replace(array=np.array(arteries.data), modality="LABELS")
+        self._worker = create_worker(_score, self._ct, labels, settings, _start_thread=False)
+        self._worker.returned.connect(self._show)
+        self._worker.errored.connect(self._on_error)
+        self._worker.finished.connect(self._scoring_finished)
+        self.status.setText("Scoring ...")
+        self._worker.start()
+
+    def _scoring_finished(self) -> None:
+        self._worker = None
+        if self._pending:
+            self._pending = False
+            self._start_scoring()
+
+    def _on_error(self, error) -> None:
+        self.status.setText(f"error: {error}")
+        show_warning(str(error))
+
+    def _show(self, scored) -> None:
+        result, lesions = scored
+        report = result.report
+        self.report = report
+        rows = [(name, v) for name, v in report["per_artery"].items()]
+        rows.append(
+            (
+                "Total",
+                {
+                    "agatston": report["agatston"],
+                    "volume_mm3": report["volume_mm3"],
+                    "mass_mg": report["mass_mg"],
+                    "lesions": report["lesion_count"],
+                },
+            )
+        )
+        self.summary.setRowCount(len(rows))
+        for r, (name, v) in enumerate(rows):
+            cells = (name, v["agatston"], v["volume_mm3"], v["mass_mg"], v["lesions"])
+            for c, value in enumerate(cells):
+                self.summary.setItem(r, c, QTableWidgetItem(_text(value)))
+        self.lesion_table.setRowCount(len(report["lesions"]))
+        for r, les in enumerate(report["lesions"]):
+            cells = (les["id"], les["artery"], les["agatston"], les["volume_mm3"], les["peak_hu"])
+            for c, value in enumerate(cells):
+                self.lesion_table.setItem(r, c, QTableWidgetItem(_text(value)))
+        self._update_lesion_layer(report, lesions)
+        self.status.setText(
+            f"Agatston {report['agatston']:.1f} — category {report['category']} "
+            f"({report['category_description']}), CAC-DRS {report['cac_drs']}"
+            + "".join(f"\nwarning: {w}" for w in report["warnings"])
+        )
+        self.scores_updated.emit(report)
+
+    def _update_lesion_layer(self, report, lesions: Volume) -> None:
+        rows = coronary_lesion_rows(report)
+        features = pd.DataFrame([{"index": row["lesion_id"], **row} for row in rows])
+        layer = self._layer(LESIONS)
+        if layer is None or layer.data.shape != lesions.shape:
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+            layer = self.viewer.add_labels(
+                lesions.array, name=LESIONS, opacity=0.8, visible=False, **lesions.layer_kwargs()
+            )
+            self.viewer.layers.selection.active = self._layer(CANDIDATES)
+        else:
+            layer.data = lesions.array
+        layer.features = features
+
+    def go_to_row(self, row: int, column: int = 0) -> None:
+        """Centre the view on the lesion of a row of the lesion table."""
+        if self.report is None or row >= len(self.report["lesions"]):
+            return
+        lesion = self.report["lesions"][row]
+        world = np.asarray(lesion["centroid_mm"][::-1])  # LPS (x, y, z) -> world (z, y, x)
+        for axis, value in enumerate(world):
+            self.viewer.dims.set_point(axis, value)
+        self.viewer.camera.center = tuple(world)
+        layer = self._layer(LESIONS)
+        if layer is not None:
+            layer.selected_label = lesion["id"]
+
+
+def _score(ct: Volume, arteries: Volume, settings: CoronarySettings):
+    result = measure_coronary(ct, arteries, settings)
+    return result, result.lesion_labels()
+
+
+def _find_candidates(ct_array, threshold_hu):
+    from scipy import ndimage
+
+    labels, _ = candidate_lesions(ct_array, threshold_hu)
+    return labels, ndimage.find_objects(labels)
+
+
+def _code(artery: str) -> int:
+    return next(k for k, v in ARTERY_NAMES.items() if v == artery)
+
+
+def _spin(value, low, high, step, suffix, decimals=2) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setDecimals(decimals)
+    spin.setSuffix(suffix)
+    spin.setValue(value)
+    return spin
+
+
+def _table(columns) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.setMinimumHeight(180)
+    return table
+
+
+def _text(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)

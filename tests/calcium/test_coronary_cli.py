@@ -1,0 +1,143 @@
+"""`napari-calcium coronary`: outputs, and clear refusals of bad input."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from napari_calcium.calcium import CoronarySettings, run_coronary
+from napari_calcium.cli import main
+from napari_calcium.errors import InputError
+from napari_calcium.io import read, write
+from napari_calcium.phantoms.coronary import coronary_ct
+from napari_calcium.volume import Volume
+
+
+@pytest.fixture(scope="module")
+def phantom_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("coronary")
+    ct, arteries, truth = coronary_ct(1.5)
+    write(ct, folder / "ct.nii.gz")
+    write(arteries, folder / "arteries.nii.gz")
+    return folder, ct, truth
+
+
+def test_cli_writes_json_csv_html_and_lesions(phantom_files, tmp_path):
+    folder, ct, truth = phantom_files
+    out = tmp_path / "out"
+    code = main(
+        [
+            "coronary",
+            str(folder / "ct.nii.gz"),
+            "--arteries",
+            str(folder / "arteries.nii.gz"),
+            "--calibration-mg-per-hu",
+            "0.8",
+            "--json",
+            str(out / "r.json"),
+            "--csv",
+            str(out / "r.csv"),
+            "--html",
+            str(out / "r.html"),
+            "--lesions-out",
+            str(out / "lesions.nii.gz"),
+        ]
+    )
+    assert code == 0
+    result = json.loads((out / "r.json").read_text())
+    assert result["agatston"] == pytest.approx(truth["agatston"])
+    assert result["mass_mg"] == pytest.approx(truth["mass_mg"])
+    assert result["cac_drs"] == "A2/N4" and result["category"] == "101-400"
+    for name in ("LM", "LAD", "LCX", "RCA"):
+        assert set(result["per_artery"][name]) >= {"agatston", "volume_mm3", "mass_mg", "lesions"}
+    assert set(result["lesions"][0]) >= {
+        "id",
+        "artery",
+        "agatston",
+        "volume_mm3",
+        "peak_hu",
+        "mean_hu",
+        "centroid_mm",
+    }
+    settings = result["settings"]
+    assert settings["slice_mode"] == "resample3mm" and settings["resampled_to_3mm"] is True
+    assert settings["threshold_hu_used"] == 130 and settings["min_area_mm2"] == 1.0
+    assert "series_description" not in settings["acquisition"]
+
+    rows = list(csv.DictReader((out / "r.csv").open()))
+    assert len(rows) == truth["lesion_count"]
+    assert {"volume_mm3", "peak_hu", "mass_mg", "centroid_z_mm"} <= set(rows[0])
+    assert sum(float(r["agatston"]) for r in rows) == pytest.approx(truth["agatston"])
+
+    page = (out / "r.html").read_text()
+    assert "CAC-DRS A2/N4" in page and page.count("data:image/png;base64") == 1 + 4
+    lesions = read(out / "lesions.nii.gz")
+    assert lesions.spacing_mm == pytest.approx((0.45, 0.45, 3.0))  # the 3-mm scoring grid
+    assert int(lesions.array.max()) == truth["lesion_count"]
+    assert not list(out.glob(".*tmp"))
+
+
+def test_cli_without_arteries_scores_unassigned_with_a_warning(phantom_files, capsys, caplog):
+    folder, _, truth = phantom_files
+    assert main(["coronary", str(folder / "ct.nii.gz"), "--slice-mode", "native"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "no artery labels" in caplog.text
+    assert any("no artery labels" in w for w in result["warnings"])
+    assert result["mass_mg"] is None
+    assert result["per_artery"]["unassigned"]["agatston"] > truth["agatston"]
+
+
+def test_ct_not_in_hu_is_refused(tmp_path, capsys):
+    raw = np.zeros((3, 16, 16), np.uint16)  # unsigned raw values starting at 0
+    raw[1, 4:8, 4:8] = 1300
+    volume = Volume(raw, (0.5, 0.5, 3.0), modality="CT")
+    with pytest.raises(InputError, match="Hounsfield"):
+        run_coronary(volume, None)
+    signed = volume.replace(array=raw.astype(np.int16) - 24)  # min -24 > -200
+    with pytest.raises(InputError, match="minimum is -24"):
+        run_coronary(signed, None)
+    # a HU image cropped to exclude all air can be scored once the check is turned off
+    assert run_coronary(signed, None, CoronarySettings(hu_check=False))["lesion_count"] == 1
+    write(volume, tmp_path / "raw.nii.gz")
+    assert main(["coronary", str(tmp_path / "raw.nii.gz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Hounsfield" in err and "Traceback" not in err
+
+
+def test_arteries_on_another_grid_are_refused(phantom_files, tmp_path, capsys):
+    folder, ct, _ = phantom_files
+    arteries = read(folder / "arteries.nii.gz")
+    shifted = arteries.replace(origin_mm=(0.0, 0.0, 0.0))
+    with pytest.raises(InputError, match="origin"):
+        run_coronary(ct, shifted)
+    coarse = Volume(np.zeros((10, 64, 64), np.uint8), (0.9, 0.9, 3.0), ct.origin_mm)
+    with pytest.raises(InputError, match=r"shape .*spacing"):
+        run_coronary(ct, coarse)
+    write(coarse, tmp_path / "coarse.nii.gz")
+    code = main(
+        ["coronary", str(folder / "ct.nii.gz"), "--arteries", str(tmp_path / "coarse.nii.gz")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the artery label image is not on the CT's grid")
+
+
+def test_unknown_labels_and_bad_settings_are_refused(phantom_files, capsys):
+    _, ct, _ = phantom_files
+    labels = np.zeros(ct.shape, np.uint8)
+    labels[ct.array >= 130] = 7
+    with pytest.raises(InputError, match=r"values \[7\]"):
+        run_coronary(ct, ct.replace(array=labels))
+    with pytest.raises(InputError, match="slice mode"):
+        CoronarySettings(slice_mode="2mm")
+    with pytest.raises(InputError, match="connectivity"):
+        CoronarySettings(connectivity_2d=6)
+    with pytest.raises(InputError, match="tube voltage"):
+        run_coronary(
+            ct.replace(acquisition=type(ct.acquisition)()),
+            None,
+            CoronarySettings(kvp_adjusted=True),
+        )
+    assert main(["coronary", "/nonexistent/ct.nii.gz"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,118 @@
+"""Coronary scoring widget in a real napari viewer: click to assign, scores, undo."""
+
+import numpy as np
+import pytest
+
+from napari_calcium.phantoms.coronary import PIXEL_MM, coronary_ct
+from napari_calcium.widgets.coronary import (
+    ARTERIES,
+    CALIBRATION,
+    CANDIDATES,
+    LESIONS,
+    CoronaryWidget,
+)
+from napari_calcium.widgets.layers import image_tuple
+
+TIMEOUT_MS = 20000
+
+
+def summary(widget) -> dict[str, str]:
+    """Artery -> Agatston cell text of the summary table."""
+    table = widget.summary
+    return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+
+
+def lesion_world(truth, artery, hu):
+    """World point (z, y, x mm) at the centre of the phantom lesion of that artery and HU."""
+    lesion = next(t for t in truth["lesions"] if t["artery"] == artery and t["hu"] == hu)
+    return np.asarray(lesion["centroid_mm"][::-1])
+
+
+def test_assign_two_lesions_by_clicks_then_undo(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    ct, _, truth = coronary_ct(3.0)
+    data, kwargs, _ = image_tuple(ct, "phantom CT")
+    viewer.add_image(data, **kwargs)
+    widget = CoronaryWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+
+    with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
+        widget.show_candidates()
+    assert {CANDIDATES, ARTERIES} <= {layer.name for layer in viewer.layers}
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        pass  # the first scoring after the candidates appear: nothing assigned yet
+    assert blocker.args[0]["agatston"] == 0
+    assert summary(widget)["Total"] == "0.0"
+
+    # LAD lesion: 6 x 5 pixels of 0.45 mm, 450 HU (x4), two 3-mm slices = 48.6
+    widget.artery.setCurrentText("LAD")
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
+        assert widget.assign_at(lesion_world(truth, "LAD", 450)) == 30 * 2
+    assert summary(widget)["LAD"] == f"{30 * PIXEL_MM**2 * 4 * 2:.1f}" == "48.6"
+
+    # RCA lesion: 8 x 6 pixels, 600 HU (x4), three slices = 116.64
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.assign_at(lesion_world(truth, "RCA", 600), artery="RCA")
+    rca = 48 * PIXEL_MM**2 * 4 * 3
+    assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == pytest.approx(rca)
+    table = summary(widget)
+    assert table["RCA"] == "116.6" and table["LAD"] == "48.6" and table["LCX"] == "0.0"
+    assert table["Total"] == f"{48.6 + rca:.1f}"
+    lesions = viewer.layers[LESIONS]
+    assert set(lesions.features["artery"]) == {"LAD", "RCA"}
+    assert lesions.features["volume_mm3"].sum() == pytest.approx(30 * 0.2025 * 6 + 48 * 0.2025 * 9)
+
+    # a click on empty tissue changes nothing; the bone is a candidate but never assigned
+    assert widget.assign_at((ct.origin_mm[2] + 3.0, 0.0, 0.0)) == 0
+
+    # undo restores the previous scores
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.undo()
+    assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == 0
+    assert summary(widget)["RCA"] == "0.0" and summary(widget)["Total"] == "48.6"
+
+    # a row of the lesion table goes to its lesion
+    widget.go_to_row(0)
+    z_lad = lesion_world(truth, "LAD", 450)[0]
+    assert viewer.dims.point[0] == pytest.approx(z_lad, abs=3.0)
+
+    # exclude clears the lesion again
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.assign_at(lesion_world(truth, "LAD", 450), artery="exclude")
+    assert blocker.args[0]["agatston"] == 0
+
+
+def test_radiomics_columns_reach_the_features_table(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    ct, arteries, truth = coronary_ct(3.0)
+    data, kwargs, _ = image_tuple(ct, "phantom CT")
+    viewer.add_image(data, **kwargs)
+    widget = CoronaryWidget(viewer)
+    with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
+        widget.show_candidates()
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
+        pass
+    # paint the shipped reader labels into the arteries layer (as a brush would)
+    layer = viewer.layers[ARTERIES]
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.radiomics.setChecked(True)
+        layer.data_setitem(np.nonzero(arteries.array), arteries.array[arteries.array > 0])
+    assert blocker.args[0]["agatston"] == pytest.approx(truth["agatston"])
+    features = viewer.layers[LESIONS].features
+    assert len(features) == truth["lesion_count"]
+    assert sorted(features["rad_max_hu"]) == sorted(
+        t["hu"] for t in truth["lesions"] if t["counted"]
+    )
+    assert blocker.args[0]["mass_mg"] is None
+
+    # mass calibration from the phantom's HA insert (200 mg/cm³, 250 HU) and water (0 HU)
+    widget.calibrate()  # adds the ROI layer
+    rois = viewer.layers[CALIBRATION]
+    cal = truth["calibration"]
+    for label, box in ((1, cal["insert_box_yx"]), (2, cal["water_box_yx"])):
+        (y0, y1), (x0, x1) = box
+        rois.data[:, y0:y1, x0:x1] = label
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.calibrate()
+    assert widget.calibration.value() == pytest.approx(200 / 250)
+    assert blocker.args[0]["mass_mg"] == pytest.approx(truth["mass_mg"])
