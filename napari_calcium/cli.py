@@ -210,9 +210,6 @@ def run_batch(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_info, add_sample, add_demo, add_batch]
-
-
 def add_coronary(sub) -> None:
     p = sub.add_parser(
         "coronary",
@@ -294,7 +291,7 @@ def run_coronary_command(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_info, add_coronary, add_sample, add_demo]
+SUBCOMMANDS = [add_info, add_coronary, add_sample, add_demo, add_batch]
 
 
 def build_parser() -> argparse.ArgumentParser:

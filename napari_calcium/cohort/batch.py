@@ -29,8 +29,8 @@ with the same fingerprint (inputs, options, analysis) and package version.
 
 Table columns come from the result keys, which carry their units
 (``agatston``, ``volume_mm3``); nested dicts are joined with ``_``
-(``settings_threshold_hu``), short lists of numbers become ``name_0``, ``name_1`` ...;
-longer lists stay in the JSON only. The tables are rebuilt from the subject JSONs
+(``settings_threshold_hu``), short lists of numbers become ``name_0``, ``name_1`` ...,
+lists of text one ``"; "``-joined cell; longer lists stay in the JSON only. The tables are rebuilt from the subject JSONs
 in manifest order, so a resumed run gives the same tables as an uninterrupted one.
 """
 
@@ -397,9 +397,10 @@ def _progress_bar(enabled: bool) -> Callable[[dict | None], None]:
 def flatten(value: dict, prefix: str = "") -> dict:
     """Scalars of a nested result dict as flat ``{column: value}``.
 
-    Nested dict keys are joined with ``_``; lists of up to :data:`MAX_LIST_COLUMNS`
-    scalars become ``name_0``, ``name_1`` ...; longer lists and lists of dicts are
-    left out (they stay in the subject JSON).
+    Nested dict keys are joined with ``_``; lists of text become one ``"; "``-joined
+    cell; lists of up to :data:`MAX_LIST_COLUMNS` other scalars become ``name_0``,
+    ``name_1`` ...; longer lists and lists of dicts are left out (they stay in the
+    subject JSON).
     """
     flat = {}
     for key, item in value.items():
@@ -407,7 +408,9 @@ def flatten(value: dict, prefix: str = "") -> dict:
         if isinstance(item, dict):
             flat.update(flatten(item, name + "_"))
         elif isinstance(item, list | tuple):
-            if len(item) <= MAX_LIST_COLUMNS and all(_is_scalar(x) for x in item):
+            if item and all(isinstance(x, str) for x in item):
+                flat[name] = "; ".join(item)
+            elif len(item) <= MAX_LIST_COLUMNS and all(_is_scalar(x) for x in item):
                 flat.update({f"{name}_{i}": x for i, x in enumerate(item)})
         elif _is_scalar(item):
             flat[name] = item

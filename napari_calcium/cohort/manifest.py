@@ -142,9 +142,17 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "coronary",
             (
-                _path("ct", required=True, flag=None, help="cardiac CT (DICOM folder or file)"),
-                _path("arteries", help="coronary artery labels on the CT grid"),
-                Column("threshold_hu", FLOAT, help="calcium threshold (HU)"),
+                _path("ct", required=True, flag=None, help="non-contrast cardiac CT in HU"),
+                _path("arteries", help="artery labels on the CT grid (1 LM, 2 LAD, 3 LCX, 4 RCA)"),
+                Column("threshold_hu", FLOAT, help="candidate threshold (HU, >=)"),
+                Column("min_area_mm2", FLOAT, minimum=0.0, help="minimum slice-lesion area"),
+                Column("min_pixels", INT, minimum=1, help="minimum pixels per slice-lesion"),
+                Column("connectivity", CHOICE, choices=("4", "8"), help="in-plane connectivity"),
+                Column("slice_mode", CHOICE, choices=("resample3mm", "native")),
+                Column("kvp_adjusted", FLAG, help="kVp-specific threshold and weights"),
+                _positive("calibration_mg_per_hu", "mass calibration (mg HA/cm3 per HU)"),
+                Column("radiomics", FLAG, help="PyRadiomics features per lesion"),
+                Column("no_hu_check", FLAG, help="accept a HU image cropped to exclude air"),
             ),
             lesion_keys=("lesions",),
         ),
@@ -366,3 +374,61 @@ def write_manifest(rows: list[dict], path) -> Path:
     writer.writeheader()
     writer.writerows(rows)
     return atomic_write_text(Path(path), buffer.getvalue())
+
+
+# ------------------------------------------------------------ phantom cohorts
+#: Calcium thresholds (HU) cycled over phantom subjects, so their scores differ.
+PHANTOM_THRESHOLDS_HU = (130.0, 150.0, 165.0, 180.0)
+
+
+def _coronary_subject(folder: Path, index: int) -> dict:
+    import numpy as np
+
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.coronary import coronary_ct
+
+    ct, arteries, _ = coronary_ct((3.0, 1.5)[index % 2], seed=index)
+    calcium = arteries.array > 0  # the phantom labels exactly the lesion voxels
+    write(ct.with_array(np.where(calcium, ct.array + 20 * (index % 7), ct.array)), folder / "ct.nii.gz")
+    cells = {"ct": "ct.nii.gz", "threshold_hu": PHANTOM_THRESHOLDS_HU[index // 2 % 4]}
+    if index % 3:  # every third subject without artery labels: all 'unassigned'
+        write(arteries, folder / "arteries.nii.gz")
+        cells["arteries"] = "arteries.nii.gz"
+    return cells
+
+
+#: Analysis -> function(folder, index) writing one phantom subject's inputs into
+#: ``folder`` and returning its manifest cells (paths relative to ``folder``).
+PHANTOM_SUBJECTS = {"coronary": _coronary_subject}
+
+
+def write_phantom_cohort(outdir, n_subjects: int = 40, analyses=None) -> Path:
+    """Write a cohort of phantom subjects and its manifest; returns the manifest path.
+
+    Subject ``i`` gets analysis ``analyses[i % len(analyses)]`` and phantom
+    parameters varied with ``i`` (slice thickness, noise seed, threshold, with or
+    without artery labels ...), so results differ between subjects. Files go to
+    ``outdir/<subject_id>/``, the manifest to ``outdir/manifest.csv`` with paths
+    relative to it.
+
+    Parameters
+    ----------
+    outdir : folder to write into (created).
+    n_subjects : number of subjects.
+    analyses : analyses to cycle through; default every one with a phantom
+        (:data:`PHANTOM_SUBJECTS`).
+    """
+    outdir = Path(outdir)
+    analyses = list(analyses or PHANTOM_SUBJECTS)
+    rows = []
+    for index in range(n_subjects):
+        analysis = analyses[index % len(analyses)]
+        subject_id = f"{analysis}-{index:03d}"
+        folder = outdir / subject_id
+        folder.mkdir(parents=True, exist_ok=True)
+        cells = PHANTOM_SUBJECTS[analysis](folder, index)
+        for column in ANALYSES[analysis].columns:
+            if column.kind == PATH and column.name in cells:
+                cells[column.name] = f"{subject_id}/{cells[column.name]}"
+        rows.append({"subject_id": subject_id, "analysis": analysis, **cells})
+    return write_manifest(rows, outdir / "manifest.csv")
