@@ -56,8 +56,10 @@ def main(n_subjects: int = 40) -> None:
         print(f"wrote {n_subjects} phantom subjects in {time.perf_counter() - start:.1f} s")
         rows = [measure(manifest, tmp / f"out-{w}", w) for w in (1, 2)]
     base = rows[0]["per_minute"]
-    print(f"{'workers':>7} {'subjects':>8} {'failed':>6} {'seconds':>8} {'subj/min':>9} "
-          f"{'vs 1':>5}  peak MiB per worker")
+    print(
+        f"{'workers':>7} {'subjects':>8} {'failed':>6} {'seconds':>8} {'subj/min':>9} "
+        f"{'vs 1':>5}  peak MiB per worker"
+    )
     for r in rows:
         peaks = ", ".join(f"{p:.0f}" for p in r["peak_mib"])
         print(

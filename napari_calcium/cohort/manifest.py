@@ -389,7 +389,10 @@ def _coronary_subject(folder: Path, index: int) -> dict:
 
     ct, arteries, _ = coronary_ct((3.0, 1.5)[index % 2], seed=index)
     calcium = arteries.array > 0  # the phantom labels exactly the lesion voxels
-    write(ct.with_array(np.where(calcium, ct.array + 20 * (index % 7), ct.array)), folder / "ct.nii.gz")
+    write(
+        ct.with_array(np.where(calcium, ct.array + 20 * (index % 7), ct.array)),
+        folder / "ct.nii.gz",
+    )
     cells = {"ct": "ct.nii.gz", "threshold_hu": PHANTOM_THRESHOLDS_HU[index // 2 % 4]}
     if index % 3:  # every third subject without artery labels: all 'unassigned'
         write(arteries, folder / "arteries.nii.gz")
