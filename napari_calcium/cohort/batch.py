@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -317,8 +318,22 @@ def iter_run(
 
 @contextlib.contextmanager
 def _client(workers: int, scheduler: str | None, memory_limit):
+    """A Dask client on ``scheduler`` or on a new local cluster; Dask's INFO chatter muted."""
     from distributed import Client, LocalCluster
 
+    dask_log = logging.getLogger("distributed")
+    level = dask_log.level
+    if not logging.getLogger("napari_calcium").isEnabledFor(logging.INFO):
+        dask_log.setLevel(max(level, logging.WARNING))
+    try:
+        with _connect(workers, scheduler, memory_limit, Client, LocalCluster) as client:
+            yield client
+    finally:
+        dask_log.setLevel(level)
+
+
+@contextlib.contextmanager
+def _connect(workers, scheduler, memory_limit, Client, LocalCluster):
     if scheduler:
         if Path(scheduler).is_file():
             client = Client(scheduler_file=str(scheduler))
@@ -389,6 +404,8 @@ def _progress_bar(enabled: bool) -> Callable[[dict | None], None]:
         state["failed"] = failed
         state["bar"].set_postfix(failed=failed, refresh=False)
         state["bar"].update(1)
+        if event["done"] == event["total"]:
+            state.pop("bar").close()
 
     return update
 
