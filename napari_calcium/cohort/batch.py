@@ -18,7 +18,8 @@ Output folder::
     (subjects.parquet, lesions.parquet, errors.parquet when pyarrow is installed)
 
 Each subject JSON holds the analysis result (``result``) or the error with its
-traceback (``error``), the package version, the options, and an **input
+traceback (``error``), the last lines the analysis printed (``console_tail``; the
+terminal shows only the progress bar), the package version, the options, and an **input
 fingerprint**: the SHA-256 of every input file's bytes (a folder, such as a DICOM
 series, hashes its files' relative names and bytes in sorted order). Content hashes
 rather than modification time and size, because copying or restoring a cohort
@@ -57,6 +58,8 @@ from napari_calcium.report import atomic_write_text
 
 #: Lists of scalars up to this length are spread over numbered table columns.
 MAX_LIST_COLUMNS = 4
+#: Last lines of an analysis's terminal output kept in its subject JSON.
+CONSOLE_LINES = 40
 
 
 @dataclass
@@ -165,8 +168,9 @@ def run_subject(subject: Subject, out: str, resume: bool = False) -> dict:
             "traceback": traceback.format_exc(),
         }
     record["seconds"] = round(time.perf_counter() - start, 3)
-    if console.getvalue():
-        record["console"] = console.getvalue()
+    lines = [line for line in console.getvalue().replace("\r", "\n").splitlines() if line.strip()]
+    if lines:
+        record["console_tail"] = lines[-CONSOLE_LINES:]
     _write_json(target, record)
     return _summary(subject, record["status"], True, record.get("error", {}).get("message", ""))
 
