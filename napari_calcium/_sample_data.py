@@ -46,11 +46,16 @@ def head_ct_mri() -> list[tuple]:
 
 
 def brain_flair_swi() -> list[tuple]:
-    """Brain FLAIR and SWI phantom with white-matter hyperintensities and microbleeds."""
+    """Brain FLAIR and SWI phantom with white-matter hyperintensities and microbleeds,
+    and its region map (1 lobar, 2 deep, 3 infratentorial) for counting microbleeds."""
     from napari_calcium.phantoms.brain import brain_flair_swi as make
+    from napari_calcium.phantoms.brain import brain_region_map
 
     flair, swi, truth = make()
     return [
         _with_truth(image_tuple(flair, "brain FLAIR phantom (MR)"), truth),
         image_tuple(swi, "brain SWI phantom (MR)", visible=False),
+        labels_tuple(
+            brain_region_map(), "regions (1 lobar, 2 deep, 3 infratentorial)", visible=False
+        ),
     ]

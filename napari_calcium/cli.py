@@ -291,7 +291,267 @@ def run_coronary_command(args) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_info, add_coronary, add_sample, add_demo, add_batch]
+def add_intracranial(sub) -> None:
+    p = sub.add_parser(
+        "intracranial",
+        help="calcification along an intracranial artery on CT (+ vessel-wall MRI plaque)",
+    )
+    p.add_argument("ct", type=Path, help="non-contrast CT (NIfTI, NRRD, MHA) in HU")
+    p.add_argument(
+        "--centerline",
+        type=Path,
+        required=True,
+        help="CSV of centreline points x, y, z (LPS mm), proximal first",
+    )
+    p.add_argument("--mri", type=Path, help="black-blood vessel-wall MRI (pre-contrast)")
+    p.add_argument("--mri-post", type=Path, help="post-contrast vessel-wall MRI")
+    p.add_argument(
+        "--transform",
+        type=Path,
+        help="ITK transform file from a registration with the CT fixed and the MRI moving "
+        "(maps CT points to MRI points); without it the MRI must share the CT's space",
+    )
+    p.add_argument(
+        "--reference-mm",
+        type=float,
+        help="reference (normal) site in mm along the centreline for stenosis and "
+        "remodeling; default: the proximal normal segment, chosen automatically",
+    )
+    p.add_argument(
+        "--refine-centerline",
+        action="store_true",
+        help="move the centreline to the lumen centre found on the MRI before measuring",
+    )
+    p.add_argument("--threshold-hu", type=float, default=130.0, help="calcium threshold (HU)")
+    p.add_argument("--region-radius-mm", type=float, default=4.5, help="vessel region radius (mm)")
+    p.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (mm)")
+    p.add_argument("--artery", default="artery", help="name of the artery segment")
+    p.add_argument("--json", type=Path, help="write the full result as JSON here")
+    p.add_argument("--csv", type=Path, help="write the per-calcification table here")
+    p.set_defaults(func=run_intracranial_cli)
+
+
+def run_intracranial_cli(args) -> int:
+    from napari_calcium.intracranial import (
+        calcification_table,
+        read_centerline_csv,
+        result_json,
+        run_intracranial,
+    )
+    from napari_calcium.io import read
+    from napari_calcium.report import atomic_write_text
+
+    transform = None
+    if args.transform is not None:
+        import SimpleITK as sitk
+
+        try:
+            transform = sitk.ReadTransform(str(args.transform))
+        except RuntimeError as err:
+            raise InputError(
+                f"{args.transform} could not be read as an ITK transform",
+                "give a .tfm/.txt/.h5 transform written by SimpleITK or ITK",
+            ) from err
+    if args.mri_post is not None and args.mri is None:
+        raise InputError("--mri-post needs --mri (the pre-contrast scan)")
+    result = run_intracranial(
+        read(args.ct, modality="CT"),
+        read_centerline_csv(args.centerline),
+        mri=None if args.mri is None else read(args.mri, modality="MR"),
+        mri_post=None if args.mri_post is None else read(args.mri_post, modality="MR"),
+        transform=transform,
+        reference_mm=args.reference_mm,
+        refine_centerline=args.refine_centerline,
+        threshold_hu=args.threshold_hu,
+        region_radius_mm=args.region_radius_mm,
+        step_mm=args.step_mm,
+        artery=args.artery,
+        progress=_progress_bar if sys.stderr.isatty() else None,
+    )
+    if args.csv is not None:
+        atomic_write_text(args.csv, calcification_table(result).to_csv(index=False))
+    write_json(result_json(result), args.json)
+    return 0
+
+
+def _progress_bar(stage: str, fraction: float) -> None:
+    """A one-line progress bar on stderr (interactive terminals only)."""
+    filled = int(30 * fraction)
+    end = "\n" if fraction >= 1 else ""
+    print(
+        f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {stage:<40}",
+        end=end,
+        file=sys.stderr,
+    )
+
+
+# ------------------------------------------------------- small vessel disease
+def add_svd(sub) -> None:
+    p = sub.add_parser(
+        "svd",
+        help="small vessel disease markers of one patient (WMH, microbleeds, lacunes, EPVS, SVD score)",
+        description="Measure WMH on FLAIR (volume, periventricular/deep split, suggested "
+        "Fazekas), find microbleed candidates on SWI/T2*, check reader-marked lacunes, "
+        "and write a per-patient record (JSON) that `svd-cohort` reads.",
+    )
+    p.add_argument("--flair", type=Path, required=True, help="FLAIR image (the reference grid)")
+    p.add_argument("--swi", type=Path, help="SWI or T2*-GRE image, for microbleeds")
+    p.add_argument("--t1", type=Path, help="T1 image, for finding the ventricles")
+    p.add_argument(
+        "--ct", type=Path, help="head CT (HU) in the same space: excludes calcifications"
+    )
+    p.add_argument(
+        "--wmh-labels", type=Path, help="reader's WMH labels (replace the automatic ones)"
+    )
+    p.add_argument("--ventricle-labels", type=Path, help="ventricle labels on the FLAIR grid")
+    p.add_argument(
+        "--brain-mask", type=Path, help="brain mask on the FLAIR grid (images with skull)"
+    )
+    p.add_argument("--region-map", type=Path, help="labels 1 lobar, 2 deep, 3 infratentorial")
+    p.add_argument("--lacune-labels", type=Path, help="reader's lacune labels on the FLAIR grid")
+    p.add_argument(
+        "--lacune-points", help="reader's lacune centres in LPS mm: 'x,y,z;x,y,z'", default=None
+    )
+    p.add_argument("--no-lacunes", action="store_true", help="the reader found no lacune")
+    p.add_argument(
+        "--epvs-bg", type=int, choices=range(5), help="basal ganglia EPVS grade (Potter 0-4)"
+    )
+    p.add_argument(
+        "--epvs-cso", type=int, choices=range(5), help="centrum semiovale EPVS grade (0-4)"
+    )
+    p.add_argument("--epvs-bg-count", type=int, help="basal ganglia EPVS count (-> Potter grade)")
+    p.add_argument("--epvs-cso-count", type=int, help="centrum semiovale EPVS count (-> grade)")
+    p.add_argument(
+        "--fazekas-pv", type=int, choices=range(4), help="reader's periventricular Fazekas"
+    )
+    p.add_argument("--fazekas-deep", type=int, choices=range(4), help="reader's deep Fazekas")
+    p.add_argument(
+        "--calcification",
+        type=Path,
+        help="per-artery calcification grades (JSON of the intracranial analysis)",
+    )
+    p.add_argument(
+        "--grade",
+        action="append",
+        default=[],
+        metavar="ARTERY=GRADE",
+        help="a per-artery calcification grade, e.g. MCA_left=moderate (repeatable)",
+    )
+    p.add_argument("--subject", help="study pseudonym for the record (never a patient ID)")
+    p.add_argument("--timepoint", default="baseline", help="baseline (default) or follow-up")
+    p.add_argument(
+        "--resample",
+        action="store_true",
+        help="resample images whose grid differs from the FLAIR's (same physical space assumed)",
+    )
+    p.add_argument("--json", type=Path, help="write the record here (default: print it)")
+    p.set_defaults(func=run_svd_cli)
+
+
+def run_svd_cli(args) -> int:
+    from napari_calcium.io import read
+    from napari_calcium.svd import calcification_from_json, run_svd, set_calcification
+
+    def image(path, modality="MR"):
+        return None if path is None else read(path, modality=modality)
+
+    points = None
+    if args.lacune_points:
+        try:
+            points = [
+                [float(v) for v in p.split(",")]
+                for p in args.lacune_points.split(";")
+                if p.strip()
+            ]
+        except ValueError as err:
+            raise InputError(
+                f"--lacune-points: {err}", "write points as 'x,y,z;x,y,z' in mm"
+            ) from err
+        if any(len(p) != 3 for p in points):
+            raise InputError(
+                "--lacune-points needs three numbers per point", "write 'x,y,z;x,y,z'"
+            )
+    record = run_svd(
+        image(args.flair),
+        image(args.swi),
+        t1=image(args.t1),
+        ct=image(args.ct, "CT"),
+        wmh_labels=image(args.wmh_labels),
+        ventricle_labels=image(args.ventricle_labels),
+        brain=image(args.brain_mask),
+        region_map=image(args.region_map),
+        lacune_points_mm=points,
+        lacune_labels=image(args.lacune_labels),
+        no_lacunes=args.no_lacunes,
+        epvs_basal_ganglia=args.epvs_bg,
+        epvs_centrum_semiovale=args.epvs_cso,
+        epvs_basal_ganglia_count=args.epvs_bg_count,
+        epvs_centrum_semiovale_count=args.epvs_cso_count,
+        fazekas_periventricular=args.fazekas_pv,
+        fazekas_deep=args.fazekas_deep,
+        resample=args.resample,
+    )
+    grades = calcification_from_json(args.calcification) if args.calcification else {}
+    for item in args.grade:
+        artery, _, grade = item.partition("=")
+        if not grade:
+            raise InputError(
+                f"--grade {item!r}: expected ARTERY=GRADE", "e.g. --grade MCA_left=moderate"
+            )
+        grades[artery.strip()] = grade.strip()
+    if grades:
+        source = str(args.calcification.name) if args.calcification else "reader"
+        record = set_calcification(record, grades, source=source)
+    record["subject_id"] = args.subject
+    record["timepoint"] = args.timepoint
+    if args.json is not None:
+        from napari_calcium.svd import save_record
+
+        save_record(record, args.json)
+        log.info("wrote %s", args.json)
+    else:
+        write_json(record, None)
+    return 0
+
+
+def add_svd_cohort(sub) -> None:
+    p = sub.add_parser(
+        "svd-cohort",
+        help="compare small vessel disease markers by intracranial calcification grade over a cohort",
+    )
+    p.add_argument(
+        "source", type=Path, help="folder of per-patient records (*.json) or a tidy CSV"
+    )
+    p.add_argument("--out", type=Path, required=True, help="report folder (CSV tables + HTML)")
+    p.set_defaults(func=run_svd_cohort)
+
+
+def run_svd_cohort(args) -> int:
+    from napari_calcium.cohort.svd_report import build_report
+
+    out = build_report(args.source, args.out)
+    baseline = out["table"][out["table"]["timepoint"] == "baseline"]
+    print(f"{baseline['subject_id'].nunique()} subjects, {len(out['table'])} records")
+    if not out["missing"].empty:
+        subjects = sorted(set(out["missing"]["subject_id"].astype(str)))
+        print(
+            f"missing fields in {len(subjects)} subject(s): {', '.join(subjects)} (see the report)"
+        )
+    for name, path in out["paths"].items():
+        print(f"{name}: {path}")
+    return 0
+
+
+SUBCOMMANDS = [
+    add_info,
+    add_coronary,
+    add_intracranial,
+    add_svd,
+    add_svd_cohort,
+    add_sample,
+    add_demo,
+    add_batch,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

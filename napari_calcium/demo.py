@@ -100,9 +100,37 @@ def _coronary(samples: Path, out: Path) -> dict:
     }
 
 
+def _svd(samples: Path, out: Path) -> dict:
+    folder = samples / "brain"
+    result = _cli(
+        "svd",
+        "--flair",
+        folder / "flair.nii.gz",
+        "--swi",
+        folder / "swi.nii.gz",
+        "--region-map",
+        folder / "regions.nii.gz",
+        "--json",
+        out / "svd.json",
+    )
+    truth = _truth(folder)
+    candidates = result["microbleeds"]["candidates"]
+    return {
+        "headline": f"WMH {result['wmh_volume_ml']:.2f} mL (truth {truth['wmh_volume_ml']:.2f}), "
+        f"suggested Fazekas PV {result['fazekas_periventricular']} / deep "
+        f"{result['fazekas_deep']} (truth {truth['fazekas_periventricular']} / "
+        f"{truth['fazekas_deep']}), {len(candidates)} microbleed candidates for review "
+        f"(truth {truth['microbleed_count']} microbleeds)",
+        "wmh_volume_ml": result["wmh_volume_ml"],
+        "truth_wmh_volume_ml": truth["wmh_volume_ml"],
+        "files": ["svd.json"],
+    }
+
+
 #: Analyses run by the demo: name -> function(samples folder, output folder) -> summary dict.
 ANALYSES: dict[str, Callable[[Path, Path], dict]] = {
     "coronary calcium (CT)": _coronary,
+    "small-vessel disease markers (FLAIR, SWI)": _svd,
 }
 
 

@@ -55,12 +55,20 @@ def _head(folder: Path) -> None:
 
 def _brain(folder: Path) -> None:
     from napari_calcium.io import write
-    from napari_calcium.phantoms.brain import brain_flair_swi
+    from napari_calcium.phantoms.brain import brain_flair_swi, brain_region_map
 
     flair, swi, truth = brain_flair_swi()
-    write(flair, folder / "flair.nii.gz")
-    write(swi, folder / "swi.nii.gz")
+    write(_as_stored_integers(flair), folder / "flair.nii.gz")
+    write(_as_stored_integers(swi), folder / "swi.nii.gz")
+    write(brain_region_map(), folder / "regions.nii.gz")
     _write_truth(folder, truth)
+
+
+def _as_stored_integers(volume):
+    """MR values rounded to int16, as scanners store them (and 2-3x smaller files)."""
+    import numpy as np
+
+    return volume.with_array(np.round(volume.numpy()).astype(np.int16))
 
 
 #: Sample name -> function writing it into a folder.

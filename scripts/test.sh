@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check napari_calcium tests benchmarks
-.venv/bin/ruff format --check napari_calcium tests benchmarks
+.venv/bin/ruff check napari_calcium tests benchmarks scripts
+.venv/bin/ruff format --check napari_calcium tests benchmarks scripts
 if [ -n "${DISPLAY:-}" ]; then
   exec .venv/bin/python -m pytest "$@"
 fi

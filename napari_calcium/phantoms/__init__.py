@@ -7,5 +7,7 @@ the sample-data README check results against:
 * :mod:`.coronary` — cardiac CT with coronary arteries, calcified lesions and bone;
 * :mod:`.ivus` — IVUS pullbacks with lumen, wall and calcium of known arc/depth/length;
 * :mod:`.head` — a head CT and vessel-wall MRI related by a known rigid transform;
+* :mod:`.vessel` — a curved intracranial artery on CT (IEL-type, intimal-type and
+  spotty calcifications) and on vessel-wall MRI (eccentric stenosing plaque);
 * :mod:`.brain` — FLAIR and SWI with white-matter hyperintensities and microbleeds.
 """

@@ -43,3 +43,15 @@ def test_write_leaves_only_the_file_and_refuses_two_file_formats(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.nii.gz"]
     with pytest.raises(InputError, match="single-file"):
         write(volume, tmp_path / "v.mhd")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = write(Volume(np.ones((2, 2, 2), np.uint8)), tmp_path / "v.nrrd")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

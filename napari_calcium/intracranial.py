@@ -1,0 +1,664 @@
+"""Intracranial artery calcification along a vessel, and the combined CT + VW-MRI job.
+
+* :func:`find_calcifications` — voxels >= 130 HU inside a tube of chosen radius
+  around the reader's centreline (the tube keeps skull base and clinoid bone out),
+  split into 3-D components: a label image on the CT grid.
+* :func:`measure_calcifications` — per component: volume and mean/peak density
+  through PyRadiomics on the CT and the component mask (same geometry), and from
+  cross-sections perpendicular to the centreline: longitudinal length, arc about
+  the lumen centre, radial thickness, continuity; then the spotty flag and the
+  Kockelkoren items, points and pattern.
+* :func:`run_intracranial` — the whole job (CT, optional vessel-wall MRI pre/post
+  contrast, optional MRI->CT transform): calcifications, per-segment grades, the
+  overall grade, plaque metrics and class, and the ``settings`` used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from scipy import ndimage
+
+from napari_calcium.errors import InputError
+from napari_calcium.scores import intracranial as scores
+from napari_calcium.vessel.centerline import (
+    Centerline,
+    CrossSections,
+    check_inside,
+    cross_sections,
+    sample_physical,
+    tube_mask,
+)
+from napari_calcium.volume import Volume
+
+log = logging.getLogger(__name__)
+
+#: PyRadiomics settings for per-calcification density and volume: the CT is used
+#: as is (no resampling, no normalisation) and a single voxel is a valid ROI.
+RADIOMICS_SETTINGS = {
+    "binWidth": 25,
+    "resampledPixelSpacing": None,
+    "normalize": False,
+    "minimumROIDimensions": 1,
+    "minimumROISize": 1,
+    "correctMask": False,
+    "additionalInfo": False,
+}
+RADIOMICS_FEATURES = {"firstorder": ["Mean", "Maximum"], "shape": ["VoxelVolume"]}
+
+#: Plaque keys always present in the output (``None`` when not measured).
+PLAQUE_KEYS = (
+    "class",
+    "calcified_fraction",
+    "stenosis_pct",
+    "remodeling_index",
+    "remodeling",
+    "lumen_area_mm2",
+    "outer_wall_area_mm2",
+    "wall_area_mm2",
+    "normalized_wall_index",
+    "max_wall_thickness_mm",
+    "min_wall_thickness_mm",
+    "eccentricity_index",
+    "eccentric",
+    "plaque_burden_pct",
+    "plaque_length_mm",
+    "enhancement_ratio",
+    "narrowest_mm",
+    "reference_mm",
+    "reference_choice",
+)
+
+#: Columns of the per-calcification table (CSV, napari layer features).
+CALCIFICATION_COLUMNS = (
+    "id",
+    "volume_mm3",
+    "mean_hu",
+    "peak_hu",
+    "length_mm",
+    "arc_deg",
+    "thickness_mm",
+    "start_mm",
+    "end_mm",
+    "spotty",
+    "circularity",
+    "thickness_class",
+    "morphology",
+    "pattern_points",
+    "pattern",
+)
+
+#: Accepted median HU of the soft tissue / blood in the vessel region; outside it
+#: the image is taken as not calibrated in HU (e.g. raw stored values).
+SOFT_TISSUE_HU_RANGE = (-200.0, 600.0)
+
+
+def check_ct_hu(ct: Volume, region: np.ndarray | None = None) -> None:
+    """Raise :class:`InputError` unless ``ct`` is a CT in Hounsfield units."""
+    if ct.units != "HU":
+        raise InputError(
+            f"the CT is not in Hounsfield units (units {ct.units!r}, modality {ct.modality!r})",
+            "load the CT as modality CT with the DICOM rescale applied (values in HU)",
+        )
+    values = np.asarray(ct.array)
+    sample = values[region] if region is not None and region.any() else values
+    median = float(np.median(sample))
+    lo, hi = SOFT_TISSUE_HU_RANGE
+    if not lo <= median <= hi:
+        raise InputError(
+            f"the CT values around the vessel do not look like HU (median {median:.0f}, "
+            f"expected soft tissue / blood within {lo:.0f} to {hi:.0f} HU)",
+            "apply the DICOM RescaleSlope/RescaleIntercept (raw stored values are often "
+            "offset by 1024) or check that this image is a CT",
+        )
+
+
+def find_calcifications(
+    ct: Volume,
+    centerline: Centerline,
+    threshold_hu: float = 130.0,
+    region_radius_mm: float = 4.5,
+    connectivity: int = 3,
+) -> tuple[Volume, np.ndarray]:
+    """Calcified components within ``region_radius_mm`` of the centreline.
+
+    Parameters
+    ----------
+    ct : CT Volume in HU.
+    centerline : the vessel's centreline (LPS mm).
+    threshold_hu : calcium threshold, voxels ``>= threshold_hu`` (CLINICAL_RULES 0b, 3.1).
+    region_radius_mm : radius of the vessel region around the centreline; bone
+        outside it is excluded.
+    connectivity : 1 (faces), 2 (edges) or 3 (corners) 3-D neighbourhood.
+
+    Returns
+    -------
+    labels : ``LABELS`` Volume on the CT grid (0 background, 1..n components ordered
+        from proximal to distal).
+    region : boolean ``(z, y, x)`` vessel region.
+    """
+    check_inside(ct, centerline, "CT")
+    region = tube_mask(ct, centerline, region_radius_mm)
+    check_ct_hu(ct, region)
+    mask = region & (np.asarray(ct.array) >= threshold_hu)
+    labels, n = ndimage.label(mask, ndimage.generate_binary_structure(3, connectivity))
+    if n:
+        # order components from proximal to distal along the centreline
+        pts, arc = centerline.dense(0.1)
+        from scipy.spatial import cKDTree
+
+        centroids = ndimage.center_of_mass(mask, labels, range(1, n + 1))
+        _, nearest = cKDTree(pts).query(ct.index_to_physical(np.asarray(centroids)))
+        order = np.argsort(arc[nearest], kind="stable")
+        lut = np.zeros(n + 1, dtype=np.int32)
+        lut[order + 1] = np.arange(1, n + 1)
+        labels = lut[labels]
+    return ct.replace(array=labels.astype(np.int32), modality="LABELS", units="label"), region
+
+
+def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
+    """PyRadiomics ``VoxelVolume`` (mm³), ``Mean`` and ``Maximum`` (HU) of one component.
+
+    A one-voxel component (which PyRadiomics refuses) gets its voxel's volume and
+    value directly; ``density_source`` says which was used.
+
+    The CT and the mask are cropped to the component's bounding box (plus one voxel)
+    with their physical geometry kept, and passed to
+    ``RadiomicsFeatureExtractor`` with :data:`RADIOMICS_SETTINGS`.
+    """
+    import SimpleITK as sitk
+    from radiomics import featureextractor
+    from radiomics import logger as radiomics_logger
+
+    radiomics_logger.setLevel(logging.ERROR)
+    lab = np.asarray(labels.array)
+    inside = lab == label
+    if inside.sum() == 1:  # PyRadiomics refuses a one-voxel ROI: its values are exact anyway
+        value = float(np.asarray(ct.array)[inside][0])
+        return {
+            "volume_mm3": ct.voxel_volume_mm3,
+            "mean_hu": value,
+            "peak_hu": value,
+            "density_source": "single voxel (PyRadiomics needs >= 2 voxels)",
+        }
+    slices = ndimage.find_objects((lab == label).astype(np.uint8))[0]
+    lo = [max(s.start - 1, 0) for s in slices]
+    hi = [min(s.stop + 1, n) for s, n in zip(slices, lab.shape, strict=True)]
+    size, index = [b - a for a, b in zip(lo, hi, strict=True)][::-1], lo[::-1]
+    image = sitk.RegionOfInterest(ct.to_sitk(), size, index)
+    mask_img = sitk.RegionOfInterest(
+        labels.with_array((lab == label).astype(np.uint8)).to_sitk(), size, index
+    )
+    extractor = featureextractor.RadiomicsFeatureExtractor(**RADIOMICS_SETTINGS)
+    extractor.disableAllFeatures()
+    extractor.enableFeaturesByName(**RADIOMICS_FEATURES)
+    result = extractor.execute(sitk.Cast(image, sitk.sitkFloat32), mask_img, label=1)
+    return {
+        "volume_mm3": float(result["original_shape_VoxelVolume"]),
+        "mean_hu": float(result["original_firstorder_Mean"]),
+        "peak_hu": float(result["original_firstorder_Maximum"]),
+        "density_source": "PyRadiomics",
+    }
+
+
+def _polar_component(
+    labels: Volume,
+    label: int,
+    sections: CrossSections,
+    frames: np.ndarray,
+    radii: np.ndarray,
+    angles: np.ndarray,
+) -> np.ndarray:
+    """Is each (frame, angle, radius) sample inside component ``label``?
+
+    The component's indicator is interpolated linearly and cut at 0.5, so its
+    boundary lies midway between inside and outside voxel centres.
+    """
+    lab = np.asarray(labels.array)
+    box = ndimage.find_objects((lab == label).astype(np.uint8))[0]
+    lo = [max(b.start - 2, 0) for b in box]
+    hi = [min(b.stop + 2, n) for b, n in zip(box, lab.shape, strict=True)]
+    crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    indicator = labels.replace(
+        array=(lab[crop] == label).astype(np.float32),
+        origin_mm=tuple(labels.index_to_physical(lo)),
+    )
+    out = np.zeros((len(frames), len(angles), len(radii)), dtype=bool)
+    for n, f in enumerate(frames):
+        pts = sections.polar_points(int(f), angles, radii)
+        out[n] = sample_physical(indicator, pts, order=1, cval=0.0) >= 0.5
+    return out
+
+
+def measure_calcifications(
+    ct: Volume,
+    labels: Volume,
+    centerline: Centerline,
+    region_radius_mm: float = 4.5,
+    step_mm: float = 0.25,
+    n_angles: int = 360,
+    thickness_percentile: float = 75.0,
+    score_settings: Mapping | None = None,
+) -> list[dict]:
+    """Measure every component of ``labels`` along ``centerline``.
+
+    Cross-sections every ``step_mm`` perpendicular to the centreline are searched
+    on ``n_angles`` rays from the centreline point (the lumen centre) out to
+    ``region_radius_mm``; a sample is calcified when the component's indicator,
+    interpolated linearly, is >= 0.5:
+
+    * ``length_mm`` = number of cross-sections holding the component x ``step_mm``;
+    * ``arc_deg`` = largest angle covered in one cross-section (rays hitting it);
+    * ``thickness_mm`` = ``thickness_percentile`` percentile of the radial extent
+      along the hitting rays (robust maximum);
+    * continuity: fraction of cross-sections over its extent that hold it, and the
+      coefficient of variation of its area per cross-section (morphology).
+
+    Volume and mean/peak HU come from PyRadiomics (:func:`radiomics_density_volume`).
+    Scores follow :mod:`napari_calcium.scores.intracranial`; ``score_settings``
+    overrides :func:`~napari_calcium.scores.intracranial.default_settings` values.
+
+    Returns
+    -------
+    list of dicts, one per component (``id`` = label value), units in the keys.
+    """
+    cfg = scores.default_settings()
+    cfg.update(score_settings or {})
+    lab = np.asarray(labels.array)
+    ids = [int(i) for i in np.unique(lab) if i != 0]
+    if not ids:
+        return []
+    sections = cross_sections(centerline, step_mm, 2 * region_radius_mm, min(ct.spacing_mm))
+    dr = min(ct.spacing_mm) / 4.0
+    radii = np.arange(dr / 2, region_radius_mm, dr)
+    angles = np.arange(n_angles) * 2 * np.pi / n_angles
+    dtheta = 2 * np.pi / n_angles
+    # arc position of every component voxel: which cross-sections can hold it
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(sections.centers_mm)
+    out = []
+    for k in ids:
+        vox = ct.index_to_physical(np.argwhere(lab == k))
+        _, nearest = tree.query(vox)
+        pad = int(np.ceil(max(ct.spacing_mm) / step_mm)) + 1
+        frames = np.arange(
+            max(nearest.min() - pad, 0), min(nearest.max() + pad + 1, sections.n_frames)
+        )
+        hit = _polar_component(labels, k, sections, frames, radii, angles)
+        present = hit.any(axis=(1, 2))
+        rays = hit.any(axis=2)
+        arc_per_frame = rays.sum(axis=1) * 360.0 / n_angles
+        area_per_frame = (hit * radii).sum(axis=(1, 2)) * dr * dtheta
+        ray_thickness = hit.sum(axis=2)[rays] * dr
+        if present.any():
+            idx = np.flatnonzero(present)
+            covered = idx.size / (idx[-1] - idx[0] + 1)
+            areas = area_per_frame[idx]
+            area_cv = float(np.std(areas) / np.mean(areas))
+            length = idx.size * step_mm
+            arc = float(arc_per_frame.max())
+            thickness = float(np.percentile(ray_thickness, thickness_percentile))
+            start_mm = float(sections.arc_mm[frames[idx[0]]])
+            end_mm = float(sections.arc_mm[frames[idx[-1]]])
+        else:  # too small to reach a cross-section: measured by its voxels only
+            covered, area_cv, length, arc, thickness = 0.0, 0.0, 0.0, 0.0, 0.0
+            start_mm = end_mm = float(sections.arc_mm[int(np.median(nearest))])
+        dens = radiomics_density_volume(ct, labels, k)
+        circularity = scores.circularity_category(
+            arc, length, cfg["dot_max_length_mm"], cfg["dot_max_arc_deg"]
+        )
+        thickness_class = scores.thickness_category(thickness, cfg["thick_min_mm"])
+        morphology = scores.morphology_category(
+            circularity,
+            covered,
+            area_cv,
+            cfg["continuous_min_covered_fraction"],
+            cfg["continuous_max_area_cv"],
+        )
+        points, pattern = scores.kockelkoren_score(
+            circularity,
+            thickness_class,
+            morphology,
+            cfg["kockelkoren_points"],
+            cfg["kockelkoren_iel_min_points"],
+            cfg["kockelkoren_dots_indistinguishable"],
+        )
+        centroid = ct.index_to_physical(np.argwhere(lab == k).mean(axis=0))
+        out.append(
+            {
+                "id": k,
+                **dens,
+                "voxel_count": int((lab == k).sum()),
+                "length_mm": float(length),
+                "arc_deg": arc,
+                "thickness_mm": thickness,
+                "start_mm": start_mm,
+                "end_mm": end_mm,
+                "covered_fraction": float(covered),
+                "area_cv": area_cv,
+                "spotty": scores.is_spotty(
+                    length, arc, cfg["spotty_max_length_mm"], cfg["spotty_max_arc_deg"]
+                ),
+                "circularity": circularity,
+                "thickness_class": thickness_class,
+                "morphology": morphology,
+                "pattern_points": points,
+                "pattern": pattern,
+                "centroid_mm": centroid.tolist(),
+            }
+        )
+    return out
+
+
+def segment_grades(
+    calcifications: list[dict],
+    segments: Mapping[str, tuple[float, float]],
+    thick_min_mm: float = 1.5,
+    babiarz_combine: str = "sum",
+) -> dict:
+    """Kockelkoren pattern, Babiarz-style and Woodcock-style grades per artery segment.
+
+    A calcification belongs to the segment (``name -> (start_mm, end_mm)`` along
+    the centreline) that holds the middle of its extent. The segment's Kockelkoren
+    pattern is that of its largest calcification by volume (the dominant one; the
+    paper scores an artery as a whole, [R]); the counts of each pattern are given
+    alongside.
+    """
+    out = {}
+    for name, (lo, hi) in segments.items():
+        members = [
+            c
+            for c in calcifications
+            if np.isfinite(c["start_mm"]) and lo <= 0.5 * (c["start_mm"] + c["end_mm"]) <= hi
+        ]
+        dominant = max(members, key=lambda c: c["volume_mm3"], default=None)
+        out[name] = {
+            "range_mm": [float(lo), float(hi)],
+            "calcification_ids": [c["id"] for c in members],
+            "pattern": "absent/indistinguishable" if dominant is None else dominant["pattern"],
+            "pattern_points": 0 if dominant is None else dominant["pattern_points"],
+            "pattern_from_id": None if dominant is None else dominant["id"],
+            "pattern_counts": {
+                p: sum(c["pattern"] == p for c in members) for p in scores.PATTERNS
+            },
+            "babiarz": scores.babiarz_grade(members, thick_min_mm, babiarz_combine),
+            "woodcock": scores.woodcock_grade(members, thick_min_mm),
+        }
+    return out
+
+
+def resample_onto(moving: Volume, reference: Volume, transform=None) -> Volume:
+    """``moving`` resampled (linear) onto ``reference``'s grid with ``sitk.Resample``.
+
+    ``transform`` maps reference (CT) physical points to moving (MRI) points, as a
+    SimpleITK/ITK registration with the CT fixed and the MRI moving writes it;
+    ``None`` means both share one physical space.
+    """
+    import SimpleITK as sitk
+
+    tx = transform if transform is not None else sitk.Transform(3, sitk.sitkIdentity)
+    image = sitk.Resample(
+        sitk.Cast(moving.to_sitk(), sitk.sitkFloat32),
+        reference.to_sitk(),
+        tx,
+        sitk.sitkLinear,
+        float("nan"),
+    )
+    return Volume.from_sitk(image, modality=moving.modality, units=moving.units)
+
+
+def check_overlap(mri: Volume, ct: Volume, centerline: Centerline, name: str = "MRI") -> None:
+    """Raise :class:`InputError` when an MRI given without a transform misses the vessel."""
+    pts, _ = centerline.dense(0.5)
+    idx = mri.physical_to_index(pts)
+    inside = np.all((idx >= -0.5) & (idx <= np.asarray(mri.shape) - 0.5), axis=1)
+    if inside.mean() < 0.999:
+        raise InputError(
+            f"the {name} does not overlap the CT along the centreline "
+            f"({inside.mean():.0%} of the centreline lies inside the {name})",
+            "register the MRI to the CT and pass the transform (--transform MRI_TO_CT.tfm), "
+            "or give an MRI that shares the CT's physical space",
+        )
+
+
+def run_intracranial(
+    ct: Volume,
+    centerline_mm,
+    mri: Volume | None = None,
+    mri_post: Volume | None = None,
+    transform=None,
+    post_transform=None,
+    reference_mm: float | None = None,
+    refine_centerline: bool = False,
+    threshold_hu: float = 130.0,
+    region_radius_mm: float = 4.5,
+    step_mm: float = 0.25,
+    n_angles: int = 360,
+    segments: Mapping[str, tuple[float, float]] | None = None,
+    artery: str = "artery",
+    score_settings: Mapping | None = None,
+    grade_settings: Mapping | None = None,
+    wall_settings: Mapping | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict:
+    """Calcification along a vessel on CT, with vessel-wall MRI plaque metrics if given.
+
+    Parameters
+    ----------
+    ct : non-contrast CT Volume in HU.
+    centerline_mm : (N, 3) LPS points (mm), proximal first.
+    mri, mri_post : black-blood vessel-wall MRI, pre- and post-contrast (optional).
+    transform, post_transform : ``SimpleITK.Transform`` mapping CT points to MRI
+        (resp. post-contrast MRI) points; the MRI is resampled onto the CT grid
+        with it. Without one the MRI must share the CT's physical space.
+    reference_mm : reader's reference site (mm along the centreline) for stenosis
+        and remodeling; ``None`` picks the proximal normal segment automatically.
+    refine_centerline : with an MRI, move the centreline to the lumen centre
+        (:func:`~napari_calcium.vessel.wall.refine_centerline`) before measuring.
+    threshold_hu, region_radius_mm, step_mm, n_angles : calcium detection and
+        cross-section sampling (see :func:`find_calcifications`,
+        :func:`measure_calcifications`).
+    segments : artery segments ``name -> (start_mm, end_mm)``; default one segment
+        named ``artery`` over the whole centreline.
+    score_settings, grade_settings, wall_settings : overrides of the score, overall
+        grade (:func:`~napari_calcium.scores.intracranial.overall_grade` keywords)
+        and wall-measurement parameters.
+    progress : optional ``callback(stage, fraction)``.
+
+    Returns
+    -------
+    dict with ``calcifications``, ``segments``, ``plaque`` (values ``None`` and
+    class ``unknown`` without MRI),
+    ``grade``, ``settings``, and, not JSON, ``labels`` (the label Volume on the CT
+    grid) and ``wall`` (:func:`~napari_calcium.vessel.wall.measure_wall` result).
+    """
+    from napari_calcium.vessel import wall
+
+    def report(stage, fraction):
+        log.info("%s (%.0f%%)", stage, 100 * fraction)
+        if progress is not None:
+            progress(stage, fraction)
+
+    centerline = Centerline(centerline_mm)
+    check_inside(ct, centerline, "CT")
+    if reference_mm is not None and not 0.0 <= reference_mm <= centerline.length_mm:
+        raise InputError(
+            f"the reference position {reference_mm} mm is outside the centreline "
+            f"(0 to {centerline.length_mm:.1f} mm)",
+            "give --reference-mm as a distance along the centreline from its first point",
+        )
+    wall_cfg = dict(wall_settings or {})
+    mri_on_ct = post_on_ct = None
+    if mri is not None:  # check the MRI before the long work
+        report("resampling the MRI onto the CT", 0.02)
+        mri_on_ct = _mri_on_ct(mri, ct, centerline, transform, "MRI")
+        if mri_post is not None:
+            post_on_ct = _mri_on_ct(
+                mri_post, ct, centerline, post_transform or transform, "post-contrast MRI"
+            )
+    if refine_centerline and mri_on_ct is not None:
+        report("refining the centreline to the lumen centre", 0.04)
+        centerline = wall.refine_centerline(mri_on_ct, centerline, **wall_cfg)
+    report("finding calcifications", 0.05)
+    labels, _ = find_calcifications(ct, centerline, threshold_hu, region_radius_mm)
+    report("measuring calcifications", 0.25)
+    calcs = measure_calcifications(
+        ct, labels, centerline, region_radius_mm, step_mm, n_angles, score_settings=score_settings
+    )
+    cfg = scores.default_settings()
+    cfg.update(score_settings or {})
+    segments = dict(segments or {artery: (0.0, centerline.length_mm)})
+    seg = segment_grades(calcs, segments, cfg["thick_min_mm"], cfg["babiarz_combine"])
+
+    plaque = wall_result = None
+    if mri is not None:
+        report("vessel-wall MRI", 0.55)
+        wall_result = wall.measure_wall(
+            mri_on_ct,
+            centerline,
+            step_mm=step_mm,
+            post=post_on_ct,
+            ct=ct,
+            threshold_hu=threshold_hu,
+            **wall_cfg,
+        )
+        report("plaque summary", 0.85)
+        plaque = wall.summarise_plaque(
+            wall_result["table"],
+            reference_mm=reference_mm,
+            remodeling_positive_min=cfg["remodeling_positive_min"],
+            remodeling_negative_max=cfg["remodeling_negative_max"],
+            calcified_min_fraction=cfg["calcified_plaque_min_fraction"],
+            eccentric_min_index=cfg["eccentric_min_index"],
+            **wall.plaque_settings(wall_cfg),
+        )
+    if plaque is None:
+        plaque = dict.fromkeys(PLAQUE_KEYS) | {"class": "unknown"}
+    grade_cfg = dict(grade_settings or {})
+    grade = scores.overall_grade(calcs, plaque["stenosis_pct"], **grade_cfg)
+    report("done", 1.0)
+    settings = {
+        "threshold_hu": threshold_hu,
+        "threshold_inclusive": True,
+        "region_radius_mm": region_radius_mm,
+        "cross_section_step_mm": step_mm,
+        "n_angles": n_angles,
+        "connectivity": "3-D, 26-neighbour",
+        "thickness": "75th percentile of the radial extent along calcified rays",
+        "lumen_centre": "centreline point of each cross-section",
+        "segments": {k: list(v) for k, v in segments.items()},
+        "centerline_direction": "first point proximal",
+        "centerline_refined_to_lumen": bool(refine_centerline and mri is not None),
+        "radiomics": {"settings": RADIOMICS_SETTINGS, "features": RADIOMICS_FEATURES},
+        "scores": cfg,
+        "grade": {**_grade_defaults(), **grade_cfg},
+        "wall": {**wall.default_wall_settings(), **wall_cfg},
+        "wall_cross_sections": (
+            None if wall_result is None else wall_result["sections"].geometry_dict()
+        ),
+        "mri_registration": (
+            None
+            if mri is None
+            else ("transform (CT -> MRI), linear resampling onto the CT grid")
+            if transform is not None
+            else "none: MRI in the CT's physical space, linear resampling onto the CT grid"
+        ),
+        "ct": ct.geometry_dict(),
+    }
+    return {
+        "calcifications": calcs,
+        "segments": seg,
+        "plaque": plaque,
+        "grade": grade,
+        "labels": labels,
+        "wall": wall_result,
+        "centerline_length_mm": centerline.length_mm,
+        "centerline_mm": centerline.points_mm.tolist(),
+        "settings": settings,
+    }
+
+
+def _grade_defaults() -> dict:
+    import inspect
+
+    sig = inspect.signature(scores.overall_grade)
+    return {
+        k: p.default
+        for k, p in sig.parameters.items()
+        if p.default is not inspect.Parameter.empty and k != "stenosis_pct"
+    }
+
+
+def _mri_on_ct(mri: Volume, ct: Volume, centerline: Centerline, transform, name: str) -> Volume:
+    if transform is None:
+        check_overlap(mri, ct, centerline, name)
+    resampled = resample_onto(mri, ct, transform)
+    values = np.asarray(resampled.array)
+    idx = ct.physical_to_index(centerline.dense(0.5)[0])
+    along = ndimage.map_coordinates(np.nan_to_num(values, nan=np.inf), idx.T, order=0)
+    if not np.all(np.isfinite(along)):
+        raise InputError(
+            f"after applying the transform the {name} does not cover the centreline",
+            "check that the transform maps CT points to MRI points (fixed = CT, moving = MRI)",
+        )
+    return resampled
+
+
+def read_centerline_csv(path) -> np.ndarray:
+    """Centreline points (N, 3) from a CSV of LPS ``x, y, z`` in mm (header optional).
+
+    A header row naming the columns (``x``, ``y``, ``z``, optionally with ``_mm``) is
+    used when present; otherwise the first three columns are taken.
+    """
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"centreline file {path} does not exist")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"centreline file {path} is empty", "one x, y, z point (mm) per row")
+    columns = [0, 1, 2]
+    header = [c.strip().lower().removesuffix("_mm") for c in rows[0]]
+    if {"x", "y", "z"} <= set(header):
+        columns = [header.index(k) for k in ("x", "y", "z")]
+        rows = rows[1:]
+    try:
+        points = np.array([[float(r[i]) for i in columns] for r in rows], dtype=float)
+    except (ValueError, IndexError) as err:
+        raise InputError(
+            f"centreline file {path} is not a table of numbers ({err})",
+            "write one point per row as x, y, z in LPS millimetres, with an optional header x,y,z",
+        ) from err
+    return points.reshape(-1, 3)
+
+
+def calcification_table(result: dict):
+    """The per-calcification rows of a :func:`run_intracranial` result as a DataFrame."""
+    import pandas as pd
+
+    rows = [{k: c[k] for k in CALCIFICATION_COLUMNS} for c in result["calcifications"]]
+    table = pd.DataFrame(rows, columns=list(CALCIFICATION_COLUMNS))
+    table["pattern_class"] = table["pattern"]
+    table["grade"] = result["grade"]["grade"]
+    table["plaque_class"] = result["plaque"]["class"]
+    return table
+
+
+def result_json(result: dict) -> dict:
+    """The JSON-able part of a :func:`run_intracranial` result."""
+    keys = (
+        "calcifications",
+        "segments",
+        "plaque",
+        "grade",
+        "centerline_length_mm",
+        "centerline_mm",
+        "settings",
+    )
+    return {k: result[k] for k in keys}

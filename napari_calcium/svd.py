@@ -1,0 +1,1040 @@
+"""Cerebral small vessel disease markers on MRI, per patient.
+
+``run_svd(flair, swi=None, ...)`` measures, on FLAIR (and SWI/T2*, T1, CT when
+given):
+
+* white-matter hyperintensities (WMH): candidates by a brain-normalised FLAIR
+  threshold and a minimum size (or the reader's labels), volume in mL, split into
+  periventricular and deep by the distance to the ventricles, and a *suggested*
+  Fazekas grade with the figures that produced it (CLINICAL_RULES 5.2, 5.6);
+* microbleeds: candidate small round dark foci on SWI (multi-scale Laplacian of
+  Gaussian on the darkness image inside the brain, then size, shape and CT checks),
+  counted by MARS region and certainty (CLINICAL_RULES 5.5) once the reader confirms;
+* lacunes: reader-marked points or labels with the STRIVE 3-15 mm size check
+  (CLINICAL_RULES 5.1);
+* EPVS: reader grades (Potter 0-4) or counts turned into grades (CLINICAL_RULES 5.4);
+* the Staals total SVD score (CLINICAL_RULES 5.3) with each item.
+
+Per-patient records (``save_record`` / ``load_record``) add the intracranial
+calcification grades per artery and are what the cohort report reads.
+
+All measurements use the Volume's physical spacing; all thresholds are in
+:class:`SvdSettings` and written into every output's ``settings``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_calcium.errors import InputError
+from napari_calcium.scores.small_vessel import (
+    CALCIFIED_ARTERIES,
+    MARS_REGIONS,
+    fazekas_suggestion,
+    intracranial_overall_grade,
+    mars_counts,
+    potter_grade,
+    staals_svd_score,
+)
+from napari_calcium.volume import Volume
+
+log = logging.getLogger(__name__)
+
+#: Version of the per-patient record format; records from a newer version are refused.
+RECORD_FORMAT_VERSION = 1
+RECORD_KIND = "napari-calcium small vessel disease record"
+
+#: Values of a region map: MARS regions (CLINICAL_RULES 5.5).
+REGION_MAP_LABELS = {1: "lobar", 2: "deep", 3: "infratentorial"}
+
+MICROBLEED_STATUSES = ("candidate", "confirmed", "rejected")
+
+
+@dataclass(frozen=True)
+class SvdSettings:
+    """Every threshold of the small vessel disease analysis (units in the names).
+
+    Brain and tissue
+        ``csf_fraction``: FLAIR (or T1) voxels darker than this fraction of the brain
+        tissue median are CSF. The brain is the largest Otsu-bright component of the
+        FLAIR with holes filled (supply ``brain_mask`` for images with skull).
+    Ventricles
+        CSF components deeper than ``ventricle_min_depth_mm`` from the brain surface
+        and larger than ``ventricle_min_volume_ml`` (so lacunes, <= 15 mm, are not
+        ventricles) — or the reader's ventricle labels.
+    WMH
+        FLAIR / brain-tissue median >= ``wmh_threshold`` (default 1.3: a little below
+        half-way between tissue and typical WMH signal, which offsets the partial-volume
+        loss at the CSF border and on small convex foci), components >=
+        ``wmh_min_volume_mm3``;
+        periventricular when within ``periventricular_distance_mm`` of the ventricles
+        (default 10 mm, CLINICAL_RULES 5.6); a ventricle surface voxel is "lined" when
+        WMH lies within ``lining_distance_mm``. Fazekas suggestion thresholds: see
+        :func:`~napari_calcium.scores.small_vessel.fazekas_suggestion`.
+    Microbleeds
+        darkness = 1 - SWI / brain-tissue median, inside the brain eroded by
+        ``mb_brain_margin_mm``; ``mb_log_scales`` LoG scales for diameters
+        ``mb_min_diameter_mm`` to ``mb_max_diameter_mm`` (CLINICAL_RULES 5.1: 2-10 mm),
+        peaks of scale-normalised response >= ``mb_min_log_response``; a focus is the region
+        darker than ``max(mb_min_darkness, mb_half_max * peak)`` around a peak; kept
+        when its diameter is within the size range, its elongation (major / minor
+        axis) <= ``mb_max_elongation`` (else a vessel) and, with a CT, its peak CT
+        value < ``ct_calcification_hu`` (else a calcification). Certainty: definite
+        when peak darkness >= ``mb_definite_darkness`` and elongation <=
+        ``mb_definite_elongation``, else possible.
+    Lacunes
+        diameter within [``lacune_min_mm``, ``lacune_max_mm``] (STRIVE 3-15 mm).
+    """
+
+    csf_fraction: float = 0.5
+    ventricle_min_depth_mm: float = 10.0
+    ventricle_min_volume_ml: float = 3.0
+    wmh_threshold: float = 1.3
+    wmh_min_volume_mm3: float = 5.0
+    periventricular_distance_mm: float = 10.0
+    lining_distance_mm: float = 2.0
+    fazekas_min_volume_ml: float = 0.01
+    fazekas_halo_coverage: float = 0.5
+    fazekas_irregular_extent_mm: float = 10.0
+    fazekas_beginning_confluence_mm: float = 10.0
+    fazekas_large_confluence_mm: float = 20.0
+    mb_min_diameter_mm: float = 2.0
+    mb_max_diameter_mm: float = 10.0
+    mb_brain_margin_mm: float = 3.0
+    mb_log_scales: int = 5
+    mb_min_log_response: float = 0.075
+    mb_min_darkness: float = 0.3
+    mb_half_max: float = 0.5
+    mb_max_elongation: float = 2.0
+    mb_definite_darkness: float = 0.5
+    mb_definite_elongation: float = 1.5
+    ct_calcification_hu: float = 130.0
+    lacune_min_mm: float = 3.0
+    lacune_max_mm: float = 15.0
+    epvs_min_grade_for_svd: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> SvdSettings:
+        d = d or {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise InputError(f"unknown small vessel disease settings {sorted(unknown)}")
+        return cls(**d)
+
+
+# ---------------------------------------------------------------- geometry
+def on_grid(reference: Volume, other: Volume, name: str, resample: bool = False, labels=False):
+    """``other`` on ``reference``'s grid: as is when the grids match, resampled on request.
+
+    Without a transform the two images must already share a physical space (same
+    session, or registered beforehand); ``resample=True`` then resamples ``other``
+    with SimpleITK (linear, nearest neighbour for labels) onto the reference grid.
+
+    Raises
+    ------
+    InputError
+        when the grids differ and ``resample`` is false, or when the resampled image
+        covers less than half of the reference grid.
+    """
+    if reference.same_grid(other):
+        return other
+    why = _grid_difference(reference, other)
+    if not resample:
+        raise InputError(
+            f"the {name} grid differs from the FLAIR's ({why}) and no transform was given",
+            f"register the {name} to the FLAIR first, or ask for resampling (--resample) "
+            "when both are already in the same physical space",
+        )
+    import SimpleITK as sitk
+
+    interpolator = sitk.sitkNearestNeighbor if labels else sitk.sitkLinear
+    ref = reference.to_sitk()
+    moved = sitk.Resample(
+        other.to_sitk(), ref, sitk.Transform(), interpolator, 0.0, other.to_sitk().GetPixelID()
+    )
+    ones = sitk.Image(other.to_sitk().GetSize(), sitk.sitkUInt8) + 1
+    ones.CopyInformation(other.to_sitk())
+    coverage = float(
+        sitk.GetArrayViewFromImage(
+            sitk.Resample(ones, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+        ).mean()
+    )
+    if coverage < 0.5:
+        raise InputError(
+            f"the {name} covers only {coverage:.0%} of the FLAIR grid after resampling ({why})",
+            f"check that the {name} and the FLAIR are of the same patient and in the same "
+            "physical space, or register them first",
+        )
+    log.info("resampled %s onto the FLAIR grid (%s)", name, why)
+    return Volume.from_sitk(
+        moved, modality=other.modality, units=other.units, acquisition=other.acquisition
+    )
+
+
+def _require_cover(flair: Volume, other: Volume, name: str) -> None:
+    """Refuse an image looked up by physical position that misses the FLAIR's centre."""
+    centre = flair.index_to_physical((np.asarray(flair.shape) - 1) / 2.0)
+    index = other.physical_to_index(centre)
+    if np.any(index < -0.5) or np.any(index > np.asarray(other.shape) - 0.5):
+        raise InputError(
+            f"the {name} does not cover the centre of the FLAIR ({_fmt(centre)} mm LPS)",
+            f"register the {name} to the MRI first; it is read at the MRI's physical positions",
+        )
+
+
+def _grid_difference(a: Volume, b: Volume) -> str:
+    parts = []
+    if a.shape != b.shape:
+        parts.append(f"shape {b.shape} vs {a.shape}")
+    if not np.allclose(a.spacing_mm, b.spacing_mm, atol=1e-3):
+        parts.append(f"spacing {_fmt(b.spacing_mm)} vs {_fmt(a.spacing_mm)} mm")
+    if not np.allclose(a.origin_mm, b.origin_mm, atol=1e-3):
+        parts.append(f"origin {_fmt(b.origin_mm)} vs {_fmt(a.origin_mm)} mm")
+    if not np.allclose(a.direction, b.direction, atol=1e-5):
+        parts.append("direction differs")
+    return "; ".join(parts)
+
+
+def _fmt(values) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+# ------------------------------------------------------------ brain and CSF
+def brain_mask(flair: Volume) -> np.ndarray:
+    """Brain mask ``(z, y, x)``: largest Otsu-bright component with holes filled."""
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    image = flair.numpy().astype(np.float32)
+    bright = image > threshold_otsu(image[::2, ::2, ::2])
+    labels, n = ndimage.label(bright)
+    if n == 0:
+        raise InputError("no brain found on the FLAIR (the image is empty or constant)")
+    largest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    return ndimage.binary_fill_holes(labels == largest)
+
+
+def tissue_median(image: np.ndarray, mask: np.ndarray, csf_fraction: float) -> float:
+    """Median brain-tissue value: median of the mask, then again without CSF-dark voxels."""
+    values = image[mask]
+    if values.size == 0:
+        raise InputError("the brain mask is empty")
+    first = float(np.median(values))
+    tissue = values[values >= csf_fraction * first]
+    return float(np.median(tissue))
+
+
+def find_ventricles(
+    image: Volume, brain: np.ndarray, settings: SvdSettings = SvdSettings()
+) -> np.ndarray:
+    """Lateral ventricles as CSF-dark components deep inside the brain.
+
+    Parameters
+    ----------
+    image : FLAIR or T1 (CSF dark on both), ``(z, y, x)``.
+    brain : brain mask on the same grid.
+
+    Returns
+    -------
+    Boolean mask ``(z, y, x)``. Raises InputError when none is found.
+    """
+    from scipy import ndimage
+
+    array = image.numpy().astype(np.float32)
+    median = tissue_median(array, brain, settings.csf_fraction)
+    depth = ndimage.distance_transform_edt(brain, sampling=image.spacing_zyx_mm)
+    dark = brain & (array < settings.csf_fraction * median)
+    labels, n = ndimage.label(dark)
+    if n == 0:
+        raise InputError(
+            "no ventricles found (no CSF-dark region inside the brain)",
+            "supply ventricle labels (--ventricle-labels) or check the FLAIR",
+        )
+    index = np.arange(1, n + 1)
+    volumes_ml = ndimage.sum_labels(dark, labels, index) * image.voxel_volume_mm3 / 1000.0
+    deepest = ndimage.maximum(depth, labels, index)
+    keep = index[
+        (volumes_ml >= settings.ventricle_min_volume_ml)
+        & (deepest >= settings.ventricle_min_depth_mm)
+    ]
+    if keep.size == 0:
+        raise InputError(
+            f"no ventricles found (no CSF-dark region of >= {settings.ventricle_min_volume_ml} mL "
+            f"deeper than {settings.ventricle_min_depth_mm} mm inside the brain)",
+            "supply ventricle labels (--ventricle-labels) or lower ventricle_min_volume_ml",
+        )
+    return np.isin(labels, keep)
+
+
+# --------------------------------------------------------------------- WMH
+def segment_wmh(
+    flair: Volume, brain: np.ndarray, ventricles: np.ndarray, settings: SvdSettings = SvdSettings()
+) -> np.ndarray:
+    """Candidate WMH mask ``(z, y, x)``: FLAIR / tissue median >= threshold, minimum size."""
+    from scipy import ndimage
+
+    array = flair.numpy().astype(np.float32)
+    median = tissue_median(array, brain, settings.csf_fraction)
+    bright = brain & ~ventricles & (array >= settings.wmh_threshold * median)
+    labels, n = ndimage.label(bright, np.ones((3, 3, 3)))
+    if n == 0:
+        return bright
+    volumes = np.bincount(labels.ravel())[1:] * flair.voxel_volume_mm3
+    keep = np.flatnonzero(volumes >= settings.wmh_min_volume_mm3) + 1
+    return np.isin(labels, keep)
+
+
+def max_diameter_mm(coords_zyx: np.ndarray, spacing_zyx_mm) -> float:
+    """Largest extent (mm) of a voxel set: the longest centre-to-centre distance plus
+    the voxel spacing projected on that direction (exact for axis-aligned extents)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    spacing = np.asarray(spacing_zyx_mm, dtype=float)
+    points = np.asarray(coords_zyx, dtype=float) * spacing
+    if len(points) == 1:
+        return float(spacing.max())
+    if len(points) > 8:
+        # flat sets (one slice) have no 3-D hull: then every point is a candidate
+        with contextlib.suppress(QhullError):
+            points = points[ConvexHull(points).vertices]
+    diff = points[:, None, :] - points[None, :, :]
+    d2 = np.einsum("ijk,ijk->ij", diff, diff)
+    i, j = np.unravel_index(np.argmax(d2), d2.shape)
+    length = float(np.sqrt(d2[i, j]))
+    direction = diff[i, j] / length
+    return length + float(np.linalg.norm(direction * spacing))
+
+
+def measure_wmh(
+    wmh: np.ndarray,
+    ventricles: np.ndarray,
+    grid: Volume,
+    settings: SvdSettings = SvdSettings(),
+) -> dict[str, Any]:
+    """WMH volume, periventricular / deep split and the Fazekas suggestion.
+
+    Parameters
+    ----------
+    wmh : WMH mask (any non-zero label) ``(z, y, x)`` on ``grid``.
+    ventricles : ventricle mask on the same grid.
+    grid : the FLAIR Volume (for spacing).
+
+    Returns
+    -------
+    dict with ``wmh_volume_ml``, ``wmh_periventricular_ml``, ``wmh_deep_ml``,
+    ``fazekas_suggestion`` (grades, measured figures, rule) and the masks' measures.
+    """
+    from scipy import ndimage
+
+    wmh = np.asarray(wmh) != 0
+    spacing = grid.spacing_zyx_mm
+    voxel_ml = grid.voxel_volume_mm3 / 1000.0
+    to_ventricle = ndimage.distance_transform_edt(~ventricles, sampling=spacing)
+    pv = wmh & (to_ventricle <= settings.periventricular_distance_mm)
+    deep = wmh & ~pv
+    labels, n = ndimage.label(wmh, np.ones((3, 3, 3)))
+    lining_ids = np.unique(labels[wmh & (to_ventricle <= settings.lining_distance_mm)])
+    lining_ids = lining_ids[lining_ids > 0]
+    extent = float(to_ventricle[np.isin(labels, lining_ids)].max()) if lining_ids.size else 0.0
+    surface = ventricles & ~ndimage.binary_erosion(ventricles)
+    to_wmh = ndimage.distance_transform_edt(~wmh, sampling=spacing) if wmh.any() else None
+    coverage = (
+        float(np.mean(to_wmh[surface] <= settings.lining_distance_mm))
+        if to_wmh is not None and surface.any()
+        else 0.0
+    )
+    deep_labels, n_deep = ndimage.label(deep, np.ones((3, 3, 3)))
+    deep_lesions = []
+    for k, region in enumerate(ndimage.find_objects(deep_labels), start=1):
+        coords = np.argwhere(deep_labels[region] == k)
+        deep_lesions.append(
+            {
+                "volume_ml": len(coords) * voxel_ml,
+                "max_diameter_mm": max_diameter_mm(coords, spacing),
+            }
+        )
+    largest = max((d["max_diameter_mm"] for d in deep_lesions), default=0.0)
+    pv_ml = float(pv.sum() * voxel_ml)
+    deep_ml = float(deep.sum() * voxel_ml)
+    suggestion = fazekas_suggestion(
+        periventricular_volume_ml=pv_ml,
+        periventricular_extent_mm=extent,
+        ventricle_coverage=coverage,
+        deep_volume_ml=deep_ml,
+        deep_largest_diameter_mm=largest,
+        min_volume_ml=settings.fazekas_min_volume_ml,
+        halo_coverage=settings.fazekas_halo_coverage,
+        irregular_extent_mm=settings.fazekas_irregular_extent_mm,
+        beginning_confluence_mm=settings.fazekas_beginning_confluence_mm,
+        large_confluence_mm=settings.fazekas_large_confluence_mm,
+    )
+    return {
+        "wmh_volume_ml": pv_ml + deep_ml,
+        "wmh_periventricular_ml": pv_ml,
+        "wmh_deep_ml": deep_ml,
+        "wmh_lesion_count": int(n),
+        "wmh_deep_lesion_count": int(n_deep),
+        "ventricle_volume_ml": float(ventricles.sum() * voxel_ml),
+        "fazekas_suggestion": suggestion,
+    }
+
+
+def wmh_split_labels(wmh: np.ndarray, ventricles: np.ndarray, grid: Volume, distance_mm: float):
+    """Label image ``(z, y, x)``: 1 periventricular WMH, 2 deep WMH, 3 ventricles."""
+    from scipy import ndimage
+
+    to_ventricle = ndimage.distance_transform_edt(~ventricles, sampling=grid.spacing_zyx_mm)
+    wmh = np.asarray(wmh) != 0
+    out = np.zeros(wmh.shape, np.uint8)
+    out[ventricles] = 3
+    out[wmh & (to_ventricle <= distance_mm)] = 1
+    out[wmh & (to_ventricle > distance_mm)] = 2
+    return out
+
+
+# -------------------------------------------------------------- microbleeds
+def detect_microbleeds(
+    swi: Volume,
+    brain: np.ndarray,
+    settings: SvdSettings = SvdSettings(),
+    ct: Volume | None = None,
+    region_map: Volume | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Microbleed candidates on SWI/T2*: small, round, dark foci inside the brain.
+
+    Multi-scale Laplacian of Gaussian (scale-normalised, sigma = radius / sqrt(3) mm
+    per axis, radii for the 2-10 mm diameter range) on the darkness image
+    ``1 - SWI / tissue median``; each local maximum is grown into the connected
+    region darker than ``max(mb_min_darkness, mb_half_max * peak darkness)`` within a
+    window of the largest diameter. Regions reaching the window edge, outside the
+    diameter range, elongated (a vessel) or hyperdense on the CT (a calcification)
+    are excluded with the reason.
+
+    Parameters
+    ----------
+    swi : SWI or T2*-GRE magnitude, ``(z, y, x)``.
+    brain : brain mask on the SWI grid.
+    ct : optional CT (HU) in the same physical space (any grid), for calcification.
+    region_map : optional labels (1 lobar, 2 deep, 3 infratentorial), any grid in the
+        same physical space.
+
+    Returns
+    -------
+    dict with ``candidates`` and ``excluded``: lists of dicts with ``position_mm``
+    (LPS x, y, z), ``diameter_mm``, ``volume_mm3``, ``elongation``, ``darkness``,
+    ``certainty``, ``region``, ``status`` (``candidate``) or ``reason``.
+    """
+    from scipy import ndimage
+    from skimage.feature import peak_local_max
+
+    s = settings
+    spacing = np.asarray(swi.spacing_zyx_mm)
+    array = swi.numpy().astype(np.float32)
+    median = tissue_median(array, brain, s.csf_fraction)
+    inner = ndimage.distance_transform_edt(brain, sampling=spacing) > s.mb_brain_margin_mm
+    darkness = np.where(inner, np.clip(1.0 - array / median, 0.0, None), 0.0).astype(np.float32)
+    radii_mm = np.linspace(s.mb_min_diameter_mm / 2, s.mb_max_diameter_mm / 2, s.mb_log_scales)
+    response = np.zeros_like(darkness)
+    for radius in radii_mm:
+        sigma_mm = radius / np.sqrt(3.0)
+        r = -(sigma_mm**2) * ndimage.gaussian_laplace(darkness, sigma_mm / spacing)
+        np.maximum(response, r, out=response)
+    min_distance = max(1, int(round(s.mb_min_diameter_mm / 2 / spacing.min())))
+    peaks = peak_local_max(
+        response,
+        min_distance=min_distance,
+        threshold_abs=s.mb_min_log_response,
+        labels=inner.astype(np.uint8),
+        exclude_border=False,
+    )
+    half_window = np.ceil((s.mb_max_diameter_mm / 2 + 2.0) / spacing).astype(int)
+    dark_parts, _ = ndimage.label(darkness >= s.mb_min_darkness, np.ones((3, 3, 3)))
+    seen: set[tuple[int, int, int]] = set()
+    extending_parts: set[int] = set()
+    candidates, excluded = [], []
+    for peak in peaks:
+        lo = np.maximum(peak - half_window, 0)
+        hi = np.minimum(peak + half_window + 1, darkness.shape)
+        window = darkness[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        local = tuple(peak - lo)
+        near = tuple(slice(max(c - 1, 0), c + 2) for c in local)
+        peak_darkness = float(window[near].max())
+        if peak_darkness < s.mb_min_darkness:
+            continue
+        level = max(s.mb_min_darkness, s.mb_half_max * peak_darkness)
+        labels, _ = ndimage.label(window >= level, np.ones((3, 3, 3)))
+        seed = np.unravel_index(
+            np.argmax(np.where(labels > 0, window, -1)[near]), window[near].shape
+        )
+        seed = tuple(int(n.start + k) for n, k in zip(near, seed, strict=True))
+        region = labels == labels[seed]
+        coords = np.argwhere(region)
+        key = tuple(int(v) for v in (coords.min(0) + lo))
+        if key in seen:
+            continue
+        seen.add(key)
+        weights = window[region]
+        centre_index = (coords * weights[:, None]).sum(0) / weights.sum() + lo
+        entry = {
+            "position_mm": [float(v) for v in swi.index_to_physical(centre_index)],
+            "darkness": peak_darkness,
+        }
+        touches = (coords.min(0) == 0) & (lo > 0) | (
+            coords.max(0) == np.array(window.shape) - 1
+        ) & (hi < darkness.shape)
+        if np.any(touches):
+            part = int(dark_parts[tuple(peak)])
+            if part not in extending_parts:  # one entry per long structure (a vein has many peaks)
+                extending_parts.add(part)
+                entry["reason"] = (
+                    f"extends beyond {s.mb_max_diameter_mm:g} mm (vessel or larger lesion)"
+                )
+                excluded.append(entry)
+            continue
+        volume_mm3 = float(len(coords) * swi.voxel_volume_mm3)
+        diameter = max_diameter_mm(coords, spacing)
+        elongation = _elongation(coords, spacing)
+        entry.update(
+            {
+                "diameter_mm": diameter,
+                "volume_mm3": volume_mm3,
+                "elongation": elongation,
+                "index_zyx": [float(v) for v in centre_index],
+            }
+        )
+        if not s.mb_min_diameter_mm <= diameter <= s.mb_max_diameter_mm:
+            entry["reason"] = (
+                f"diameter {diameter:.1f} mm outside {s.mb_min_diameter_mm:g}-{s.mb_max_diameter_mm:g} mm"
+            )
+        elif elongation > s.mb_max_elongation:
+            entry["reason"] = (
+                f"elongated (axis ratio {elongation:.1f} > {s.mb_max_elongation:g}): vessel"
+            )
+        elif ct is not None:
+            hu = _peak_value_near(ct, entry["position_mm"], diameter / 2 + 1.0)
+            entry["ct_peak_hu"] = hu
+            if hu is not None and hu >= s.ct_calcification_hu:
+                entry["reason"] = (
+                    f"hyperdense on CT (peak {hu:.0f} HU >= {s.ct_calcification_hu:g} HU): calcification"
+                )
+        if "reason" in entry:
+            excluded.append(entry)
+            continue
+        definite = (
+            peak_darkness >= s.mb_definite_darkness and elongation <= s.mb_definite_elongation
+        )
+        entry["certainty"] = "definite" if definite else "possible"
+        entry["region"] = region_at(region_map, entry["position_mm"])
+        entry["status"] = "candidate"
+        candidates.append(entry)
+    candidates.sort(key=lambda c: (c["position_mm"][2], c["position_mm"][1], c["position_mm"][0]))
+    for k, c in enumerate(candidates, start=1):
+        c["id"] = k
+    return {"candidates": candidates, "excluded": excluded}
+
+
+def _elongation(coords: np.ndarray, spacing) -> float:
+    """Major / minor axis ratio of a voxel set (second moments, each voxel a small box)."""
+    points = coords * spacing
+    cov = np.cov(points.T) if len(points) > 1 else np.zeros((3, 3))
+    cov = cov + np.diag(np.asarray(spacing) ** 2 / 12.0)  # a voxel's own extent
+    eig = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(eig[-1] / eig[0]))
+
+
+def _peak_value_near(volume: Volume, position_mm, radius_mm: float) -> float | None:
+    """Largest value of ``volume`` within ``radius_mm`` of a physical point (None if outside)."""
+    centre = volume.physical_to_index(np.asarray(position_mm))
+    half = np.ceil(radius_mm / np.asarray(volume.spacing_zyx_mm)).astype(int)
+    lo = np.floor(centre).astype(int) - half
+    hi = np.ceil(centre).astype(int) + half + 1
+    lo_c, hi_c = np.maximum(lo, 0), np.minimum(hi, volume.shape)
+    if np.any(hi_c <= lo_c):
+        return None
+    block = np.asarray(volume.array[lo_c[0] : hi_c[0], lo_c[1] : hi_c[1], lo_c[2] : hi_c[2]])
+    grid = np.stack(
+        np.meshgrid(*[np.arange(a, b) for a, b in zip(lo_c, hi_c, strict=True)], indexing="ij"), -1
+    )
+    dist = np.linalg.norm((grid - centre) * np.asarray(volume.spacing_zyx_mm), axis=-1)
+    inside = dist <= radius_mm
+    return float(block[inside].max()) if inside.any() else None
+
+
+def region_at(region_map: Volume | None, position_mm) -> str | None:
+    """MARS region name at a physical point of a region map (1 lobar, 2 deep, 3 infratentorial)."""
+    if region_map is None:
+        return None
+    index = np.round(region_map.physical_to_index(np.asarray(position_mm))).astype(int)
+    if np.any(index < 0) or np.any(index >= region_map.shape):
+        return None
+    return REGION_MAP_LABELS.get(int(np.asarray(region_map.array[tuple(index)])))
+
+
+# ------------------------------------------------------------------ lacunes
+def measure_lacunes(
+    flair: Volume,
+    brain: np.ndarray | None = None,
+    points_mm=None,
+    labels: Volume | np.ndarray | None = None,
+    settings: SvdSettings = SvdSettings(),
+) -> dict[str, Any]:
+    """Reader-marked lacunes with the STRIVE size check (3-15 mm, CLINICAL_RULES 5.1).
+
+    Parameters
+    ----------
+    flair : FLAIR Volume; with points, the CSF-dark cavity around each point is
+        measured on it.
+    brain : brain mask (computed when None and points are given).
+    points_mm : reader's points, ``(n, 3)`` LPS (x, y, z) mm.
+    labels : reader's lacune labels on the FLAIR grid (each connected component is one).
+
+    Returns
+    -------
+    dict with ``count`` (items within the size range), ``items`` (position_mm,
+    diameter_mm, is_lacune, reason) and ``rule``.
+    """
+    from scipy import ndimage
+
+    s = settings
+    spacing = np.asarray(flair.spacing_zyx_mm)
+    items = []
+    if labels is not None:
+        mask = np.asarray(getattr(labels, "array", labels)) != 0
+        lab, _ = ndimage.label(mask, np.ones((3, 3, 3)))
+        for k, region in enumerate(ndimage.find_objects(lab), start=1):
+            coords = np.argwhere(lab[region] == k) + [r.start for r in region]
+            items.append(
+                {
+                    "position_mm": [float(v) for v in flair.index_to_physical(coords.mean(0))],
+                    "diameter_mm": max_diameter_mm(coords, spacing),
+                }
+            )
+    if points_mm is not None and len(points_mm):
+        array = flair.numpy().astype(np.float32)
+        brain = brain_mask(flair) if brain is None else brain
+        dark = brain & (array < s.csf_fraction * tissue_median(array, brain, s.csf_fraction))
+        half = np.ceil((s.lacune_max_mm / 2 + 3.0) / spacing).astype(int)
+        for point in np.asarray(points_mm, dtype=float).reshape(-1, 3):
+            centre = np.round(flair.physical_to_index(point)).astype(int)
+            lo = np.maximum(centre - half, 0)
+            hi = np.minimum(centre + half + 1, dark.shape)
+            window = dark[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+            lab, _ = ndimage.label(window, np.ones((3, 3, 3)))
+            item = {"position_mm": [float(v) for v in point]}
+            grid = np.argwhere(lab > 0)
+            near = (
+                np.linalg.norm((grid + lo - centre) * spacing, axis=1) <= 2.0 if len(grid) else []
+            )
+            if not np.any(near):
+                item.update(
+                    diameter_mm=None, is_lacune=False, reason="no CSF-like cavity at the point"
+                )
+                items.append(item)
+                continue
+            k = lab[tuple(grid[np.flatnonzero(near)[0]])]
+            coords = np.argwhere(lab == k)
+            if np.any(coords.min(0) == 0) or np.any(coords.max(0) == np.array(window.shape) - 1):
+                item.update(
+                    diameter_mm=None,
+                    is_lacune=False,
+                    reason=f"cavity larger than the {s.lacune_max_mm:g} mm window",
+                )
+                items.append(item)
+                continue
+            item["diameter_mm"] = max_diameter_mm(coords, spacing)
+            items.append(item)
+    for item in items:
+        if "is_lacune" in item:
+            continue
+        d = item["diameter_mm"]
+        item["is_lacune"] = bool(s.lacune_min_mm <= d <= s.lacune_max_mm)
+        if not item["is_lacune"]:
+            item["reason"] = (
+                f"diameter {d:.1f} mm outside {s.lacune_min_mm:g}-{s.lacune_max_mm:g} mm"
+            )
+    return {
+        "count": int(sum(item["is_lacune"] for item in items)),
+        "items": items,
+        "rule": f"lacune diameter {s.lacune_min_mm:g}-{s.lacune_max_mm:g} mm (STRIVE, CLINICAL_RULES 5.1)",
+    }
+
+
+# ---------------------------------------------------------------- the run
+def run_svd_with_masks(
+    flair: Volume,
+    swi: Volume | None = None,
+    *,
+    t1: Volume | None = None,
+    ct: Volume | None = None,
+    wmh_labels: Volume | None = None,
+    ventricle_labels: Volume | None = None,
+    brain: Volume | None = None,
+    region_map: Volume | None = None,
+    lacune_points_mm=None,
+    lacune_labels: Volume | None = None,
+    no_lacunes: bool = False,
+    epvs_basal_ganglia: int | None = None,
+    epvs_centrum_semiovale: int | None = None,
+    epvs_basal_ganglia_count: int | None = None,
+    epvs_centrum_semiovale_count: int | None = None,
+    fazekas_periventricular: int | None = None,
+    fazekas_deep: int | None = None,
+    resample: bool = False,
+    settings: SvdSettings | None = None,
+) -> dict[str, Any]:
+    """Small vessel disease markers of one patient (see the module docstring).
+
+    Parameters
+    ----------
+    flair : FLAIR Volume ``(z, y, x)``; the reference grid.
+    swi : SWI or T2*-GRE; needed for microbleeds. Must be on the FLAIR grid unless
+        ``resample`` (then resampled with SimpleITK, no transform).
+    t1 : T1 (CSF dark) for finding the ventricles; FLAIR grid (or ``resample``).
+    ct : head CT (HU) in the same physical space (any grid): microbleed candidates
+        hyperdense on it are excluded as calcification.
+    wmh_labels : the reader's WMH labels (non-zero = WMH) on the FLAIR grid; replace
+        the automatic candidates.
+    ventricle_labels, brain : masks on the FLAIR grid replacing the automatic ones.
+    region_map : labels 1 lobar, 2 deep, 3 infratentorial in the same physical space.
+    lacune_points_mm, lacune_labels : reader-marked lacunes (points ``(n, 3)`` LPS x, y,
+        z mm, or labels on the FLAIR grid); ``no_lacunes=True`` records that the reader
+        found none. Without any of these the lacune count is unknown (``None``).
+    epvs_basal_ganglia, epvs_centrum_semiovale : reader's Potter grades (0-4), or
+        the ``*_count`` variants (count on the worst slice and side -> grade).
+    fazekas_periventricular, fazekas_deep : the reader's final Fazekas grades;
+        without them the suggested grades are used and marked as such.
+    resample : resample SWI / T1 / masks onto the FLAIR grid when their grids differ.
+    settings : :class:`SvdSettings` (defaults when None).
+
+    Returns
+    -------
+    record, masks : ``masks`` holds the boolean ``brain``, ``ventricles`` and ``wmh``
+    arrays ``(z, y, x)`` on the FLAIR grid; ``record`` is a per-patient dict (plain
+    JSON values): ``wmh_volume_ml``,
+    ``wmh_periventricular_ml``, ``wmh_deep_ml``, ``fazekas_periventricular``,
+    ``fazekas_deep`` (+ ``_suggested`` and ``fazekas_suggestion``), ``microbleeds``,
+    ``lacunes``, ``epvs_basal_ganglia``, ``epvs_centrum_semiovale``, ``svd_score``,
+    ``inputs`` (geometry), ``settings`` and ``format_version``.
+    """
+    s = settings or SvdSettings()
+    if not isinstance(flair, Volume):
+        raise InputError("run_svd needs a FLAIR Volume")
+    grid = {
+        "swi": swi,
+        "t1": t1,
+        "wmh_labels": wmh_labels,
+        "ventricle_labels": ventricle_labels,
+        "brain": brain,
+        "lacune_labels": lacune_labels,
+    }
+    on = {
+        name: None
+        if vol is None
+        else on_grid(
+            flair, vol, name.replace("_", " "), resample, labels=name not in ("swi", "t1")
+        )
+        for name, vol in grid.items()
+    }
+    for name, vol in (("CT", ct), ("region map", region_map)):
+        if vol is not None:
+            _require_cover(flair, vol, name)
+    brain_array = on["brain"].numpy() != 0 if on["brain"] is not None else brain_mask(flair)
+    if on["ventricle_labels"] is not None:
+        ventricles = on["ventricle_labels"].numpy() != 0
+    else:
+        ventricles = find_ventricles(on["t1"] or flair, brain_array, s)
+    wmh = (
+        on["wmh_labels"].numpy() != 0
+        if on["wmh_labels"] is not None
+        else segment_wmh(flair, brain_array, ventricles, s)
+    )
+    record: dict[str, Any] = {
+        "format_version": RECORD_FORMAT_VERSION,
+        "kind": RECORD_KIND,
+        "subject_id": None,
+        "timepoint": "baseline",
+    }
+    record["settings"] = s.to_dict()
+    update_wmh(record, wmh, ventricles, flair, s)
+    record["wmh_source"] = "reader labels" if wmh_labels is not None else "automatic candidates"
+    record["fazekas_periventricular_reader"] = fazekas_periventricular
+    record["fazekas_deep_reader"] = fazekas_deep
+    if on["swi"] is not None:
+        found = detect_microbleeds(on["swi"], brain_array, s, ct=ct, region_map=region_map)
+        record["microbleeds"] = {"candidates": found["candidates"], "excluded": found["excluded"]}
+    else:
+        record["microbleeds"] = None
+    if lacune_points_mm is not None or on["lacune_labels"] is not None or no_lacunes:
+        record["lacunes"] = measure_lacunes(
+            flair, brain_array, points_mm=lacune_points_mm, labels=on["lacune_labels"], settings=s
+        )
+    else:
+        record["lacunes"] = None
+    record["epvs_basal_ganglia_count"] = epvs_basal_ganglia_count
+    record["epvs_centrum_semiovale_count"] = epvs_centrum_semiovale_count
+    record["epvs_basal_ganglia_reader"] = epvs_basal_ganglia
+    record["epvs_centrum_semiovale_reader"] = epvs_centrum_semiovale
+    record["calcification"] = {"grades": dict.fromkeys(CALCIFIED_ARTERIES), "source": None}
+    record["inputs"] = {
+        "flair": flair.geometry_dict(),
+        "swi": None if swi is None else swi.geometry_dict(),
+        "t1": None if t1 is None else t1.geometry_dict(),
+        "ct": None if ct is None else ct.geometry_dict(),
+        "resampled_onto_flair": sorted(
+            n for n, v in grid.items() if v is not None and not flair.same_grid(v)
+        ),
+        "region_map": region_map is not None,
+    }
+    masks = {"brain": brain_array, "ventricles": ventricles, "wmh": wmh}
+    return summarise(record), masks
+
+
+def run_svd(flair: Volume, swi: Volume | None = None, **kwargs) -> dict[str, Any]:
+    """Small vessel disease markers of one patient: the record of
+    :func:`run_svd_with_masks` (same parameters), without the masks."""
+    return run_svd_with_masks(flair, swi, **kwargs)[0]
+
+
+def update_wmh(
+    record: dict[str, Any],
+    wmh: np.ndarray,
+    ventricles: np.ndarray,
+    flair: Volume,
+    settings: SvdSettings | None = None,
+) -> dict[str, Any]:
+    """Re-measure the WMH fields of a record from a (reader-edited) WMH mask, in place.
+
+    Parameters
+    ----------
+    wmh : WMH mask or labels (non-zero = WMH) ``(z, y, x)`` on the FLAIR grid.
+    ventricles : ventricle mask on the same grid.
+    flair : the FLAIR Volume (geometry).
+    settings : defaults to the record's ``settings``.
+    """
+    s = settings or SvdSettings.from_dict(record.get("settings"))
+    return apply_wmh_measurement(record, measure_wmh(wmh, ventricles, flair, s))
+
+
+def apply_wmh_measurement(record: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    """Put the output of :func:`measure_wmh` into a record (in place) and re-summarise."""
+    measured = dict(measured)
+    suggestion = measured.pop("fazekas_suggestion")
+    record.update(measured)
+    record["fazekas_periventricular_suggested"] = suggestion["periventricular"]
+    record["fazekas_deep_suggested"] = suggestion["deep"]
+    record["fazekas_suggestion"] = suggestion
+    return summarise(record)
+
+
+def summarise(record: dict[str, Any]) -> dict[str, Any]:
+    """Recompute the derived fields of a record after the reader's edits (in place).
+
+    * Fazekas: the reader's grade when entered, else the suggestion
+      (``fazekas_source`` says which);
+    * microbleeds: ``count`` = candidates the reader **confirmed**; ``pending`` =
+      candidates not yet reviewed; MARS counts by region and certainty over the
+      confirmed ones, ``candidates_by_region`` over confirmed + pending;
+    * lacunes: count of items within the STRIVE size range;
+    * EPVS: reader grade, else Potter grade of the count;
+    * Staals SVD score (a microbleed item is unknown while none is confirmed and
+      candidates are pending);
+    * calcification: overall grade from the per-artery grades.
+    """
+    source = {}
+    for region in ("periventricular", "deep"):
+        reader = record.get(f"fazekas_{region}_reader")
+        if reader is not None and reader not in (0, 1, 2, 3):
+            raise InputError(f"Fazekas {region} grade must be 0-3, got {reader!r}")
+        record[f"fazekas_{region}"] = (
+            reader if reader is not None else record.get(f"fazekas_{region}_suggested")
+        )
+        source[region] = "reader" if reader is not None else "suggested"
+    record["fazekas_source"] = source
+    mb = record.get("microbleeds")
+    if mb is not None:
+        for c in mb["candidates"]:
+            if c.get("status") not in MICROBLEED_STATUSES:
+                raise InputError(f"microbleed status must be one of {MICROBLEED_STATUSES}")
+        confirmed = [c for c in mb["candidates"] if c["status"] == "confirmed"]
+        pending = [c for c in mb["candidates"] if c["status"] == "candidate"]
+        mars = mars_counts(confirmed)
+        mb.update(
+            count=mars["count"],
+            definite=mars["definite"],
+            possible=mars["possible"],
+            by_region=mars["by_region"],
+            confirmed=len(confirmed),
+            pending=len(pending),
+            rejected=sum(c["status"] == "rejected" for c in mb["candidates"]),
+            candidates_by_region=mars_counts(confirmed + pending)["by_region"],
+            count_rule="count = candidates confirmed by the reader (MARS definite + possible); "
+            "pending candidates are listed but not counted",
+        )
+    lac = record.get("lacunes")
+    if lac is not None:
+        lac["count"] = int(sum(bool(i.get("is_lacune")) for i in lac["items"]))
+    for region in ("basal_ganglia", "centrum_semiovale"):
+        reader = record.get(f"epvs_{region}_reader")
+        count = record.get(f"epvs_{region}_count")
+        if reader is not None and reader not in (0, 1, 2, 3, 4):
+            raise InputError(f"EPVS {region.replace('_', ' ')} grade must be 0-4, got {reader!r}")
+        record[f"epvs_{region}"] = (
+            reader if reader is not None else (None if count is None else potter_grade(count))
+        )
+    if mb is None:
+        mb_count = None
+    elif mb["count"] == 0 and mb["pending"] > 0:
+        mb_count = None  # not known until the reader reviews the candidates
+    else:
+        mb_count = mb["count"]
+    record["svd_score"] = staals_svd_score(
+        lacune_count=None if lac is None else lac["count"],
+        microbleed_count=mb_count,
+        epvs_basal_ganglia_grade=record.get("epvs_basal_ganglia"),
+        fazekas_periventricular=record.get("fazekas_periventricular"),
+        fazekas_deep=record.get("fazekas_deep"),
+        epvs_min_grade=record.get("settings", {}).get("epvs_min_grade_for_svd", 2),
+    )
+    calc = record.setdefault("calcification", {"grades": {}, "source": None})
+    calc["overall"] = intracranial_overall_grade(calc.get("grades", {}))
+    return _plain(record)
+
+
+def set_calcification(record: dict[str, Any], grades: dict[str, Any], source: str = "reader"):
+    """Set per-artery calcification grades (artery -> ``none/mild``/``moderate``/
+    ``severe``/``None``) on a record and recompute the overall grade."""
+    from napari_calcium.scores.small_vessel import CALCIFICATION_GRADES, grade_index
+
+    merged = dict.fromkeys(CALCIFIED_ARTERIES)
+    merged.update(record.get("calcification", {}).get("grades", {}))
+    for artery, grade in grades.items():
+        if artery not in CALCIFIED_ARTERIES:
+            raise InputError(
+                f"unknown artery {artery!r}", f"use one of {', '.join(CALCIFIED_ARTERIES)}"
+            )
+        try:
+            merged[artery] = None if grade is None else CALCIFICATION_GRADES[grade_index(grade)]
+        except ValueError as err:
+            raise InputError(str(err)) from err
+    record["calcification"] = {"grades": merged, "source": source}
+    return summarise(record)
+
+
+def calcification_from_json(path) -> dict[str, str | None]:
+    """Per-artery grades from a JSON file of the intracranial analysis or a reader.
+
+    Accepted shapes: ``{"grades": {"MCA_left": "moderate", ...}}`` (also under
+    ``"calcification"``), or ``{"arteries": [{"artery": "MCA", "side": "left",
+    "grade": "moderate"}, ...]}``. Unknown arteries are refused.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read calcification grades from {path}: {err}") from err
+    if isinstance(data.get("calcification"), dict):
+        data = data["calcification"]
+    if isinstance(data.get("grades"), dict):
+        return dict(data["grades"])
+    if isinstance(data.get("arteries"), list):
+        grades = {}
+        for item in data["arteries"]:
+            name = item.get("artery", "")
+            side = item.get("side")
+            key = f"{name}_{side.lower()}" if side else name
+            grades[key] = item.get("grade")
+        return grades
+    raise InputError(
+        f"{path} has no per-artery calcification grades",
+        'expected {"grades": {"MCA_left": "moderate", ...}} or {"arteries": [{"artery": '
+        '"MCA", "side": "left", "grade": "moderate"}]}',
+    )
+
+
+def _plain(value):
+    """Plain JSON values (numpy scalars/arrays to Python, tuples to lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+# ------------------------------------------------------------------ records
+def save_record(record: dict[str, Any], path) -> Path:
+    """Write a per-patient record as JSON, atomically (temporary file, then rename)."""
+    from napari_calcium.report import atomic_write_text
+
+    record = summarise(dict(record))
+    return atomic_write_text(Path(path), json.dumps(record, indent=2, allow_nan=False) + "\n")
+
+
+def load_record(path) -> dict[str, Any]:
+    """Read a per-patient record; refuses files that are not records or are newer.
+
+    Raises
+    ------
+    InputError
+        unreadable JSON, not a small vessel disease record, or a ``format_version``
+        newer than :data:`RECORD_FORMAT_VERSION`.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"cannot read the record {path}: {err}") from err
+    version = record.get("format_version") if isinstance(record, dict) else None
+    if not isinstance(version, int) or record.get("kind") != RECORD_KIND:
+        raise InputError(
+            f"{path} is not a small vessel disease record (no kind / format_version)",
+            "records are written by `napari-calcium svd --json` or the grading widget",
+        )
+    if version > RECORD_FORMAT_VERSION:
+        raise InputError(
+            f"{path} was written in record format version {version}; this napari-calcium "
+            f"reads versions up to {RECORD_FORMAT_VERSION}",
+            "update napari-calcium to read it (the file was not changed)",
+        )
+    return record
+
+
+__all__ = [
+    "MARS_REGIONS",
+    "apply_wmh_measurement",
+    "RECORD_FORMAT_VERSION",
+    "SvdSettings",
+    "calcification_from_json",
+    "detect_microbleeds",
+    "find_ventricles",
+    "load_record",
+    "measure_lacunes",
+    "measure_wmh",
+    "on_grid",
+    "run_svd",
+    "run_svd_with_masks",
+    "save_record",
+    "segment_wmh",
+    "set_calcification",
+    "summarise",
+    "update_wmh",
+]

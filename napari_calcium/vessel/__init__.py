@@ -1,0 +1,1 @@
+"""Vessel geometry: centrelines, cross-sections, contours and wall metrics."""

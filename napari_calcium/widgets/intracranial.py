@@ -1,0 +1,425 @@
+"""napari widget: calcification along an intracranial artery, and VW-MRI plaque.
+
+Workflow: draw the centreline on the CT (or a registered MRI) as a Shapes path or
+as Points, proximal first -> *Reformat* shows the cross-sectional stack ->
+*Run* finds and measures the calcifications (and, with an MRI, the lumen and
+outer-wall contours) in a background thread -> results arrive as layers: a
+``calcifications`` Labels layer whose ``features`` is the per-calcification table
+(pattern class included), a ``calcification centroids`` Points layer with the same
+table, and with an MRI the MRI reformat with editable ``lumen`` / ``outer wall``
+Shapes (features = per-cross-section wall metrics); *Recompute* re-reads edited
+contours. A click on a reformat layer marks the matching point in the source
+volume, and a click on the source marks it in the reformat.
+
+Coordinates: napari world = LPS reversed, ``(z, y, x)`` mm, for the CT and MRI;
+reformat layers are in their own ``(frame, v, u)`` mm (scale = step, pixel, pixel).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
+
+from napari_calcium.errors import InputError
+from napari_calcium.volume import Volume
+
+if TYPE_CHECKING:
+    import napari
+
+LINK_SOURCE = "linked point (source)"
+LINK_REFORMAT = "linked point (reformat)"
+
+
+def centerline_from_layer(layer) -> np.ndarray:
+    """LPS points (N, 3) mm of a Shapes path (its first shape) or a Points layer."""
+    kind = layer.__class__.__name__
+    if kind == "Shapes":
+        if len(layer.data) == 0:
+            raise InputError(f"the Shapes layer {layer.name!r} has no path", "draw a path")
+        data = np.asarray(layer.data[0])
+    elif kind == "Points":
+        data = np.asarray(layer.data)
+    else:
+        raise InputError(
+            f"layer {layer.name!r} is a {kind}; draw the centreline as a path or points"
+        )
+    if data.ndim != 2 or data.shape[1] != 3:
+        raise InputError(
+            f"the centreline layer {layer.name!r} is not 3-D",
+            "draw the path on the 3-D CT (its points need z, y, x)",
+        )
+    world = np.array([layer.data_to_world(p) for p in data])
+    return world[:, ::-1]
+
+
+class IntracranialWidget(Container):
+    """Dock widget for :func:`napari_calcium.intracranial.run_intracranial`."""
+
+    #: Contours are shown (and edited) with every n-th vertex of the detected ones.
+    display_every = 3
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__()
+        self.viewer = viewer
+        self.ct_layer = ComboBox(label="CT (HU)", choices=self._images)
+        self.mri_layer = ComboBox(label="VW-MRI", choices=self._optional_images)
+        self.post_layer = ComboBox(label="VW-MRI post", choices=self._optional_images)
+        self.line_layer = ComboBox(label="centreline", choices=self._lines)
+        self.threshold_hu = FloatSpinBox(label="threshold (HU)", value=130, min=0, max=3000)
+        self.radius_mm = FloatSpinBox(
+            label="region radius (mm)", value=4.5, min=0.5, max=20, step=0.5
+        )
+        self.step_mm = FloatSpinBox(label="step (mm)", value=0.25, min=0.05, max=5, step=0.05)
+        self.refine = CheckBox(label="refine centreline to lumen (MRI)", value=False)
+        self.use_reference = CheckBox(label="reader reference site", value=False)
+        self.reference_mm = FloatSpinBox(
+            label="reference (mm)", value=0, min=0, max=1000, step=0.5
+        )
+        self.reformat_button = PushButton(text="Reformat")
+        self.run_button = PushButton(text="Run")
+        self.recompute_button = PushButton(text="Recompute from contours")
+        self.status = Label(value="")
+        self.extend(
+            [
+                self.ct_layer,
+                self.mri_layer,
+                self.post_layer,
+                self.line_layer,
+                self.threshold_hu,
+                self.radius_mm,
+                self.step_mm,
+                self.refine,
+                self.use_reference,
+                self.reference_mm,
+                self.reformat_button,
+                self.run_button,
+                self.recompute_button,
+                self.status,
+            ]
+        )
+        self.reformat_button.changed.connect(self.reformat)
+        self.run_button.changed.connect(lambda: self.run())
+        self.recompute_button.changed.connect(self.recompute)
+        viewer.layers.events.inserted.connect(self._refresh)
+        viewer.layers.events.removed.connect(self._refresh)
+        self.sections = None
+        self.result = None
+        self.worker = None
+        self._source_click = None
+
+    # ---------------------------------------------------------------- choices
+    def _images(self, _=None):
+        return [ly for ly in self.viewer.layers if ly.__class__.__name__ == "Image"]
+
+    def _optional_images(self, _=None):
+        return [None, *self._images()]
+
+    def _lines(self, _=None):
+        return [
+            ly
+            for ly in self.viewer.layers
+            if ly.__class__.__name__ in ("Shapes", "Points")
+            and not ly.name.startswith(
+                ("linked point", "calcification", "lumen", "outer wall", "plaque")
+            )
+        ]
+
+    def _refresh(self, _=None):
+        for box in (self.ct_layer, self.mri_layer, self.post_layer, self.line_layer):
+            box.reset_choices()
+
+    def _notify(self, message: str):
+        from napari.utils.notifications import show_info
+
+        self.status.value = message
+        show_info(message)
+
+    # ----------------------------------------------------------------- inputs
+    def _inputs(self):
+        if self.ct_layer.value is None or self.line_layer.value is None:
+            raise InputError("choose a CT layer and a centreline layer")
+        ct = Volume.from_layer(self.ct_layer.value)
+        if ct.modality == "OT":  # a plain image layer: the reader says it is a CT in HU
+            ct = ct.replace(modality="CT", units="HU")
+        mri = None if self.mri_layer.value is None else Volume.from_layer(self.mri_layer.value)
+        post = None if self.post_layer.value is None else Volume.from_layer(self.post_layer.value)
+        return ct, mri, post, centerline_from_layer(self.line_layer.value)
+
+    # --------------------------------------------------------------- reformat
+    def reformat(self):
+        """Add the CT's cross-sectional reformat along the centreline as an image layer."""
+        from napari_calcium.vessel.centerline import Centerline, reformat
+
+        try:
+            ct, _, _, points = self._inputs()
+            array, sections = reformat(
+                ct,
+                Centerline(points),
+                step_mm=self.step_mm.value,
+                field_of_view_mm=2 * self.radius_mm.value + 2,
+                pixel_mm=min(ct.spacing_mm) / 2,
+            )
+        except InputError as err:
+            self._notify(f"error: {err}")
+            return None
+        self.sections = sections
+        layer = self._set_layer(
+            "CT reformat",
+            array,
+            "image",
+            scale=sections.scale_mm,
+            colormap="gray",
+            contrast_limits=(-200.0, 1300.0),
+        )
+        self._link(layer, sections)
+        return layer
+
+    def _set_layer(self, name, data, kind, **kwargs):
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        return getattr(self.viewer, f"add_{kind}")(data, name=name, **kwargs)
+
+    # -------------------------------------------------------------------- run
+    def run(self):
+        """Start the analysis in a ``thread_worker``; results are added when it returns."""
+        from napari.qt.threading import thread_worker
+
+        from napari_calcium.intracranial import run_intracranial
+
+        try:
+            ct, mri, post, points = self._inputs()
+        except InputError as err:
+            self._notify(f"error: {err}")
+            return None
+        reference = self.reference_mm.value if self.use_reference.value else None
+        options = {
+            "threshold_hu": self.threshold_hu.value,
+            "region_radius_mm": self.radius_mm.value,
+            "step_mm": self.step_mm.value,
+            "reference_mm": reference,
+            "refine_centerline": self.refine.value,
+        }
+
+        @thread_worker(progress={"total": 100, "desc": "intracranial calcification"})
+        def work():
+            # run_intracranial reports (stage, fraction) from a helper thread; each
+            # percent reached is yielded so napari's progress bar follows it.
+            updates: queue.Queue = queue.Queue()
+            outcome: dict = {}
+
+            def target():
+                try:
+                    outcome["result"] = run_intracranial(
+                        ct,
+                        points,
+                        mri=mri,
+                        mri_post=post,
+                        progress=lambda stage, fraction: updates.put(fraction),
+                        **options,
+                    )
+                except Exception as err:  # noqa: BLE001 - re-raised in the worker below
+                    outcome["error"] = err
+                finally:
+                    updates.put(None)
+
+            threading.Thread(target=target, daemon=True).start()
+            done = 0
+            while (fraction := updates.get()) is not None:
+                while done < int(100 * fraction):
+                    done += 1
+                    yield done
+            if "error" in outcome:
+                raise outcome["error"]
+            return outcome["result"]
+
+        self.worker = work()
+        self.worker.returned.connect(self._show)
+        self.worker.errored.connect(lambda err: self._notify(f"error: {err}"))
+        self.status.value = "running ..."
+        self.worker.start()
+        return self.worker
+
+    def _show(self, result: dict):
+        from napari_calcium.intracranial import calcification_table
+
+        self.result = result
+        table = calcification_table(result)
+        labels = result["labels"]
+        features = table.rename(columns={"id": "index"})
+        layer_kwargs = labels.layer_kwargs()
+        self._set_layer(
+            "calcifications", np.asarray(labels.array), "labels", features=features, **layer_kwargs
+        )
+        if result["calcifications"]:
+            centroids = np.array([c["centroid_mm"] for c in result["calcifications"]])[:, ::-1]
+            self._set_layer(
+                "calcification centroids",
+                centroids,
+                "points",
+                features=table,
+                text={"string": "{id}: {pattern}", "size": 9, "color": "yellow"},
+                size=1.0,
+                face_color="transparent",
+                border_color="yellow",
+            )
+        if result["wall"] is not None:
+            self._show_wall(result["wall"], result["plaque"])
+        grade = result["grade"]
+        self._notify(
+            f"{len(table)} calcification(s); grade {grade['grade']} ({grade['rule']}); "
+            f"plaque {result['plaque']['class']}"
+        )
+
+    # ------------------------------------------------------------------ wall
+    def _show_wall(self, wall: dict, plaque: dict):
+        sections = wall["sections"]
+        mri = wall["volumes"]["mri"]
+        layer = self._set_layer(
+            "VW-MRI reformat",
+            sections.sample(mri),
+            "image",
+            scale=sections.scale_mm,
+            colormap="gray",
+        )
+        self._link(layer, sections)
+        self._show_plaque(sections, plaque)
+        table = pd.DataFrame(wall["table"])
+        for name, contours, colour in (
+            ("lumen", wall["lumen_uv"], "cyan"),
+            ("outer wall", wall["outer_uv"], "magenta"),
+        ):
+            shapes = [
+                self._contour_to_world(sections, f, c[:: self.display_every])
+                for f, c in enumerate(contours)
+            ]
+            self._set_layer(
+                name,
+                shapes,
+                "shapes",
+                shape_type="polygon",
+                edge_color=colour,
+                face_color="transparent",
+                edge_width=0.05,
+                features=table,
+                metadata={"plaque": plaque},
+            )
+
+    def _show_plaque(self, sections, plaque: dict):
+        """A point at the narrowest site whose features are the plaque summary (one row)."""
+        frame = plaque["narrowest_frame"]
+        summary = pd.DataFrame([{k: v for k, v in plaque.items() if np.isscalar(v) or v is None}])
+        self._set_layer(
+            "plaque (narrowest site)",
+            sections.centers_mm[frame][None, ::-1],
+            "points",
+            features=summary,
+            size=1.0,
+            face_color="transparent",
+            border_color="orange",
+            text={"string": "{class}, stenosis {stenosis_pct:.0f}%", "size": 9, "color": "orange"},
+        )
+
+    @staticmethod
+    def _contour_to_world(sections, frame, uv):
+        c = (sections.size - 1) / 2 * sections.pixel_mm
+        return np.column_stack(
+            [np.full(len(uv), frame * sections.step_mm), uv[:, 1] + c, uv[:, 0] + c]
+        )
+
+    @staticmethod
+    def _world_to_contour(sections, world):
+        c = (sections.size - 1) / 2 * sections.pixel_mm
+        frame = int(round(float(np.mean(world[:, 0])) / sections.step_mm))
+        return frame, np.column_stack([world[:, 2] - c, world[:, 1] - c])
+
+    def recompute(self):
+        """Re-read the (edited) lumen / outer-wall Shapes and update the plaque table."""
+        from napari_calcium.vessel.wall import summarise_plaque, wall_table
+
+        if self.result is None or self.result["wall"] is None:
+            self._notify("run with a VW-MRI first")
+            return None
+        wall = self.result["wall"]
+        sections = wall["sections"]
+        contours = {"lumen": list(wall["lumen_uv"]), "outer wall": list(wall["outer_uv"])}
+        for name, current in contours.items():
+            for shape in self.viewer.layers[name].data:
+                frame, uv = self._world_to_contour(sections, np.asarray(shape))
+                if 0 <= frame < sections.n_frames:
+                    current[frame] = uv
+        vols = wall["volumes"]
+        table = wall_table(
+            sections,
+            contours["lumen"],
+            contours["outer wall"],
+            vols["mri"],
+            vols["post"],
+            vols["ct"],
+            vols["threshold_hu"],
+        )
+        plaque = summarise_plaque(
+            table,
+            reference_mm=self.result["plaque"]["reference_mm"]
+            if self.use_reference.value
+            else None,
+        )
+        wall.update(lumen_uv=contours["lumen"], outer_uv=contours["outer wall"], table=table)
+        self.result["plaque"] = plaque
+        for name in contours:
+            layer = self.viewer.layers[name]
+            if len(layer.data) == len(table):
+                layer.features = pd.DataFrame(table)
+            layer.metadata["plaque"] = plaque
+        self._show_plaque(sections, plaque)
+        self._notify(
+            f"recomputed: stenosis {plaque['stenosis_pct']:.0f}%, LA {plaque['lumen_area_mm2']:.2f} mm2"
+        )
+        return plaque
+
+    # --------------------------------------------------------------- linking
+    def _link(self, reformat_layer, sections):
+        source = self.ct_layer.value
+
+        def on_reformat_click(layer, event):
+            self.show_in_source(sections, np.asarray(event.position))
+
+        def on_source_click(layer, event):
+            self.show_in_reformat(sections, np.asarray(event.position))
+
+        reformat_layer.mouse_drag_callbacks.append(on_reformat_click)
+        if source is not None:
+            if self._source_click in source.mouse_drag_callbacks:
+                source.mouse_drag_callbacks.remove(self._source_click)
+            source.mouse_drag_callbacks.append(on_source_click)
+            self._source_click = on_source_click
+
+    def show_in_source(self, sections, reformat_world) -> np.ndarray:
+        """Mark in the source volume the point clicked at ``reformat_world`` (frame, v, u mm)."""
+        index = np.asarray(reformat_world, dtype=float) / np.asarray(sections.scale_mm)
+        lps = sections.index_to_physical(index)
+        world = lps[::-1]
+        self._set_marker(LINK_SOURCE, world)
+        return lps
+
+    def show_in_reformat(self, sections, source_world) -> np.ndarray | None:
+        """Mark in the reformat the source point at napari world ``(z, y, x)`` (LPS reversed)."""
+        index = sections.physical_to_index(np.asarray(source_world, dtype=float)[::-1])
+        if not np.all(np.isfinite(index)):
+            self.status.value = "that point is in no cross-section"
+            return None
+        world = index * np.asarray(sections.scale_mm)
+        self._set_marker(LINK_REFORMAT, world)
+        return index
+
+    def _set_marker(self, name, world):
+        if name in self.viewer.layers:
+            self.viewer.layers[name].data = np.atleast_2d(world)
+        else:
+            self.viewer.add_points(
+                np.atleast_2d(world), name=name, size=0.6, face_color="red", border_color="white"
+            )

@@ -1,0 +1,155 @@
+"""Lumen / outer-wall contours and wall metrics on a VW-MRI phantom with a known plaque."""
+
+import numpy as np
+import pytest
+
+from napari_calcium.phantoms.vessel import PlaqueSpec, rotation_matrix, vessel_mri
+from napari_calcium.vessel.centerline import Centerline
+from napari_calcium.vessel.wall import (
+    contour_metrics,
+    distance_to_polygon,
+    measure_wall,
+    polygon_area,
+    summarise_plaque,
+    wall_table,
+)
+
+GRIDS = {
+    "anisotropic": {"spacing_mm": (0.3, 0.3, 0.35)},
+    "oblique": {"spacing_mm": (0.3, 0.25, 0.35), "direction": rotation_matrix((10, 20, -15))},
+}
+
+
+@pytest.fixture(scope="module", params=list(GRIDS))
+def wall(request):
+    mri, truth = vessel_mri(**GRIDS[request.param])
+    post, _ = vessel_mri(post_contrast=True, **GRIDS[request.param])
+    line = Centerline(truth["centerline_mm"])
+    result = measure_wall(mri, line, step_mm=0.5, post=post)
+    return mri, truth, result, summarise_plaque(result["table"])
+
+
+def test_metrics_at_the_narrowest_site(wall):
+    # Truth from the construction (PlaqueSpec defaults): lumen circle r = 1.2 mm offset
+    # 0.8 mm inside an outer wall circle r = 3.2 mm -> LA = pi 1.2^2, OWA = pi 3.2^2,
+    # max WT = 3.2 - 1.2 + 0.8 = 2.8, min WT = 3.2 - 1.2 - 0.8 = 1.2, EI = 1.6 / 2.8.
+    mri, truth, _, p = wall
+    n = truth["narrowest"]
+    assert n["arc_range_mm"][0] <= p["narrowest_mm"] <= n["arc_range_mm"][1]
+    for key in ("lumen_area_mm2", "outer_wall_area_mm2", "wall_area_mm2"):
+        assert p[key] == pytest.approx(n[key], rel=0.05), key
+    half_voxel = 0.5 * min(mri.spacing_mm)
+    assert p["max_wall_thickness_mm"] == pytest.approx(n["max_wall_thickness_mm"], abs=half_voxel)
+    assert p["min_wall_thickness_mm"] == pytest.approx(n["min_wall_thickness_mm"], abs=half_voxel)
+    assert p["eccentricity_index"] == pytest.approx(n["eccentricity_index"], abs=0.05)
+    assert p["eccentric"] is True  # EI 0.57 >= 0.5
+    assert p["plaque_burden_pct"] == pytest.approx(n["plaque_burden_pct"], abs=2)
+
+
+def test_stenosis_remodeling_and_enhancement(wall):
+    # WASID: 1 - 1.2 / 2.0 = 40 %; RI = (3.2 / 2.8)^2 = 1.31 -> positive;
+    # enhancement (1.8 / 1.2) = 1.5 (plaque wall x1.8, normal wall x1.2 after contrast)
+    _, truth, _, p = wall
+    assert p["stenosis_pct"] == pytest.approx(truth["stenosis_pct"], abs=5)
+    assert p["remodeling_index"] == pytest.approx(truth["remodeling_index"], rel=0.05)
+    assert p["remodeling"] == "positive"
+    assert p["enhancement_ratio"] == pytest.approx(truth["enhancement_ratio"], rel=0.03)
+    # reference chosen automatically in the normal proximal segment (ends at 8.5 mm)
+    assert p["reference_mm"] <= truth["reference"]["arc_range_mm"][1] + 0.5
+    assert p["reference_choice"].startswith("automatic: proximal")
+    assert p["class"] == "unknown"  # no CT given
+
+
+def test_normal_segment_is_a_concentric_ring(wall):
+    # proximal normal wall: lumen r 2.0, outer r 2.8, concentric -> WT 0.8, EI 0
+    mri, truth, result, _ = wall
+    rows = [r for r in result["table"] if 1.0 <= r["arc_mm"] <= 7.0]
+    ref = truth["reference"]
+    la = np.median([r["lumen_area_mm2"] for r in rows])
+    owa = np.median([r["outer_wall_area_mm2"] for r in rows])
+    assert la == pytest.approx(ref["lumen_area_mm2"], rel=0.05)
+    assert owa == pytest.approx(ref["outer_wall_area_mm2"], rel=0.05)
+    for r in rows:
+        assert r["max_wall_thickness_mm"] == pytest.approx(0.8, abs=0.5 * min(mri.spacing_mm))
+        assert r["eccentricity_index"] < 0.25
+
+
+def test_edited_contours_change_the_metrics(wall):
+    # The reader replaces the lumen contour of the narrowest frame by a circle of
+    # radius 1.0 mm about the centre: LA becomes pi (to polygon accuracy) and the
+    # recomputed summary follows the edit.
+    _, _, result, p = wall
+    f = p["narrowest_frame"]
+    lumen = list(result["lumen_uv"])
+    angles = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+    lumen[f] = np.column_stack([np.cos(angles), np.sin(angles)])
+    table = wall_table(result["sections"], lumen, result["outer_uv"])
+    assert table[f]["lumen_area_mm2"] == pytest.approx(np.pi, rel=1e-3)
+    edited = summarise_plaque(table)
+    assert edited["lumen_area_mm2"] == pytest.approx(np.pi, rel=1e-3)
+
+
+def test_plaque_length_from_the_construction(wall):
+    # NWI(s) = 1 - (r_lumen / r_outer)^2 from PlaqueSpec; plaque = NWI >= NWI_ref + 0.1
+    _, _, _, p = wall
+    spec = PlaqueSpec()
+    s = np.linspace(0, 22, 22001)
+    lumen, outer, _ = spec.radii(s)
+    ref = 1 - (spec.lumen_ref_mm / spec.outer_ref_mm) ** 2
+    expected = ((1 - (lumen / outer) ** 2) >= ref + 0.1).sum() * (s[1] - s[0])
+    assert p["plaque_length_mm"] == pytest.approx(expected, abs=0.75)
+
+
+def test_contour_metrics_of_exact_circles():
+    # Two circles: outer R = 3 at the origin, lumen r = 1 centred at (0.5, 0): WT
+    # ranges over 3 - 1 -/+ 0.5 -> min 1.5, max 2.5, EI = 1 / 2.5.
+    t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    outer = 3 * np.column_stack([np.cos(t), np.sin(t)])
+    lumen = np.column_stack([0.5 + np.cos(t), np.sin(t)])
+    m = contour_metrics(lumen, outer)
+    assert m["lumen_area_mm2"] == pytest.approx(np.pi, rel=1e-4)
+    assert m["outer_wall_area_mm2"] == pytest.approx(9 * np.pi, rel=1e-4)
+    assert m["normalized_wall_index"] == pytest.approx(8 / 9, rel=1e-4)
+    assert m["min_wall_thickness_mm"] == pytest.approx(1.5, abs=1e-3)
+    assert m["max_wall_thickness_mm"] == pytest.approx(2.5, abs=1e-3)
+    assert m["eccentricity_index"] == pytest.approx(0.4, abs=1e-3)
+    assert polygon_area(np.array([[0, 0], [2, 0], [2, 1], [0, 1.0]])) == 2.0
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1.0]])
+    assert distance_to_polygon(np.array([[0.5, 3.0]]), square)[0] == pytest.approx(2.0)
+
+
+def test_centerline_refined_to_the_lumen_centre():
+    # The reader's path is 0.6 mm off the axis (along the arc's binormal, which is
+    # perpendicular to it everywhere). Refined: on the axis in the normal segments and,
+    # on the plaque plateau, at the lumen centre 0.8 mm from the axis towards 60 deg.
+    from napari_calcium.phantoms.vessel import VesselGeometry
+    from napari_calcium.vessel.wall import refine_centerline
+
+    geometry = VesselGeometry()
+    mri, truth = vessel_mri(spacing_mm=(0.3, 0.3, 0.35))
+    binormal = np.asarray(geometry.orientation)[:, 2]
+    drawn = Centerline(np.asarray(truth["centerline_mm"]) + 0.6 * binormal)
+    refined = refine_centerline(mri, drawn, step_mm=1.0)
+    arc = np.linspace(0, refined.length_mm, 200)
+    s, a, h = geometry.in_plane_offsets(refined.position(arc))
+    normal = ((s > 1) & (s < 7)) | ((s > 17) & (s < 21))
+    assert np.hypot(a, h)[normal].max() < 0.1
+    plateau = (s > 11.2) & (s < 12.8)
+    t0 = np.deg2rad(60.0)
+    assert np.hypot(a - 0.8 * np.cos(t0), h - 0.8 * np.sin(t0))[plateau].max() < 0.15
+
+
+def test_contours_hold_with_noise():
+    # Gaussian noise SD 10 (wall-lumen contrast 280): areas within 10 %, stenosis
+    # within 5 points, remodeling class unchanged.
+    mri, truth = vessel_mri()
+    rng = np.random.default_rng(1)
+    noisy = mri.replace(array=(mri.array + rng.normal(0, 10, mri.shape)).astype(np.float32))
+    p = summarise_plaque(
+        measure_wall(noisy, Centerline(truth["centerline_mm"]), step_mm=0.5)["table"]
+    )
+    n = truth["narrowest"]
+    for key in ("lumen_area_mm2", "outer_wall_area_mm2", "wall_area_mm2"):
+        assert p[key] == pytest.approx(n[key], rel=0.10), key
+    assert p["stenosis_pct"] == pytest.approx(truth["stenosis_pct"], abs=5)
+    assert p["remodeling"] == "positive"

@@ -1,0 +1,104 @@
+"""The intracranial widget in a real napari viewer (run under ``xvfb-run -a``)."""
+
+import numpy as np
+import pytest
+
+from napari_calcium.phantoms.vessel import VesselGeometry, vessel_ct, vessel_mri
+from napari_calcium.widgets.intracranial import IntracranialWidget, centerline_from_layer
+from napari_calcium.widgets.layers import image_tuple
+
+
+def _add(viewer, layer_tuple):
+    data, kwargs, kind = layer_tuple
+    return getattr(viewer, f"add_{kind}")(data, **kwargs)
+
+
+@pytest.fixture
+def head(make_napari_viewer):
+    viewer = make_napari_viewer()
+    ct, truth = vessel_ct()
+    ct_layer = _add(viewer, image_tuple(ct, "head CT"))
+    # the reader draws the path through the artery: world (z, y, x) = LPS reversed
+    path = np.asarray(truth["centerline_mm"])[:, ::-1]
+    line = viewer.add_shapes([path], shape_type="path", name="centreline")
+    widget = IntracranialWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.ct_layer.value = ct_layer
+    widget.line_layer.value = line
+    return viewer, widget, ct, truth
+
+
+def test_draw_centreline_run_and_read_the_table(head, qtbot):
+    viewer, widget, _, truth = head
+    np.testing.assert_allclose(
+        centerline_from_layer(viewer.layers["centreline"]), truth["centerline_mm"], atol=1e-9
+    )
+    worker = widget.run()
+    assert worker is not None
+    qtbot.waitUntil(lambda: "calcifications" in viewer.layers, timeout=120_000)
+    features = viewer.layers["calcifications"].features
+    assert list(features["index"]) == [1, 2, 3]
+    assert list(features["pattern"]) == [t["pattern"] for t in truth["calcifications"].values()]
+    assert list(features["spotty"]) == [False, False, True]
+    centroids = viewer.layers["calcification centroids"]
+    assert list(centroids.features["pattern"]) == list(features["pattern"])
+    assert "grade" in widget.status.value
+
+
+def test_points_centreline_reformat_and_linked_clicks(head):
+    viewer, widget, ct, truth = head
+    points = viewer.add_points(np.asarray(truth["centerline_mm"])[:, ::-1], name="clicks")
+    widget.line_layer.value = points
+    layer = widget.reformat()
+    sections = widget.sections
+    assert layer.data.shape == sections.shape
+    # a click in the reformat (frame 20, centre pixel) marks the axis point 20 steps along
+    c = (sections.size - 1) / 2
+    world = np.array([20, c, c]) * np.asarray(sections.scale_mm)
+    lps = widget.show_in_source(sections, world)
+    expected = VesselGeometry().axis_points(20 * sections.step_mm)
+    assert np.linalg.norm(lps - expected) < 0.5 * min(ct.spacing_mm)
+    np.testing.assert_allclose(viewer.layers["linked point (source)"].data[0], lps[::-1])
+    # and the reverse: that source point maps back to the same reformat position
+    index = widget.show_in_reformat(sections, lps[::-1])
+    np.testing.assert_allclose(index, [20, c, c], atol=1e-6)
+
+
+def test_mri_contours_are_editable(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    geometry = VesselGeometry(length_mm=16.0)
+    ct, truth = vessel_ct(geometry=geometry)
+    mri, mri_truth = vessel_mri(geometry=geometry)
+    ct_layer = _add(viewer, image_tuple(ct, "CT"))
+    mri_layer = _add(viewer, image_tuple(mri, "VW-MRI"))
+    line = viewer.add_shapes(
+        [np.asarray(truth["centerline_mm"])[:, ::-1]], shape_type="path", name="centreline"
+    )
+    widget = IntracranialWidget(viewer)
+    widget.ct_layer.value, widget.mri_layer.value, widget.line_layer.value = (
+        ct_layer,
+        mri_layer,
+        line,
+    )
+    widget.step_mm.value = 1.0
+    widget.run()
+    qtbot.waitUntil(lambda: "outer wall" in viewer.layers, timeout=120_000)
+    plaque = viewer.layers["lumen"].metadata["plaque"]
+    assert plaque["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
+    summary = viewer.layers["plaque (narrowest site)"].features
+    assert summary["remodeling"][0] == "positive"
+    assert summary["stenosis_pct"][0] == pytest.approx(plaque["stenosis_pct"])
+    # the reader widens the lumen at the narrowest site to a 1.6 mm radius circle
+    lumen = viewer.layers["lumen"]
+    f = plaque["narrowest_frame"]
+    sections = widget.result["wall"]["sections"]
+    t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    uv = 1.6 * np.column_stack([np.cos(t), np.sin(t)])
+    data = list(lumen.data)
+    data[f] = widget._contour_to_world(sections, f, uv)
+    lumen.data = data
+    edited = widget.recompute()
+    assert lumen.features["lumen_area_mm2"][f] == pytest.approx(np.pi * 1.6**2, rel=0.01)
+    assert edited["lumen_area_mm2"] > plaque["lumen_area_mm2"]
+    new_summary = viewer.layers["plaque (narrowest site)"].features
+    assert new_summary["stenosis_pct"][0] == pytest.approx(edited["stenosis_pct"])
