@@ -33,11 +33,14 @@ Table columns come from the result keys, which carry their units
 (``settings_threshold_hu``), short lists of numbers become ``name_0``, ``name_1`` ...,
 lists of text one ``"; "``-joined cell; longer lists stay in the JSON only. The tables are rebuilt from the subject JSONs
 in manifest order, so a resumed run gives the same tables as an uninterrupted one.
+``subjects.csv`` also counts each subject's lesion rows (``n_lesions``,
+``n_calcifications`` ...; empty when the analysis did not look for them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -456,16 +459,32 @@ def tables(records: list[dict]):
                 {**base, "error_type": error.get("type"), "message": error.get("message")}
             )
             continue
-        result = dict(record["result"])
+        result = copy.deepcopy(record["result"])
         for key in ANALYSES[record["analysis"]].lesion_keys:
-            for index, lesion in enumerate(result.pop(key, None) or [], start=1):
-                lesions.append({**base, "source": key, "lesion_index": index, **flatten(lesion)})
-        subjects[-1].update(flatten(result))
+            items = _pop_path(result, key)
+            if isinstance(items, list):
+                subjects[-1][f"n_{key.replace('.', '_')}"] = len(items)
+            for index, lesion in enumerate(items or [], start=1):
+                row = {**base, "source": key, "lesion_index": index}
+                row.update({k: v for k, v in flatten(lesion).items() if k not in row})
+                lesions.append(row)
+        flat = flatten(result)
+        subjects[-1].update({k: v for k, v in flat.items() if k not in subjects[-1]})
     return (
         pd.DataFrame(subjects),
         pd.DataFrame(lesions, columns=None if lesions else ["subject_id", "analysis"]),
         pd.DataFrame(errors, columns=["subject_id", "analysis", "error_type", "message"]),
     )
+
+
+def _pop_path(result: dict, path: str):
+    """Remove and return ``result[a][b]`` for ``path`` ``"a.b"`` (None when absent)."""
+    *parents, last = path.split(".")
+    for key in parents:
+        result = result.get(key)
+        if not isinstance(result, dict):
+            return None
+    return result.pop(last, None)
 
 
 def collect(subjects: list[Subject], out) -> BatchResult:

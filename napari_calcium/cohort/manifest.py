@@ -30,7 +30,7 @@ from pathlib import Path
 
 from napari_calcium.errors import InputError
 
-PATH, FLOAT, INT, CHOICE, FLAG = "path", "float", "int", "choice", "flag"
+PATH, FLOAT, INT, CHOICE, FLAG, TEXT = "path", "float", "int", "choice", "flag", "text"
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
 #: subject ids become file names: letters, digits, ``.``, ``_``, ``-``; no leading dot.
@@ -45,8 +45,8 @@ class Column:
     ----------
     name : column header (units in the name, e.g. ``threshold_hu``).
     kind : ``path`` (an input file or folder that must exist), ``float``, ``int``,
-        ``choice`` (one of ``choices``) or ``flag`` (true/false; passed as ``--flag``
-        when true).
+        ``choice`` (one of ``choices``), ``flag`` (true/false; passed as ``--flag``
+        when true) or ``text``.
     required : the row must give a value.
     flag : the subcommand's option (``--threshold-hu``); ``None`` for a positional
         argument, passed in column order.
@@ -83,6 +83,8 @@ class Column:
             if text not in self.choices:
                 raise ValueError(f"{self.name} {text!r} is not one of {', '.join(self.choices)}")
             return text
+        if self.kind == TEXT:
+            return text
         if self.kind == FLAG:
             if text.lower() not in _TRUE | _FALSE:
                 raise ValueError(f"{self.name} {text!r} is not true/false")
@@ -115,13 +117,17 @@ class Analysis:
     ----------
     name : the ``analysis`` cell and the CLI subcommand that runs it.
     columns : its inputs and options.
-    lesion_keys : keys of the result JSON holding one dict per lesion /
-        calcification; their items become rows of ``lesions.csv``.
+    lesion_keys : keys of the result JSON holding a list with one dict per lesion /
+        calcification (``a.b`` for key ``b`` inside ``a``); their items become rows of
+        ``lesions.csv``.
+    subject_option : option of the subcommand that records the subject id in its
+        result, if it has one.
     """
 
     name: str
     columns: tuple[Column, ...]
     lesion_keys: tuple[str, ...] = ()
+    subject_option: str | None = None
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -168,20 +174,51 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "intracranial",
             (
-                _path("ct", required=True, flag=None, help="head CT"),
-                _path("centerline", required=True, help="artery centreline CSV (x_mm,y_mm,z_mm)"),
-                _path("mri", help="vessel-wall MRI"),
+                _path("ct", required=True, flag=None, help="non-contrast head CT in HU"),
+                _path("centerline", required=True, help="centreline CSV of x, y, z (LPS mm)"),
+                _path("mri", help="black-blood vessel-wall MRI (pre-contrast)"),
+                _path("mri_post", help="post-contrast vessel-wall MRI"),
+                _path("transform", help="ITK transform, CT fixed and MRI moving"),
+                Column(
+                    "reference_mm", FLOAT, minimum=0.0, help="reference site along the centreline"
+                ),
+                Column("refine_centerline", FLAG, help="move the centreline to the MRI lumen"),
                 Column("threshold_hu", FLOAT, help="calcium threshold (HU)"),
+                _positive("region_radius_mm", "vessel region radius (mm)"),
+                _positive("step_mm", "cross-section spacing (mm)"),
+                Column("artery", TEXT, help="name of the artery segment"),
             ),
             lesion_keys=("calcifications",),
         ),
         Analysis(
             "svd",
             (
-                _path("flair", required=True, flag=None, help="FLAIR MRI"),
-                _path("swi", help="susceptibility-weighted MRI"),
+                _path("flair", required=True, help="FLAIR image (the reference grid)"),
+                _path("swi", help="SWI or T2*-GRE image, for microbleeds"),
+                _path("ct", help="head CT in the same space: excludes calcifications"),
+                _path("wmh_labels", help="reader's WMH labels"),
+                _path("ventricle_labels", help="ventricle labels on the FLAIR grid"),
+                _path("brain_mask", help="brain mask on the FLAIR grid"),
+                _path("region_map", help="labels 1 lobar, 2 deep, 3 infratentorial"),
+                _path("lacune_labels", help="reader's lacune labels on the FLAIR grid"),
+                Column("lacune_points", TEXT, help="reader's lacune centres, 'x,y,z;x,y,z' (mm)"),
+                Column("no_lacunes", FLAG, help="the reader found no lacune"),
+                Column("epvs_bg", CHOICE, choices=("0", "1", "2", "3", "4"), help="EPVS grade"),
+                Column("epvs_cso", CHOICE, choices=("0", "1", "2", "3", "4"), help="EPVS grade"),
+                Column("epvs_bg_count", INT, minimum=0, help="basal ganglia EPVS count"),
+                Column("epvs_cso_count", INT, minimum=0, help="centrum semiovale EPVS count"),
+                Column("fazekas_pv", CHOICE, choices=("0", "1", "2", "3"), help="reader's grade"),
+                Column(
+                    "fazekas_deep", CHOICE, choices=("0", "1", "2", "3"), help="reader's grade"
+                ),
+                _path(
+                    "calcification", help="per-artery grades: JSON of the intracranial analysis"
+                ),
+                Column("timepoint", TEXT, help="baseline (default) or follow-up"),
+                Column("resample", FLAG, help="resample images onto the FLAIR grid"),
             ),
-            lesion_keys=("lesions",),
+            lesion_keys=("microbleeds.candidates",),
+            subject_option="--subject",
         ),
         Analysis(
             "register",
@@ -247,6 +284,8 @@ class Subject:
                 args += [c.option] if value else []
             else:
                 args += [c.option, str(value)]
+        if self.spec.subject_option:
+            args += [self.spec.subject_option, self.subject_id]
         return args
 
 
@@ -379,40 +418,84 @@ def write_manifest(rows: list[dict], path) -> Path:
 # ------------------------------------------------------------ phantom cohorts
 #: Calcium thresholds (HU) cycled over phantom subjects, so their scores differ.
 PHANTOM_THRESHOLDS_HU = (130.0, 150.0, 165.0, 180.0)
+#: Brain phantom variants (Fazekas grades, microbleeds, lacunes) cycled over SVD subjects.
+BRAIN_VARIANTS = (
+    {"fazekas_periventricular": 1, "fazekas_deep": 1, "n_microbleeds": 2, "lacunes": False},
+    {"fazekas_periventricular": 2, "fazekas_deep": 2, "n_microbleeds": 6, "lacunes": True},
+    {"fazekas_periventricular": 3, "fazekas_deep": 3, "n_microbleeds": 4, "lacunes": True},
+)
 
 
-def _coronary_subject(folder: Path, index: int) -> dict:
+def _coronary_subject(outdir: Path, subject_id: str, k: int) -> dict:
     import numpy as np
 
     from napari_calcium.io import write
     from napari_calcium.phantoms.coronary import coronary_ct
 
-    ct, arteries, _ = coronary_ct((3.0, 1.5)[index % 2], seed=index)
+    ct, arteries, _ = coronary_ct((3.0, 1.5)[k % 2], seed=k)
     calcium = arteries.array > 0  # the phantom labels exactly the lesion voxels
-    write(
-        ct.with_array(np.where(calcium, ct.array + 20 * (index % 7), ct.array)),
-        folder / "ct.nii.gz",
-    )
-    cells = {"ct": "ct.nii.gz", "threshold_hu": PHANTOM_THRESHOLDS_HU[index // 2 % 4]}
-    if index % 3:  # every third subject without artery labels: all 'unassigned'
-        write(arteries, folder / "arteries.nii.gz")
-        cells["arteries"] = "arteries.nii.gz"
+    brighter = np.where(calcium, ct.array + 20 * (k % 7), ct.array)
+    write(ct.with_array(brighter), outdir / subject_id / "ct.nii.gz")
+    cells = {"ct": f"{subject_id}/ct.nii.gz", "threshold_hu": PHANTOM_THRESHOLDS_HU[k // 2 % 4]}
+    if k % 3:  # every third subject without artery labels: all 'unassigned'
+        write(arteries, outdir / subject_id / "arteries.nii.gz")
+        cells["arteries"] = f"{subject_id}/arteries.nii.gz"
     return cells
 
 
-#: Analysis -> function(folder, index) writing one phantom subject's inputs into
-#: ``folder`` and returning its manifest cells (paths relative to ``folder``).
-PHANTOM_SUBJECTS = {"coronary": _coronary_subject}
+def _intracranial_subject(outdir: Path, subject_id: str, k: int) -> dict:
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.vessel import vessel_ct
+    from napari_calcium.report import atomic_write_text
+
+    spacing_mm = ((0.4, 0.4, 0.45), (0.5, 0.5, 0.5))[k % 2]
+    ct, truth = vessel_ct(spacing_mm=spacing_mm, calcium_hu=300.0 + 60.0 * (k % 4))
+    write(ct, outdir / subject_id / "ct.nii.gz")
+    rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.4f}" for c in p) for p in truth["centerline_mm"]]
+    atomic_write_text(outdir / subject_id / "centerline.csv", "\n".join(rows) + "\n")
+    return {
+        "ct": f"{subject_id}/ct.nii.gz",
+        "centerline": f"{subject_id}/centerline.csv",
+        "threshold_hu": (130.0, 200.0, 500.0)[k % 3],  # 500: above all calcium, none found
+    }
+
+
+def _svd_subject(outdir: Path, subject_id: str, k: int) -> dict:
+    """Brain variants are written once and shared; reader grades vary per subject."""
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.brain import brain_flair_swi
+
+    variant = k % len(BRAIN_VARIANTS)
+    shared = f"brain-phantom-{variant}"
+    if not (outdir / shared / "swi.nii.gz").is_file():
+        flair, swi, _ = brain_flair_swi(seed=variant, **BRAIN_VARIANTS[variant])
+        write(flair, outdir / shared / "flair.nii.gz")
+        write(swi, outdir / shared / "swi.nii.gz")
+    cells = {"flair": f"{shared}/flair.nii.gz", "epvs_bg": str(k // 2 % 5)}
+    if k % 2 == 0:  # every other subject with its SWI (microbleeds)
+        cells["swi"] = f"{shared}/swi.nii.gz"
+    return cells
+
+
+#: Analysis -> function(outdir, subject_id, k) writing the k-th phantom subject of
+#: that analysis under ``outdir`` and returning its manifest cells (paths relative
+#: to ``outdir``).
+PHANTOM_SUBJECTS = {
+    "coronary": _coronary_subject,
+    "intracranial": _intracranial_subject,
+    "svd": _svd_subject,
+}
 
 
 def write_phantom_cohort(outdir, n_subjects: int = 40, analyses=None) -> Path:
     """Write a cohort of phantom subjects and its manifest; returns the manifest path.
 
     Subject ``i`` gets analysis ``analyses[i % len(analyses)]`` and phantom
-    parameters varied with ``i`` (slice thickness, noise seed, threshold, with or
-    without artery labels ...), so results differ between subjects. Files go to
-    ``outdir/<subject_id>/``, the manifest to ``outdir/manifest.csv`` with paths
-    relative to it.
+    parameters and options varied along the subjects of that analysis (slice
+    thickness, calcium density, threshold, with or without optional inputs, brain
+    variant ...), so results differ between subjects. Files go to
+    ``outdir/<subject_id>/`` (brain phantoms, slow to make, to shared folders), the
+    manifest to ``outdir/manifest.csv`` with paths relative to it.
 
     Parameters
     ----------
@@ -423,15 +506,12 @@ def write_phantom_cohort(outdir, n_subjects: int = 40, analyses=None) -> Path:
     """
     outdir = Path(outdir)
     analyses = list(analyses or PHANTOM_SUBJECTS)
-    rows = []
+    rows, counts = [], dict.fromkeys(analyses, 0)
     for index in range(n_subjects):
         analysis = analyses[index % len(analyses)]
         subject_id = f"{analysis}-{index:03d}"
-        folder = outdir / subject_id
-        folder.mkdir(parents=True, exist_ok=True)
-        cells = PHANTOM_SUBJECTS[analysis](folder, index)
-        for column in ANALYSES[analysis].columns:
-            if column.kind == PATH and column.name in cells:
-                cells[column.name] = f"{subject_id}/{cells[column.name]}"
+        (outdir / subject_id).mkdir(parents=True, exist_ok=True)
+        cells = PHANTOM_SUBJECTS[analysis](outdir, subject_id, counts[analysis])
+        counts[analysis] += 1
         rows.append({"subject_id": subject_id, "analysis": analysis, **cells})
     return write_manifest(rows, outdir / "manifest.csv")
