@@ -542,9 +542,78 @@ def run_svd_cohort(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------ ivus
+def add_ivus(sub) -> None:
+    p = sub.add_parser(
+        "ivus",
+        help="IVUS pullback: lumen/EEM borders, calcium arcs and depth, lesions, IVUS calcium score",
+    )
+    p.add_argument("pullback", type=Path, help="pullback file (frames, y, x)")
+    p.add_argument(
+        "--pullback-speed", type=float, metavar="MM_S", help="motorised pullback speed (mm/s)"
+    )
+    p.add_argument("--frame-rate", type=float, metavar="FPS", help="frames per second")
+    p.add_argument("--pixel-spacing", type=float, metavar="MM", help="in-plane pixel size (mm)")
+    p.add_argument(
+        "--gated",
+        action="store_true",
+        help="measure end-diastolic frames only (image-based gating)",
+    )
+    p.add_argument(
+        "--settings", type=Path, metavar="JSON", help="JSON file of IVUS settings to change"
+    )
+    p.add_argument(
+        "--json", type=Path, metavar="OUT.json", help="write the results as JSON (default: stdout)"
+    )
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the per-frame table as CSV")
+    p.add_argument(
+        "--contours-out", type=Path, metavar="FILE", help="write lumen/EEM borders as JSON"
+    )
+    p.set_defaults(func=run_ivus)
+
+
+def run_ivus(args) -> int:
+    from napari_calcium.io import read
+    from napari_calcium.report import atomic_write_text
+    from napari_calcium.vessel.ivus import contours_dict, per_frame_csv
+    from napari_calcium.vessel.ivus import run_ivus as analyse
+
+    settings = None
+    if args.settings is not None:
+        try:
+            settings = json.loads(Path(args.settings).read_text())
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read settings {args.settings}: {err}") from err
+    volume = read(args.pullback)
+    try:
+        volume = volume.with_pullback(args.pullback_speed, args.frame_rate, args.pixel_spacing)
+    except ValueError as err:
+        raise InputError(str(err), "give positive numbers") from err
+
+    def progress(done: int, total: int) -> None:
+        print(
+            f"\rIVUS analysis: frame {done}/{total}",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+        )
+
+    kept: list = []
+    result = analyse(volume, settings, gated=args.gated, progress=progress, analysis_out=kept)
+    result["source"] = Path(args.pullback).name
+    write_json(result, args.json)
+    if args.csv is not None:
+        atomic_write_text(Path(args.csv), per_frame_csv(result))
+    if args.contours_out is not None:
+        write_json(contours_dict(kept[0]), args.contours_out)
+    for message in result["messages"]:
+        log.warning(message)
+    return 0
+
+
 SUBCOMMANDS = [
     add_info,
     add_coronary,
+    add_ivus,
     add_intracranial,
     add_svd,
     add_svd_cohort,

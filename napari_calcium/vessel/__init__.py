@@ -1,1 +1,2 @@
-"""Vessel geometry: centrelines, cross-sections, contours and wall metrics."""
+"""Vessel geometry: centrelines and cross-sections (CT/MRI), IVUS polar sampling,
+lumen / wall contours, calcium arcs, gating and wall metrics."""

@@ -1,0 +1,316 @@
+"""IVUS calcium grades, IVUS calcium score, treatment guidance and ULTIMATE criteria.
+
+Pure functions of measurements (they never look at pixels). Each cites its rule in
+``shared/CLINICAL_RULES.md``; every threshold is a parameter with the default of the
+rule, and every result names the rule and the measured values behind it. Guidance is
+decision support for the operator, not a diagnosis or an order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def arc_grade(
+    arc_deg: float,
+    bounds_deg: tuple[float, float, float] = (90.0, 180.0, 270.0),
+    upper_inclusive: bool = True,
+) -> str:
+    """Semi-quantitative calcium arc grade ``"0"``, ``"I"`` ... ``"IV"`` (CLINICAL_RULES 2.1).
+
+    Grades I < 90, II 90-180, III 180-270, IV > 270 degrees. The literature does not
+    say which grade owns a boundary; the default ``upper_inclusive=True`` gives
+    I (0, 90], II (90, 180], III (180, 270], IV (270, 360], so "> 270 = IV" as in
+    the score wording; ``False`` gives [0, 90), [90, 180), [180, 270), [270, 360].
+    """
+    if arc_deg <= 0:
+        return "0"
+    for grade, upper in zip(("I", "II", "III"), bounds_deg, strict=True):
+        if arc_deg < upper or (upper_inclusive and arc_deg == upper):
+            return grade
+    return "IV"
+
+
+def ivus_calcium_score(
+    max_superficial_arc_deg: float,
+    superficial_arc_length_mm: float,
+    nodule: bool,
+    vessel_diameter_mm: float | None,
+    *,
+    arc_threshold_deg: float = 270.0,
+    arc_inclusive: bool = False,
+    length_threshold_mm: float = 5.0,
+    diameter_threshold_mm: float = 3.5,
+    full_circle_arc_deg: float = 360.0,
+    high_risk_score: int = 2,
+) -> dict[str, Any]:
+    """IVUS calcium score for stent underexpansion (Zhang et al.; CLINICAL_RULES 0b, 2.2).
+
+    One point each: (1) 360-degree superficial calcium; (2) superficial calcium with
+    arc > 270 degrees over a length > 5 mm (``arc_inclusive=True`` gives the ">= 270"
+    wording of 2.2; the 0b wording "> 270" is the default); (3) a calcified nodule
+    (a candidate flagged from the image that the reader confirms); (4) vessel (EEM)
+    diameter < 3.5 mm at the maximum-calcium site. A total >= 2 predicts stent
+    underexpansion.
+
+    Parameters
+    ----------
+    max_superficial_arc_deg : largest superficial calcium arc of the lesion (deg).
+    superficial_arc_length_mm : longest continuous pullback length over which the
+        superficial arc meets the arc threshold (mm).
+    nodule : calcified nodule present.
+    vessel_diameter_mm : mean EEM diameter at the maximum-arc frame (mm), or None.
+    """
+    comparison = ">=" if arc_inclusive else ">"
+    meets_arc = (
+        max_superficial_arc_deg >= arc_threshold_deg
+        if arc_inclusive
+        else max_superficial_arc_deg > arc_threshold_deg
+    )
+    items = [
+        {
+            "key": "superficial_360",
+            "item": "360-degree superficial calcium",
+            "criterion": f"superficial arc >= {full_circle_arc_deg:g} deg",
+            "measured": {"max_superficial_arc_deg": round(float(max_superficial_arc_deg), 1)},
+            "point": int(max_superficial_arc_deg >= full_circle_arc_deg),
+        },
+        {
+            "key": "superficial_arc_length",
+            "item": f"superficial calcium {comparison} {arc_threshold_deg:g} deg over > {length_threshold_mm:g} mm",
+            "criterion": f"superficial arc {comparison} {arc_threshold_deg:g} deg continuously over > {length_threshold_mm:g} mm",
+            "measured": {
+                "max_superficial_arc_deg": round(float(max_superficial_arc_deg), 1),
+                "superficial_arc_length_mm": round(float(superficial_arc_length_mm), 2),
+            },
+            "point": int(meets_arc and superficial_arc_length_mm > length_threshold_mm),
+        },
+        {
+            "key": "calcified_nodule",
+            "item": "calcified nodule",
+            "criterion": "calcium protruding convexly into the lumen (candidate for the reader to confirm)",
+            "measured": {"nodule_candidate": bool(nodule)},
+            "point": int(bool(nodule)),
+        },
+        {
+            "key": "small_vessel",
+            "item": f"vessel diameter < {diameter_threshold_mm:g} mm",
+            "criterion": f"mean EEM diameter at the maximum-arc frame < {diameter_threshold_mm:g} mm",
+            "measured": {
+                "vessel_diameter_mm": None
+                if vessel_diameter_mm is None
+                else round(float(vessel_diameter_mm), 2)
+            },
+            "point": int(
+                vessel_diameter_mm is not None and vessel_diameter_mm < diameter_threshold_mm
+            ),
+        },
+    ]
+    total = int(sum(i["point"] for i in items))
+    return {
+        "rule": "IVUS calcium score (Zhang et al.), CLINICAL_RULES.md 0b and 2.2",
+        "items": items,
+        "total": total,
+        "high_risk_threshold": high_risk_score,
+        "high_risk_of_underexpansion": total >= high_risk_score,
+    }
+
+
+def treatment_guidance(
+    lesion: dict[str, Any] | None,
+    score: dict[str, Any],
+    *,
+    mild_max_arc_deg: float = 90.0,
+    severe_arc_deg: float = 270.0,
+    severe_length_mm: float = 5.0,
+    deep_dominant_fraction: float = 0.5,
+    lithotripsy_max_length_mm: float = 60.0,
+    lithotripsy_diameter_range_mm: tuple[float, float] = (2.5, 4.0),
+    high_risk_score: int = 2,
+) -> dict[str, Any]:
+    """Calcium-modification guidance of the reviewed consensus (CLINICAL_RULES 0b, 2.6).
+
+    Severe features: maximum arc >= ``severe_arc_deg`` over a lesion longer than
+    ``severe_length_mm``, or an IVUS calcium score >= ``high_risk_score`` (which counts
+    superficial 360-degree and long superficial >= 270-degree calcium). Severe and
+    predominantly superficial -> plaque modification by rotational or orbital
+    atherectomy; severe and predominantly deep (deep share of calcified frames >
+    ``deep_dominant_fraction``) -> intravascular lithotripsy, which suits lesions <= 60 mm
+    long in 2.5-4.0 mm vessels. Otherwise stepwise balloon
+    preparation: semi-compliant balloon for mild (arc <= ``mild_max_arc_deg``)
+    superficial calcium; non-compliant, cutting or scoring balloon for mild-moderate
+    calcium. The mild/moderate arc boundary is a convention of this package (the rule
+    gives none).
+
+    Returns
+    -------
+    dict with ``text``, ``rule``, ``category`` and the ``values`` used.
+    """
+    rule = "calcium-modification decision path of the IVUS review (CLINICAL_RULES.md 0b; consensus 2.6, unverified)"
+    if lesion is None:
+        return {"text": "No calcium lesion was found; no calcium-specific preparation is suggested by this rule.",
+                "rule": rule, "category": "none", "values": {}}  # fmt: skip
+    max_arc = float(lesion["max_arc_deg"])
+    length = float(lesion["length_mm"])
+    sup_fraction = float(lesion["superficial_frame_fraction"])
+    sup_arc = float(lesion["max_superficial_arc_deg"])
+    sup_len = float(lesion["superficial_arc_length_mm"])
+    diameter = lesion.get("vessel_diameter_mm")
+    total = int(score["total"])
+    values = {
+        "max_arc_deg": round(max_arc, 1),
+        "length_mm": round(length, 2),
+        "max_superficial_arc_deg": round(sup_arc, 1),
+        "superficial_arc_length_mm": round(sup_len, 2),
+        "superficial_frame_fraction": round(sup_fraction, 2),
+        "vessel_diameter_mm": None if diameter is None else round(float(diameter), 2),
+        "ivus_calcium_score": total,
+    }
+    severe_extent = max_arc >= severe_arc_deg and length > severe_length_mm
+    severe = severe_extent or total >= high_risk_score
+    deep_dominant = (1.0 - sup_fraction) > deep_dominant_fraction
+    lo, hi = lithotripsy_diameter_range_mm
+    ivl_fits = (
+        length <= lithotripsy_max_length_mm and diameter is not None and lo <= diameter <= hi
+    )
+    ivl_note = (
+        f" Lithotripsy suits this lesion by size (length {length:.1f} mm <= {lithotripsy_max_length_mm:g} mm, "
+        f"vessel {diameter:.2f} mm within {lo:g}-{hi:g} mm)."
+        if ivl_fits
+        else f" Lithotripsy is described for lesions <= {lithotripsy_max_length_mm:g} mm long in {lo:g}-{hi:g} mm vessels; "
+        f"this lesion is {length:.1f} mm long in a {'unknown' if diameter is None else f'{diameter:.2f} mm'} vessel."
+    )
+    reasons = []
+    if severe_extent:
+        reasons.append(
+            f"max arc {max_arc:.0f} deg >= {severe_arc_deg:g} deg over {length:.1f} mm > {severe_length_mm:g} mm"
+        )
+    if total >= high_risk_score:
+        reasons.append(f"IVUS calcium score {total} >= {high_risk_score}")
+    if severe and deep_dominant:
+        category = "severe_deep"
+        text = (
+            f"Severe calcium ({'; '.join(reasons)}) that is predominantly deep "
+            f"({100 * (1 - sup_fraction):.0f}% of calcified frames deep): the rule points to plaque "
+            "modification with intravascular lithotripsy." + ivl_note
+        )
+    elif severe:
+        category = "severe_superficial"
+        text = (
+            f"Severe calcium ({'; '.join(reasons)}): the rule points to plaque modification by "
+            "rotational or orbital atherectomy before stenting; lithotripsy is an option when deep "
+            "calcium dominates." + ivl_note
+        )
+    elif max_arc <= mild_max_arc_deg and sup_fraction >= 0.5:
+        category = "mild_superficial"
+        text = (
+            f"Mild superficial calcium (max arc {max_arc:.0f} deg <= {mild_max_arc_deg:g} deg, "
+            f"score {total}): the rule suggests stepwise balloon preparation starting with a "
+            "semi-compliant balloon."
+        )
+    else:
+        category = "mild_moderate"
+        text = (
+            f"Mild-to-moderate calcium (max arc {max_arc:.0f} deg, length {length:.1f} mm, score {total}, "
+            "no severe feature): the rule suggests balloon preparation with a non-compliant, cutting or "
+            "scoring balloon."
+        )
+    return {"text": text + " Decision support only; the operator decides.", "rule": rule,
+            "category": category, "values": values}  # fmt: skip
+
+
+def ultimate_criteria(
+    positions_mm,
+    lumen_area_mm2,
+    vessel_area_mm2,
+    stent_area_mm2,
+    stent_start_mm: float,
+    stent_end_mm: float,
+    *,
+    distal_at_start: bool = True,
+    edge_segment_mm: float = 5.0,
+    mla_threshold_mm2: float = 5.0,
+    distal_reference_fraction: float = 0.9,
+    edge_burden_threshold_percent: float = 50.0,
+    edge_dissection_length_mm: float | None = None,
+    dissection_threshold_mm: float = 3.0,
+) -> dict[str, Any]:
+    """ULTIMATE optimal post-stent IVUS result (CLINICAL_RULES 0b and 2.5, recalled [R]).
+
+    Optimal when all hold: (1) minimal lumen area in the stented segment > 5.0 mm2 or
+    > 90 % of the minimal lumen area of the distal reference segment (the
+    ``edge_segment_mm`` beyond the distal stent edge); (2) plaque burden < 50 % in the
+    5-mm proximal and distal edge segments; (3) no edge dissection involving the media
+    longer than 3 mm (a reader finding: ``edge_dissection_length_mm``; ``None`` leaves
+    the criterion unassessed and the result undecided).
+
+    Parameters
+    ----------
+    positions_mm : ``(n,)`` frame positions along the pullback (mm).
+    lumen_area_mm2, vessel_area_mm2, stent_area_mm2 : ``(n,)`` per-frame areas; stent
+        areas may be ``nan`` outside the stent.
+    stent_start_mm, stent_end_mm : stented segment along the pullback.
+    distal_at_start : the pullback starts distally (motorised pullbacks run distal to
+        proximal), so the distal edge is the lower position.
+    """
+    pos = np.asarray(positions_mm, float)
+    lumen = np.asarray(lumen_area_mm2, float)
+    vessel = np.asarray(vessel_area_mm2, float)
+    stent = np.asarray(stent_area_mm2, float)
+    lo, hi = sorted((stent_start_mm, stent_end_mm))
+    inside = (pos >= lo) & (pos <= hi)
+    if not inside.any():
+        raise ValueError("no frame lies in the stented segment")
+    below = (pos >= lo - edge_segment_mm) & (pos < lo)
+    above = (pos > hi) & (pos <= hi + edge_segment_mm)
+    distal, proximal = (below, above) if distal_at_start else (above, below)
+    mla = float(np.nanmin(lumen[inside]))
+    msa = float(np.nanmin(stent[inside])) if np.isfinite(stent[inside]).any() else None
+    ref = float(np.nanmin(lumen[distal])) if distal.any() else None
+    c1 = mla > mla_threshold_mm2 or (ref is not None and mla > distal_reference_fraction * ref)
+    burden = 100.0 * (vessel - lumen) / vessel
+    edge_burdens = {
+        "proximal_edge_max_burden_percent": float(np.nanmax(burden[proximal]))
+        if proximal.any()
+        else None,
+        "distal_edge_max_burden_percent": float(np.nanmax(burden[distal]))
+        if distal.any()
+        else None,
+    }
+    known = [b for b in edge_burdens.values() if b is not None]
+    c2 = bool(known) and all(b < edge_burden_threshold_percent for b in known)
+    c3 = (
+        None
+        if edge_dissection_length_mm is None
+        else edge_dissection_length_mm <= dissection_threshold_mm
+    )
+    optimal = None if c3 is None else bool(c1 and c2 and c3)
+    return {
+        "rule": "ULTIMATE IVUS optimal-result criteria (Zhang J et al. 2018), CLINICAL_RULES.md 0b and 2.5",
+        "criteria": [
+            {
+                "criterion": f"MLA in stent > {mla_threshold_mm2:g} mm2 or > {100 * distal_reference_fraction:g}% of distal reference MLA",
+                "measured": {
+                    "mla_mm2": round(mla, 2),
+                    "msa_mm2": None if msa is None else round(msa, 2),
+                    "distal_reference_mla_mm2": None if ref is None else round(ref, 2),
+                },
+                "met": bool(c1),
+            },
+            {
+                "criterion": f"plaque burden < {edge_burden_threshold_percent:g}% in the {edge_segment_mm:g}-mm edge segments",
+                "measured": {
+                    k: None if v is None else round(v, 1) for k, v in edge_burdens.items()
+                },
+                "met": c2,
+            },
+            {
+                "criterion": f"no edge dissection involving the media longer than {dissection_threshold_mm:g} mm",
+                "measured": {"edge_dissection_length_mm": edge_dissection_length_mm},
+                "met": c3,
+            },
+        ],  # fmt: skip
+        "optimal": optimal,
+    }

@@ -1,0 +1,416 @@
+"""IVUS pullback widget: borders and calcium as editable layers, L-mode, plots, lesion table.
+
+Thin: it builds a pullback Volume from an Image layer (with the speed, frame rate and
+pixel size the reader confirms), runs :func:`napari_calcium.vessel.ivus.analysis_steps`
+in a ``thread_worker`` with a progress bar, and shows the result as layers. Lumen and
+EEM contours are polygons (one per frame, drawn as closed paths: the last vertex repeats
+the first, which spares napari's slow polygon-face triangulation) in Shapes layers:
+editing one is recorded as a reader correction, the neighbouring frames are re-estimated from it, and the per-frame
+measurements, lesion table, score and plots update.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    Table,
+)
+
+from napari_calcium.errors import InputError
+from napari_calcium.vessel.ivus import (
+    IvusAnalysis,
+    IvusSettings,
+    analysis_steps,
+    calcium_mask,
+    check_pullback,
+    longitudinal_view,
+    measure,
+    pullback_volume,
+)
+from napari_calcium.vessel.polar import circular_runs
+from napari_calcium.volume import Volume
+from napari_calcium.widgets.layers import image_tuple
+
+if TYPE_CHECKING:
+    import napari
+
+LESION_COLUMNS = (
+    "id", "start_mm", "end_mm", "length_mm", "max_arc_deg", "arc_grade", "superficial",
+    "circumferential", "nodule_candidate", "vessel_diameter_mm", "min_lumen_area_mm2",
+)  # fmt: skip
+CONTOUR_COLOURS = {"lumen": "yellow", "eem": "cyan"}
+DISPLAY_VERTICES = 90
+MASK_LAYER = "IVUS calcium mask"
+#: Largest pullback (voxels) for which the calcium mask is shown as a Labels layer.
+MAX_MASK_VOXELS = 100_000_000
+
+
+class IvusWidget(Container):
+    """Analyse an IVUS pullback shown in napari and review / correct the result."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.file = FileEdit(label="pullback file", mode="r")
+        self.open_button = PushButton(text="Open pullback")
+        self.image = ComboBox(label="pullback layer", choices=self._image_layers)
+        self.speed = FloatSpinBox(
+            label="pullback speed (mm/s)", value=0.0, min=0.0, max=20.0, step=0.1
+        )
+        self.frame_rate = FloatSpinBox(
+            label="frame rate (frames/s)", value=0.0, min=0.0, max=500.0
+        )
+        self.pixel = FloatSpinBox(label="pixel size (mm)", value=0.0, min=0.0, max=1.0, step=0.001)
+        self.centre_y = FloatSpinBox(
+            label="catheter centre row (px, -1 = detect)", value=-1.0, min=-1.0, max=1e5
+        )
+        self.centre_x = FloatSpinBox(
+            label="catheter centre column (px, -1 = detect)", value=-1.0, min=-1.0, max=1e5
+        )
+        self.gated = CheckBox(text="gated (end-diastolic frames only)")
+        self.ed_frames = LineEdit(label="end-diastolic frames")
+        self.remeasure_button = PushButton(text="Re-measure")
+        self.run_button = PushButton(text="Analyse")
+        self.angle = FloatSpinBox(
+            label="L-mode angle (deg, clockwise from 12)", value=0.0, min=0.0, max=359.0
+        )
+        self.lmode_button = PushButton(text="L-mode view")
+        self.status = Label(value="")
+        self.score = Label(value="")
+        self.table = Table(value={c: [] for c in LESION_COLUMNS})
+        self.extend([
+            self.file, self.open_button, self.image, self.speed, self.frame_rate, self.pixel,
+            self.centre_y, self.centre_x, self.gated, self.ed_frames, self.remeasure_button,
+            self.run_button, self.angle, self.lmode_button, self.status, self.score,
+            self.table,
+        ])  # fmt: skip
+        self.open_button.changed.connect(self.open_file)
+        self.run_button.changed.connect(self.run)
+        self.remeasure_button.changed.connect(lambda _value=None: self._remeasure())
+        self.lmode_button.changed.connect(self.show_lmode)
+        self.image.changed.connect(self._fill_from_layer)
+        self.viewer.layers.events.inserted.connect(self._refresh_choices)
+        self.viewer.layers.events.removed.connect(self._refresh_choices)
+        self.volume: Volume | None = None
+        self.analysis: IvusAnalysis | None = None
+        self.result: dict | None = None
+        self.worker = None
+        self._shown: dict[str, dict[int, np.ndarray]] = {}
+        self._updating = False
+        self._figure = None
+        self._fill_from_layer()
+
+    # ------------------------------------------------------------ input
+    def _image_layers(self, _widget=None):
+        return [
+            layer
+            for layer in self.viewer.layers
+            if layer.__class__.__name__ == "Image" and layer.ndim >= 3
+        ]
+
+    def _refresh_choices(self, _event=None):
+        self.image.reset_choices()
+
+    def _fill_from_layer(self, _value=None):
+        layer = self.image.value
+        if layer is None:
+            return
+        meta = layer.metadata.get("napari_calcium", {})
+        acquisition = meta.get("acquisition", {})
+        if acquisition.get("pullback_speed_mm_s"):
+            self.speed.value = acquisition["pullback_speed_mm_s"]
+        if acquisition.get("frame_rate_hz"):
+            self.frame_rate.value = acquisition["frame_rate_hz"]
+        if meta.get("spacing_mm"):
+            self.pixel.value = meta["spacing_mm"][0]
+
+    def open_file(self, _value=None):
+        """Read the chosen file and add it as the pullback layer."""
+        from napari_calcium.io import read
+
+        try:
+            volume = read(self.file.value)
+        except InputError as err:
+            self._notify(str(err))
+            return
+        data, kwargs, _ = image_tuple(volume, name=f"pullback {self.file.value.name}")
+        layer = self.viewer.add_image(data, **kwargs)
+        self.image.value = layer
+
+    def pullback(self) -> Volume:
+        """The selected layer as a pullback Volume with the speed / rate / pixel size set."""
+        layer = self.image.value
+        if layer is None:
+            raise InputError("no pullback layer", "open a pullback first")
+        messages: list[str] = []
+        speed = self.speed.value or None
+        rate = self.frame_rate.value or None
+        pixel = self.pixel.value or None
+        if getattr(layer, "rgb", False) or np.asarray(layer.data).ndim == 4:
+            volume = pullback_volume(np.asarray(layer.data), pixel, speed, rate, messages)
+        else:
+            volume = Volume.from_layer(layer).with_pullback(speed, rate, pixel)
+        for message in messages:
+            self._notify(message)
+        self._messages = messages
+        return volume
+
+    # ------------------------------------------------------------ analysis
+    def run(self, _value=None):
+        """Start the analysis in a worker thread (progress bar); results land as layers."""
+        from napari.qt.threading import create_worker
+
+        try:
+            volume = self.pullback()
+            check_pullback(volume)
+        except InputError as err:
+            self._notify(str(err))
+            return None
+        self.volume = volume
+        settings = IvusSettings()
+        if self.centre_y.value >= 0 and self.centre_x.value >= 0:
+            settings = IvusSettings(
+                catheter_centre_yx_px=(self.centre_y.value, self.centre_x.value)
+            )
+        chunks = -(-volume.shape[0] // settings.chunk_frames)
+        self.status.value = "analysing ..."
+
+        def work():
+            steps = analysis_steps(volume, settings, messages=list(self._messages))
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as finished:
+                    return finished.value
+                yield
+
+        self.worker = create_worker(
+            work, _progress={"total": chunks, "desc": "IVUS analysis"}, _ignore_errors=True
+        )
+        self.worker.returned.connect(self._show)
+        self.worker.errored.connect(lambda err: self._notify(str(err)))
+        self.worker.start()
+        return self.worker
+
+    def _show(self, analysis: IvusAnalysis):
+        self.analysis = analysis
+        self.centre_y.value, self.centre_x.value = analysis.grid.centre_yx_px
+        self.ed_frames.value = ", ".join(str(f) for f in analysis.end_diastolic)
+        self._remeasure()
+        self._draw_contours()
+        self._draw_calcium()
+        self._draw_plots()
+        for message in analysis.messages:
+            self._notify(message)
+        self.status.value = f"{analysis.n_frames} frames, {analysis.frame_spacing_mm:.4f} mm apart"
+
+    def _remeasure(self):
+        if self.analysis is None:
+            self._notify("analyse a pullback first")
+            return
+        frames = None
+        if self.gated.value:
+            try:
+                frames = [int(f) for f in self.ed_frames.value.replace(",", " ").split()]
+            except ValueError:
+                self._notify("end-diastolic frames must be frame numbers separated by commas")
+                return
+        self.result = measure(self.analysis, frames)
+        lesions = self.result["lesions"]
+        table = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}
+        table["ivus_calcium_score"] = [lesion["ivus_calcium_score"]["total"] for lesion in lesions]
+        self.table.value = table
+        score = self.result["ivus_calcium_score"]
+        items = "; ".join(f"{i['item']}: {i['point']} ({i['measured']})" for i in score["items"])
+        self.score.value = (
+            f"IVUS calcium score {score['total']} ({items})\n{self.result['guidance']['text']}"
+        )
+        rows = [r for r in self.result["per_frame"] if r["valid"]]
+        for kind, key in (("lumen", "lumen_area_mm2"), ("eem", "vessel_area_mm2")):
+            name = self._layer_name(kind)
+            if name in self.viewer.layers:
+                layer = self.viewer.layers[name]
+                by_frame = {r["index"]: r for r in rows}
+                frames = [int(round(np.mean(np.asarray(v)[:, 0]))) for v in layer.data]
+                layer.features = {
+                    "frame": frames,
+                    "position_mm": [by_frame.get(f, {}).get("position_mm") for f in frames],
+                    key: [by_frame.get(f, {}).get(key) for f in frames],
+                }
+        if self._figure is not None:
+            self._draw_plots()
+
+    # ------------------------------------------------------------ layers
+    def _layer_name(self, kind: str) -> str:
+        return {"lumen": "IVUS lumen", "eem": "IVUS EEM", "calcium": "IVUS calcium"}[kind]
+
+    def _polygons(self, kind: str) -> dict[int, np.ndarray]:
+        step = max(1, self.analysis.grid.n_angles // DISPLAY_VERTICES)
+        yx = self.analysis.polygons_px(kind)[:, ::step]
+        yx = np.concatenate([yx, yx[:, :1]], axis=1)  # closed: last vertex = first
+        return {
+            int(i): np.column_stack([np.full(len(yx[i]), float(i)), yx[i]])
+            for i in np.flatnonzero(self.analysis.valid)
+        }
+
+    def _draw_contours(self, kinds=("lumen", "eem")):
+        kwargs = self.volume.layer_kwargs()
+        kwargs.pop("metadata")
+        for kind in kinds:
+            polygons = self._polygons(kind)
+            self._shown[kind] = polygons
+            name = self._layer_name(kind)
+            self._updating = True
+            try:
+                if name in self.viewer.layers:
+                    self.viewer.layers[name].data = list(polygons.values())
+                else:
+                    layer = self.viewer.add_shapes(
+                        list(polygons.values()), shape_type="path", name=name,
+                        edge_color=CONTOUR_COLOURS[kind], edge_width=0.03, **kwargs,
+                    )  # fmt: skip
+                    layer.events.data.connect(lambda event, kind=kind: self._on_edit(kind))
+            finally:
+                self._updating = False
+        self._remeasure()
+
+    def _draw_calcium(self):
+        a = self.analysis
+        paths = []
+        for i in np.flatnonzero(a.calcium_rays.any(axis=1)):
+            edge = a.calcium_edge[i]
+            for start, length in circular_runs(a.calcium_rays[i]):
+                idx = (start + np.arange(length)) % a.grid.n_angles
+                radii = np.where(np.isfinite(edge[idx]), edge[idx], np.nan)
+                ok = np.isfinite(radii)
+                if ok.sum() < 2:
+                    continue
+                d = np.stack(
+                    [
+                        -np.cos(np.deg2rad(a.grid.angles_deg[idx])),
+                        np.sin(np.deg2rad(a.grid.angles_deg[idx])),
+                    ],
+                    1,
+                )
+                yx = np.asarray(a.grid.centre_yx_px) + radii[:, None] * d
+                paths.append(np.column_stack([np.full(ok.sum(), float(i)), yx[ok]]))
+        name = self._layer_name("calcium")
+        for old in (name, MASK_LAYER):
+            if old in self.viewer.layers:
+                self.viewer.layers.remove(old)
+        kwargs = self.volume.layer_kwargs()
+        kwargs.pop("metadata")
+        if paths:
+            self.viewer.add_shapes(paths, shape_type="path", name=name, edge_color="orange",
+                                   edge_width=0.05, **kwargs)  # fmt: skip
+        if np.prod(self.volume.shape) <= MAX_MASK_VOXELS:
+            mask = calcium_mask(a, self.volume.shape[1:])
+            self.viewer.add_labels(mask, name=MASK_LAYER, opacity=0.5, **kwargs)
+
+    def _on_edit(self, kind: str):
+        """A contour layer changed: record edited frames as corrections and re-measure."""
+        if self._updating or self.analysis is None:
+            return
+        layer = self.viewer.layers[self._layer_name(kind)]
+        shown = self._shown.get(kind, {})
+        changed = False
+        for vertices in layer.data:
+            vertices = np.asarray(vertices, dtype=float)
+            frame = int(round(vertices[:, 0].mean()))
+            before = shown.get(frame)
+            if (
+                before is not None
+                and before.shape == vertices.shape
+                and np.allclose(before, vertices)
+            ):
+                continue
+            if not 0 <= frame < self.analysis.n_frames:
+                continue
+            try:
+                self.analysis.set_contour(kind, frame, vertices[:, 1:])
+            except InputError as err:
+                self._notify(str(err))
+                continue
+            changed = True
+        if changed:
+            self._draw_contours((kind,))  # neighbours re-estimated from the correction
+
+    def show_lmode(self, _value=None):
+        """Add the longitudinal (L-mode) view at the chosen angle as a new image layer."""
+        try:
+            volume = self.volume or self.pullback()
+        except InputError as err:
+            self._notify(str(err))
+            return None
+        centre = (
+            self.analysis.grid.centre_yx_px
+            if self.analysis
+            else ((volume.shape[1] - 1) / 2, (volume.shape[2] - 1) / 2)
+        )
+        image = longitudinal_view(volume, centre, self.angle.value)
+        dz = volume.frame_spacing_mm or 1.0
+        px = volume.spacing_mm[0]
+        half = (image.shape[1] - 1) / 2
+        return self.viewer.add_image(
+            image, name=f"L-mode {self.angle.value:g} deg", colormap="gray",
+            scale=(dz, px), translate=(0.0, -half * px),
+            metadata={"angle_deg": self.angle.value, "axes": "(pullback mm, mm from catheter)"},
+        )  # fmt: skip
+
+    # ------------------------------------------------------------ plots
+    def _draw_plots(self):
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        rows = [r for r in self.result["per_frame"] if r["valid"]]
+        pos = [r["position_mm"] for r in rows]
+        if self._figure is None:
+            self._figure = Figure(figsize=(5, 4), tight_layout=True)
+            canvas = FigureCanvasQTAgg(self._figure)
+            canvas.mpl_connect("button_press_event", self._on_plot_click)
+            self.viewer.window.add_dock_widget(
+                canvas, name="IVUS along the pullback", area="bottom"
+            )
+        self._figure.clear()
+        axes = self._figure.subplots(3, 1, sharex=True)
+        for ax, key, label in zip(
+            axes,
+            ("calcium_arc_deg", "lumen_area_mm2", "vessel_area_mm2"),
+            ("calcium arc (deg)", "lumen area (mm²)", "vessel area (mm²)"),
+            strict=True,
+        ):
+            ax.plot(pos, [r[key] for r in rows], lw=1)
+            ax.set_ylabel(label, fontsize=7)
+        axes[-1].set_xlabel("pullback position (mm)")
+        self._figure.canvas.draw_idle()
+
+    def _on_plot_click(self, event):
+        if event.xdata is not None:
+            self.go_to_position(event.xdata)
+
+    def go_to_position(self, position_mm: float):
+        """Show the frame nearest ``position_mm`` along the pullback."""
+        if self.analysis is None:
+            return
+        frame = int(
+            np.clip(
+                round(position_mm / self.analysis.frame_spacing_mm), 0, self.analysis.n_frames - 1
+            )
+        )
+        self.viewer.dims.set_current_step(0, frame)
+
+    def _notify(self, message: str):
+        from napari.utils.notifications import show_info
+
+        self.status.value = message
+        show_info(message)

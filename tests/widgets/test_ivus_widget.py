@@ -1,0 +1,98 @@
+"""The IVUS widget in a real napari viewer: analyse, correct a lumen contour, see it count."""
+
+import numpy as np
+import pytest
+
+from napari_calcium.phantoms.ivus import ivus_pullback
+from napari_calcium.vessel.polar import polygon_area
+from napari_calcium.widgets.ivus import IvusWidget
+from napari_calcium.widgets.layers import image_tuple
+
+LESION = {"kind": "calcium", "start_mm": 0.6, "length_mm": 1.2, "start_angle_deg": 60.0,
+          "arc_deg": 200.0, "depth_fraction": 0.6, "reverberation": False}  # fmt: skip
+
+
+@pytest.fixture
+def widget(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    volume, truth = ivus_pullback(
+        n_frames=30,
+        size=128,
+        pullback_speed_mm_s=1.0,
+        frame_rate_hz=15.0,
+        lesions=[LESION],
+        seed=7,
+    )
+    data, kwargs, _ = image_tuple(volume, name="pullback")
+    viewer.add_image(data, **kwargs)
+    w = IvusWidget(viewer)
+    viewer.window.add_dock_widget(w, name="IVUS")
+    assert w.speed.value == 1.0 and w.frame_rate.value == 15.0 and w.pixel.value == 0.05
+    worker = w.run()
+    qtbot.waitUntil(lambda: w.result is not None, timeout=30000)
+    worker.quit()
+    return viewer, w, truth
+
+
+def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
+    viewer, w, truth = widget
+    lumen = viewer.layers["IVUS lumen"]
+    assert len(lumen.data) == 30
+    assert {"IVUS EEM", "IVUS calcium", "IVUS calcium mask"} <= {
+        layer.name for layer in viewer.layers
+    }
+    assert viewer.layers["IVUS calcium mask"].data[15].any()
+    (lesion,) = w.result["lesions"]
+    frame = 15  # 1.0 mm: inside the lesion (frames 9-26)
+    before_area = w.result["per_frame"][frame]["lumen_area_mm2"]
+    before_depth = w.result["per_frame"][frame]["calcium_depth_fraction"]
+    assert before_area == pytest.approx(truth["frames"][frame]["lumen_area_mm2"], rel=0.05)
+    assert w.table.to_dict("list")["min_lumen_area_mm2"][0] == pytest.approx(
+        lesion["min_lumen_area_mm2"]
+    )
+    assert w.table.to_dict("list")["ivus_calcium_score"] == [lesion["ivus_calcium_score"]["total"]]
+    # the reader draws a smaller lumen (radius 18 px = 0.9 mm about the catheter) on frame 15
+    centre = np.array(w.analysis.grid.centre_yx_px)
+    t = np.deg2rad(np.arange(0, 360, 4.0))
+    yx = centre + 18.0 * np.stack([-np.cos(t), np.sin(t)], axis=1)
+    data = [np.asarray(v) for v in lumen.data]
+    index = next(k for k, v in enumerate(data) if round(v[:, 0].mean()) == frame)
+    closed = np.vstack([yx, yx[:1]])
+    data[index] = np.column_stack([np.full(len(closed), float(frame)), closed])
+    lumen.data = data
+    row = w.result["per_frame"][frame]
+    expected = polygon_area(yx) * 0.05**2
+    assert row["lumen_edited"] and row["lumen_area_mm2"] == pytest.approx(expected, rel=0.01)
+    # with the lumen border moved inwards the leading edge lies deeper in plaque+media
+    assert row["calcium_depth_fraction"] > before_depth
+    # the lesion table now shows the drawn lumen as the lesion's smallest lumen
+    assert w.table.to_dict("list")["min_lumen_area_mm2"][0] == pytest.approx(expected, rel=0.01)
+    assert lumen.features["lumen_area_mm2"][index] == pytest.approx(expected, rel=0.01)
+    # a neighbouring frame was re-estimated towards the correction
+    assert w.result["per_frame"][frame + 2]["lumen_area_mm2"] < before_area
+
+
+def test_lmode_view_plot_click_gating_and_opening_a_file(widget, tmp_path):
+    viewer, w, _ = widget
+    assert (w.centre_y.value, w.centre_x.value) == pytest.approx((63.5, 63.5), abs=0.5)
+    # the reader's own end-diastolic frames: only those are measured
+    w.gated.value = True
+    w.ed_frames.value = "3, 12, 21"
+    w._remeasure()
+    assert [r["index"] for r in w.result["per_frame"]] == [3, 12, 21]
+    w.angle.value = 90.0
+    layer = w.show_lmode()
+    assert layer.data.shape[0] == 30 and layer.scale[0] == pytest.approx(1.0 / 15.0)
+    w.go_to_position(1.2)  # 1.2 mm at 1/15 mm per frame = frame 18
+    assert viewer.dims.current_step[0] == 18
+    # open a pullback file (NIfTI keeps no speed): without a speed the widget asks for it
+    from napari_calcium.io import write
+
+    small, _ = ivus_pullback(n_frames=12, size=128, lesions=[], seed=8)
+    path = write(small, tmp_path / "pullback.nii.gz")
+    w.file.value = path
+    w.open_file()
+    assert w.image.value.data.shape == (12, 128, 128)
+    w.speed.value = 0.0
+    assert w.run() is None
+    assert "pullback speed and frame rate are unknown" in w.status.value
