@@ -465,7 +465,7 @@ def tables(records: list[dict]):
             if isinstance(items, list):
                 subjects[-1][f"n_{key.replace('.', '_')}"] = len(items)
             for index, lesion in enumerate(items or [], start=1):
-                row = {**base, "source": key, "lesion_index": index}
+                row = {**base, "lesion_source": key, "lesion_index": index}
                 row.update({k: v for k, v in flatten(lesion).items() if k not in row})
                 lesions.append(row)
         flat = flatten(result)

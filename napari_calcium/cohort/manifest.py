@@ -165,9 +165,33 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "ivus",
             (
-                _path("pullback", required=True, flag=None, help="IVUS pullback"),
-                _positive("pullback_speed_mm_s", "pullback speed (mm/s)"),
-                _positive("frame_rate_hz", "frame rate (Hz)"),
+                _path("pullback", required=True, flag=None, help="IVUS pullback (frames, y, x)"),
+                Column(
+                    "pullback_speed_mm_s",
+                    FLOAT,
+                    flag="--pullback-speed",
+                    minimum=0.0,
+                    exclusive=True,
+                    help="motorised pullback speed (mm/s)",
+                ),
+                Column(
+                    "frame_rate_hz",
+                    FLOAT,
+                    flag="--frame-rate",
+                    minimum=0.0,
+                    exclusive=True,
+                    help="frames per second",
+                ),
+                Column(
+                    "pixel_spacing_mm",
+                    FLOAT,
+                    flag="--pixel-spacing",
+                    minimum=0.0,
+                    exclusive=True,
+                    help="in-plane pixel size (mm)",
+                ),
+                Column("gated", FLAG, help="measure end-diastolic frames only"),
+                _path("settings", help="JSON file of IVUS settings to change"),
             ),
             lesion_keys=("lesions",),
         ),
@@ -443,6 +467,36 @@ def _coronary_subject(outdir: Path, subject_id: str, k: int) -> dict:
     return cells
 
 
+def _ivus_subject(outdir: Path, subject_id: str, k: int) -> dict:
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.ivus import ivus_pullback
+
+    calcium = {
+        "kind": "calcium",
+        "start_mm": 1.0,
+        "length_mm": 1.0 + 0.5 * (k % 3),
+        "start_angle_deg": 30.0 * (k % 4),
+        "arc_deg": (90.0, 180.0, 240.0, 300.0, 360.0)[k % 5],
+        "depth_fraction": 0.2,
+        "reverberation": False,
+    }
+    pullback, _ = ivus_pullback(
+        n_frames=60,
+        size=128,
+        pixel_spacing_mm=0.06,
+        pullback_speed_mm_s=2.0,
+        frame_rate_hz=30.0,
+        lesions=[calcium],
+        seed=k,
+    )
+    write(pullback, outdir / subject_id / "pullback.nii.gz")
+    return {
+        "pullback": f"{subject_id}/pullback.nii.gz",
+        "pullback_speed_mm_s": 2.0,
+        "frame_rate_hz": 30.0,
+    }
+
+
 def _intracranial_subject(outdir: Path, subject_id: str, k: int) -> dict:
     from napari_calcium.io import write
     from napari_calcium.phantoms.vessel import vessel_ct
@@ -482,6 +536,7 @@ def _svd_subject(outdir: Path, subject_id: str, k: int) -> dict:
 #: to ``outdir``).
 PHANTOM_SUBJECTS = {
     "coronary": _coronary_subject,
+    "ivus": _ivus_subject,
     "intracranial": _intracranial_subject,
     "svd": _svd_subject,
 }

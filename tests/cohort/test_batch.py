@@ -29,11 +29,12 @@ from napari_calcium.cohort.manifest import (
 #: A result column that differs between phantom subjects, per analysis.
 HEADLINE = {
     "coronary": "agatston",
+    "ivus": "guidance_values_max_arc_deg",
     "intracranial": "n_calcifications",
     "svd": "wmh_volume_ml",
 }
 #: Share of each analysis in the test cohort (the slower ones get fewer subjects).
-WEIGHTS = {"coronary": 4, "intracranial": 2, "svd": 1}
+WEIGHTS = {"coronary": 4, "ivus": 2, "intracranial": 2, "svd": 1}
 
 
 def _analysis_cycle() -> list[str]:
@@ -132,7 +133,7 @@ def test_tables_split_subjects_lesions_and_errors():
     assert subjects.loc[0, "agatston"] == 40.0 and subjects.loc[2, "grade"] == 2
     assert "lesions" not in subjects.columns and "calcifications" not in subjects.columns
     assert list(lesions["subject_id"]) == ["a", "a", "c"]
-    assert list(lesions["source"]) == ["lesions", "lesions", "calcifications"]
+    assert list(lesions["lesion_source"]) == ["lesions", "lesions", "calcifications"]
     assert list(lesions["volume_mm3"]) == [2.0, 5.0, 1.5]
     assert list(lesions["centroid_mm_2"][:2]) == [3, 6]
     assert errors.to_dict("records") == [
@@ -257,7 +258,7 @@ def test_cohort_tables_equal_the_cli_results_and_a_broken_subject_is_isolated(
         mine = lesions[lesions["subject_id"] == sid].reset_index(drop=True)
         assert len(mine) == len(cli_lesions)
         for i, (key, lesion) in enumerate(cli_lesions):
-            assert mine.loc[i, "source"] == key
+            assert mine.loc[i, "lesion_source"] == key
             for column, value in flatten(lesion).items():
                 _assert_cell(mine.loc[i, column], value, column)
 
