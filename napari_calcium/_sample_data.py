@@ -28,9 +28,9 @@ def coronary_ct() -> list[tuple]:
 
 def ivus_pullback() -> list[tuple]:
     """IVUS pullback phantom with calcium of known arc, depth and length."""
-    from napari_calcium.phantoms.ivus import ivus_pullback as make
+    from napari_calcium.phantoms.ivus import ivus_sample
 
-    volume, truth = make(preset="sample")
+    volume, truth = ivus_sample()
     return [_with_truth(image_tuple(volume, "IVUS pullback phantom (IVUS)"), truth)]
 
 

@@ -584,11 +584,13 @@ def run_ivus(args) -> int:
             settings = json.loads(Path(args.settings).read_text())
         except (OSError, ValueError) as err:
             raise InputError(f"cannot read settings {args.settings}: {err}") from err
-    volume = read(args.pullback)
-    try:
-        volume = volume.with_pullback(args.pullback_speed, args.frame_rate, args.pixel_spacing)
-    except ValueError as err:
-        raise InputError(str(err), "give positive numbers") from err
+    volume = read(
+        args.pullback,
+        modality="IVUS",
+        pullback_speed_mm_s=args.pullback_speed,
+        frame_rate_hz=args.frame_rate,
+        pixel_spacing_mm=args.pixel_spacing,
+    )
 
     def progress(done: int, total: int) -> None:
         print(

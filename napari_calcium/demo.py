@@ -100,6 +100,31 @@ def _coronary(samples: Path, out: Path) -> dict:
     }
 
 
+def _ivus(samples: Path, out: Path) -> dict:
+    folder = samples / "ivus"
+    truth = _truth(folder)
+    result = _cli(
+        "ivus",
+        folder / "pullback.dcm",
+        "--pullback-speed",
+        truth["pullback_speed_mm_s"],
+        "--json",
+        out / "ivus.json",
+        "--csv",
+        out / "ivus_frames.csv",
+    )
+    arcs = [round(lesion["max_arc_deg"]) for lesion in result["lesions"]]
+    truth_arcs = [round(lesion["max_arc_deg"]) for lesion in truth["lesions"]]
+    return {
+        "headline": f"{len(arcs)} calcium lesions, max arcs {arcs} deg (truth {truth_arcs}), "
+        f"IVUS calcium score {result['ivus_calcium_score']['total']}; guidance: "
+        f"{result['guidance']['category']}",
+        "max_arcs_deg": arcs,
+        "truth_max_arcs_deg": truth_arcs,
+        "files": ["ivus.json", "ivus_frames.csv"],
+    }
+
+
 def _svd(samples: Path, out: Path) -> dict:
     folder = samples / "brain"
     result = _cli(
@@ -130,6 +155,7 @@ def _svd(samples: Path, out: Path) -> dict:
 #: Analyses run by the demo: name -> function(samples folder, output folder) -> summary dict.
 ANALYSES: dict[str, Callable[[Path, Path], dict]] = {
     "coronary calcium (CT)": _coronary,
+    "IVUS pullback": _ivus,
     "small-vessel disease markers (FLAIR, SWI)": _svd,
 }
 

@@ -18,8 +18,7 @@ def _write_truth(folder: Path, truth: dict) -> Path:
 
 
 def _coronary(folder: Path, slice_thickness_mm: float) -> None:
-    from napari_calcium.io import write
-    from napari_calcium.io.dicom import write_dicom_series
+    from napari_calcium.io import write, write_dicom_series
     from napari_calcium.phantoms.coronary import coronary_ct
 
     ct, arteries, truth = coronary_ct(slice_thickness_mm=slice_thickness_mm)
@@ -29,10 +28,10 @@ def _coronary(folder: Path, slice_thickness_mm: float) -> None:
 
 
 def _ivus(folder: Path) -> None:
-    from napari_calcium.io.dicom import write_ultrasound_multiframe
-    from napari_calcium.phantoms.ivus import ivus_pullback
+    from napari_calcium.io import write_ultrasound_multiframe
+    from napari_calcium.phantoms.ivus import ivus_sample
 
-    volume, truth = ivus_pullback(preset="sample")
+    volume, truth = ivus_sample()
     write_ultrasound_multiframe(
         volume, folder / "pullback.dcm", frame_rate_hz=volume.acquisition.frame_rate_hz
     )
@@ -40,8 +39,7 @@ def _ivus(folder: Path) -> None:
 
 
 def _head(folder: Path) -> None:
-    from napari_calcium.io import write
-    from napari_calcium.io.dicom import write_dicom_series
+    from napari_calcium.io import write, write_dicom_series
     from napari_calcium.phantoms.head import head_ct_mri
 
     ct, mri, truth = head_ct_mri()

@@ -97,7 +97,10 @@ def read(
             )
         is_pullback = True
     if is_pullback:
-        volume = volume.with_pullback(*pullback)
+        try:
+            volume = volume.with_pullback(*pullback)
+        except ValueError as err:
+            raise InputError(str(err), "give positive numbers (mm/s, frames/s, mm)") from err
         warn_if_no_frame_spacing(volume, path)
     elif modality is not None and volume.modality == "OT":
         volume = volume.replace(modality=modality, units="HU" if modality == "CT" else "a.u.")

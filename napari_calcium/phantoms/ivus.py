@@ -278,6 +278,8 @@ def ivus_pullback(
         "frames": truth_frames,
         "lesions": sorted(truth_lesions, key=lambda d: d["start_mm"]),
         "frame_spacing_mm": dz,
+        "pullback_speed_mm_s": pullback_speed_mm_s,
+        "frame_rate_hz": frame_rate_hz,
         "pixel_spacing_mm": px,
         "catheter_centre_yx_px": [centre, centre],
         "vessel_offset_mm": list(vessel_offset_mm),

@@ -706,8 +706,16 @@ def measure(
         if target
         else ivus_calcium_score(0.0, 0.0, False, None, **_score_kwargs(s))
     )
+    # The pullback's guidance follows its most demanding lesion (severe > mild-moderate > mild).
+    demanding = max(
+        lesions,
+        key=lambda d: (GUIDANCE_RANK[d["guidance"]["category"]], d["ivus_calcium_score"]["total"]),
+        default=None,
+    )
     guidance = (
-        target["guidance"] if target else treatment_guidance(None, score, **_guidance_kwargs(s))
+        demanding["guidance"]
+        if demanding
+        else treatment_guidance(None, score, **_guidance_kwargs(s))
     )
     return {
         "frames": n,
@@ -763,6 +771,16 @@ def _score_kwargs(s: IvusSettings) -> dict[str, Any]:
         "full_circle_arc_deg": s.full_circle_arc_deg,
         "high_risk_score": s.high_risk_score,
     }
+
+
+#: Order of the guidance categories, least to most demanding.
+GUIDANCE_RANK = {
+    "none": 0,
+    "mild_superficial": 1,
+    "mild_moderate": 2,
+    "severe_superficial": 3,
+    "severe_deep": 3,
+}
 
 
 def _guidance_kwargs(s: IvusSettings) -> dict[str, Any]:
