@@ -445,8 +445,7 @@ PHANTOM_THRESHOLDS_HU = (130.0, 150.0, 165.0, 180.0)
 #: Brain phantom variants (Fazekas grades, microbleeds, lacunes) cycled over SVD subjects.
 BRAIN_VARIANTS = (
     {"fazekas_periventricular": 1, "fazekas_deep": 1, "n_microbleeds": 2, "lacunes": False},
-    {"fazekas_periventricular": 2, "fazekas_deep": 2, "n_microbleeds": 6, "lacunes": True},
-    {"fazekas_periventricular": 3, "fazekas_deep": 3, "n_microbleeds": 4, "lacunes": True},
+    {"fazekas_periventricular": 3, "fazekas_deep": 3, "n_microbleeds": 6, "lacunes": True},
 )
 
 

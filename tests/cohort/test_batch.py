@@ -154,7 +154,7 @@ def test_bad_manifest_runs_nothing(tmp_path):
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = "broken-ct"
 #: Subjects of the smaller manifest used for the interrupted and remote runs.
-N_SUBSET = 10
+N_SUBSET = 8
 
 
 def _env():
