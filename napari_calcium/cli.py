@@ -186,6 +186,15 @@ def run_batch(args) -> int:
 
     if args.workers < 1:
         raise InputError(f"--workers {args.workers} must be at least 1")
+    if args.memory_limit != "auto":
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(args.memory_limit)
+        except ValueError:
+            raise InputError(
+                f"--memory-limit {args.memory_limit!r} is not a size", "write e.g. 2GiB or 1500MB"
+            ) from None
     result = run(
         args.manifest,
         args.out,

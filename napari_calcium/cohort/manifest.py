@@ -254,6 +254,7 @@ ANALYSES: dict[str, Analysis] = {
     )
 }
 BASE_COLUMNS = ("subject_id", "analysis")
+KNOWN_COLUMNS = frozenset(BASE_COLUMNS) | {c.name for a in ANALYSES.values() for c in a.columns}
 
 
 @dataclass(frozen=True)
@@ -333,10 +334,10 @@ def read_manifest(path) -> list[Subject]:
         header = [h.strip() for h in next(reader, [])]
         rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     problems = _check_header(header)
-    if not problems and not rows:
+    if not rows:
         problems.append("the manifest has no subject rows")
     subjects: list[Subject] = []
-    if not problems:
+    if all(name in header for name in BASE_COLUMNS):
         subjects = _parse_rows(header, rows, path.parent.resolve(), problems)
     if problems:
         listing = "\n".join(f"  {p}" for p in problems)
@@ -349,7 +350,7 @@ def read_manifest(path) -> list[Subject]:
 
 def _check_header(header: list[str]) -> list[str]:
     problems = [f"missing column {name!r}" for name in BASE_COLUMNS if name not in header]
-    known = set(BASE_COLUMNS) | {c.name for a in ANALYSES.values() for c in a.columns}
+    known = KNOWN_COLUMNS
     problems += [
         f"unknown column {name!r} (known: {', '.join(sorted(known))})"
         for name in header
@@ -408,7 +409,7 @@ def _parse_rows(header, rows, base: Path, problems: list[str]) -> list[Subject]:
         problems += [
             f"line {line}: column {col!r} does not apply to analysis {name!r}"
             for col, text in cells.items()
-            if text and col not in used
+            if text and col not in used and col in KNOWN_COLUMNS
         ]
         subjects.append(Subject(sid, name, values, line))
     for (column, name), lines in missing_columns.items():

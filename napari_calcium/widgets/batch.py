@@ -17,6 +17,7 @@ from magicgui.widgets import (
     Container,
     FileEdit,
     Label,
+    LineEdit,
     ProgressBar,
     PushButton,
     SpinBox,
@@ -39,6 +40,8 @@ class BatchWidget(Container):
         self.manifest = FileEdit(label="manifest", filter="*.csv")
         self.out = FileEdit(label="output folder", mode="d")
         self.workers = SpinBox(label="workers", value=2, min=1, max=max(os.cpu_count() or 1, 1))
+        self.scheduler = LineEdit(label="scheduler", value="")
+        self.scheduler.tooltip = "address of a running Dask scheduler (empty: local workers)"
         self.resume = CheckBox(text="resume: keep unchanged results", value=False)
         self.run_button = PushButton(text="Run cohort")
         self.progress = ProgressBar(label="subjects", value=0, min=0, max=1)
@@ -49,6 +52,7 @@ class BatchWidget(Container):
                 self.manifest,
                 self.out,
                 self.workers,
+                self.scheduler,
                 self.resume,
                 self.run_button,
                 self.progress,
@@ -65,10 +69,18 @@ class BatchWidget(Container):
         from napari.qt.threading import create_worker
 
         manifest, out = Path(self.manifest.value), Path(self.out.value)
-        options = {"workers": self.workers.value, "resume": self.resume.value}
+        options = {
+            "workers": self.workers.value,
+            "scheduler": self.scheduler.value.strip() or None,
+            "resume": self.resume.value,
+        }
         self.run_button.enabled = False
         self.progress.value = 0
-        self.status.value = f"starting {options['workers']} worker(s) ..."
+        self.status.value = (
+            f"connecting to {options['scheduler']} ..."
+            if options["scheduler"]
+            else (f"starting {options['workers']} worker(s) ...")
+        )
         worker = create_worker(
             _iterate,
             manifest,
@@ -105,7 +117,7 @@ class BatchWidget(Container):
         self.status.value = str(err)
 
 
-def _iterate(manifest: Path, out: Path, workers: int, resume: bool):
+def _iterate(manifest: Path, out: Path, workers: int, scheduler: str | None, resume: bool):
     from napari_calcium.cohort.batch import iter_run
 
-    return (yield from iter_run(manifest, out, workers=workers, resume=resume))
+    return (yield from iter_run(manifest, out, workers, scheduler, resume))

@@ -148,6 +148,11 @@ def test_bad_manifest_runs_nothing(tmp_path):
     manifest.write_text("subject_id,analysis,ct\ns1,coronary,absent.nii.gz\ns2,pet,x\n")
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+    assert main(["batch", str(manifest), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
+    assert (
+        main(["batch", str(manifest), "--out", str(tmp_path / "o"), "--memory-limit", "lots"]) == 2
+    )
+    assert not (tmp_path / "o").exists()
 
 
 # ------------------------------------------------------------ cohort runs

@@ -102,6 +102,13 @@ def test_header_problems(tmp_path):
     assert "missing column 'subject_id'" in str(info.value)
     assert "unknown column 'subject'" in str(info.value)
     assert "unknown column 'treshold_hu'" in str(info.value)
+    # a misspelt column does not hide the rows' problems
+    manifest.write_text("subject_id,analysis,ct,treshold_hu\ns1,coronary,ct.nii.gz,130\n")
+    with pytest.raises(InputError) as info:
+        read_manifest(manifest)
+    assert "has 2 problem(s)" in str(info.value)
+    assert "unknown column 'treshold_hu'" in str(info.value)
+    assert "line 2: ct 'ct.nii.gz' not found" in str(info.value)
     with pytest.raises(InputError, match="not found"):
         read_manifest(tmp_path / "absent.csv")
     empty = tmp_path / "empty.csv"
