@@ -33,6 +33,7 @@ Table columns come from the result keys, which carry their units
 (``settings_threshold_hu``), short lists of numbers become ``name_0``, ``name_1`` ...,
 lists of text one ``"; "``-joined cell; longer lists stay in the JSON only. The tables are rebuilt from the subject JSONs
 in manifest order, so a resumed run gives the same tables as an uninterrupted one.
+Run facts that change from run to run (``seconds``) stay in the JSON only.
 ``subjects.csv`` also counts each subject's lesion rows (``n_lesions``,
 ``n_calcifications`` ...; empty when the analysis did not look for them).
 """
@@ -63,6 +64,8 @@ from napari_calcium.report import atomic_write_text
 MAX_LIST_COLUMNS = 4
 #: Last lines of an analysis's terminal output kept in its subject JSON.
 CONSOLE_LINES = 40
+#: Result keys describing the run rather than the subject (kept in the JSON only).
+RUN_KEYS = frozenset({"seconds"})
 
 
 @dataclass
@@ -468,7 +471,7 @@ def tables(records: list[dict]):
                 row = {**base, "lesion_source": key, "lesion_index": index}
                 row.update({k: v for k, v in flatten(lesion).items() if k not in row})
                 lesions.append(row)
-        flat = flatten(result)
+        flat = flatten({k: v for k, v in result.items() if k not in RUN_KEYS})
         subjects[-1].update({k: v for k, v in flat.items() if k not in subjects[-1]})
     return (
         pd.DataFrame(subjects),

@@ -17,7 +17,14 @@ from distributed import Client
 import napari_calcium
 from napari_calcium import read, write
 from napari_calcium.cli import main
-from napari_calcium.cohort.batch import fingerprint, flatten, run, sha256_path, tables
+from napari_calcium.cohort.batch import (
+    RUN_KEYS,
+    fingerprint,
+    flatten,
+    run,
+    sha256_path,
+    tables,
+)
 from napari_calcium.cohort.manifest import (
     ANALYSES,
     PHANTOM_SUBJECTS,
@@ -121,7 +128,11 @@ def test_tables_split_subjects_lesions_and_errors():
             "subject_id": "c",
             "analysis": "intracranial",
             "status": "ok",
-            "result": {"calcifications": [{"label": 7, "volume_mm3": 1.5}], "grade": 2},
+            "result": {
+                "calcifications": [{"label": 7, "volume_mm3": 1.5}],
+                "grade": 2,
+                "seconds": 1.25,
+            },
         },
     ]
     subjects, lesions, errors = tables(records)
@@ -132,6 +143,7 @@ def test_tables_split_subjects_lesions_and_errors():
     assert list(subjects["status"]) == ["ok", "error", "ok"]
     assert subjects.loc[0, "agatston"] == 40.0 and subjects.loc[2, "grade"] == 2
     assert "lesions" not in subjects.columns and "calcifications" not in subjects.columns
+    assert "seconds" not in subjects.columns  # a run fact, not a result
     assert list(lesions["subject_id"]) == ["a", "a", "c"]
     assert list(lesions["lesion_source"]) == ["lesions", "lesions", "calcifications"]
     assert list(lesions["volume_mm3"]) == [2.0, 5.0, 1.5]
@@ -257,7 +269,8 @@ def test_cohort_tables_equal_the_cli_results_and_a_broken_subject_is_isolated(
         result = json.loads(target.read_text())
         keys = ANALYSES[analysis].lesion_keys
         row = subjects[subjects["subject_id"] == sid].iloc[0]
-        for column, value in flatten({k: v for k, v in result.items() if k not in keys}).items():
+        skip = set(keys) | RUN_KEYS
+        for column, value in flatten({k: v for k, v in result.items() if k not in skip}).items():
             _assert_cell(row[column], value, column)
         cli_lesions = [(key, lesion) for key in keys for lesion in _nested(result, key)]
         mine = lesions[lesions["subject_id"] == sid].reset_index(drop=True)
