@@ -234,6 +234,9 @@ def test_cohort_tables_equal_the_cli_results_and_a_broken_subject_is_isolated(
     tables_ = _read_tables(out)
     subjects, lesions, errors = tables_["subjects"], tables_["lesions"], tables_["errors"]
     assert list(subjects["subject_id"]) == [r["subject_id"] for r in rows]
+    for name, frame in tables_.items():  # Parquet beside every CSV (pyarrow is installed)
+        parquet = pd.read_parquet(out / f"{name}.parquet")
+        assert list(parquet.columns) == list(frame.columns) and len(parquet) == len(frame)
     assert full_run.computed == [r["subject_id"] for r in rows] and full_run.skipped == []
     # the broken subject failed alone, with its traceback in its JSON only
     assert list(errors["subject_id"]) == [BROKEN] and full_run.failed == [BROKEN]
