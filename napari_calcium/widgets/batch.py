@@ -76,11 +76,8 @@ class BatchWidget(Container):
         }
         self.run_button.enabled = False
         self.progress.value = 0
-        self.status.value = (
-            f"connecting to {options['scheduler']} ..."
-            if options["scheduler"]
-            else (f"starting {options['workers']} worker(s) ...")
-        )
+        where = options["scheduler"] or f"{options['workers']} local worker(s)"
+        self.status.value = f"starting on {where} ..."
         worker = create_worker(
             _iterate,
             manifest,
