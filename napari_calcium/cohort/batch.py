@@ -17,6 +17,9 @@ Output folder::
     OUTDIR/run.json                     what this run computed, skipped and failed
     (subjects.parquet, lesions.parquet, errors.parquet when pyarrow is installed)
 
+Each task runs on one thread, ITK included, so a cohort gives the same numbers
+whatever the cluster (see :func:`single_threaded_itk`).
+
 Each subject JSON holds the analysis result (``result``) or the error with its
 traceback (``error``), the last lines the analysis printed (``console_tail``; the
 terminal shows only the progress bar), the package version, the options, and an **input
@@ -182,9 +185,14 @@ def run_subject(subject: Subject, out: str, resume: bool = False) -> dict:
 
 
 def analyse(subject: Subject) -> dict:
-    """Run the subject's analysis through its ``napari-calcium`` subcommand; its JSON dict."""
+    """Run the subject's analysis through its ``napari-calcium`` subcommand; its JSON dict.
+
+    ITK runs single-threaded here (:func:`single_threaded_itk`): a task is one
+    subject on one core, and the cluster's parallelism is across subjects.
+    """
     from napari_calcium import cli
 
+    single_threaded_itk()
     with tempfile.TemporaryDirectory(prefix="napari-calcium-") as tmp:
         target = Path(tmp) / "result.json"
         args = cli.build_parser().parse_args([*subject.cli_args(), "--json", str(target)])
@@ -192,6 +200,18 @@ def analyse(subject: Subject) -> dict:
         if status:
             raise RuntimeError(f"napari-calcium {subject.analysis} exited with status {status}")
         return json.loads(target.read_text(encoding="utf-8"))
+
+
+def single_threaded_itk() -> None:
+    """Make SimpleITK use one thread in this process (as Dask's nanny does for BLAS).
+
+    Besides matching one task to one core, this makes registrations reproducible:
+    multi-threaded ITK sums metric samples in a varying order, so the same inputs
+    can give results that differ in the 6th digit from run to run.
+    """
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
 
 def _message(err: BaseException) -> str:

@@ -1,5 +1,6 @@
 """Batch engine: fingerprints, tables, and cohort runs on Dask."""
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -268,7 +269,8 @@ def test_cohort_tables_equal_the_cli_results_and_a_broken_subject_is_isolated(
     for analysis, sid in firsts.items():
         subject = subjects_by_id[sid]
         target = tmp_path / f"{sid}.json"
-        assert main([*subject.cli_args(), "--json", str(target)]) == 0
+        with _itk_threads(1):  # as on the batch workers
+            assert main([*subject.cli_args(), "--json", str(target)]) == 0
         result = json.loads(target.read_text())
         keys = ANALYSES[analysis].lesion_keys
         row = subjects[subjects["subject_id"] == sid].iloc[0]
@@ -282,6 +284,18 @@ def test_cohort_tables_equal_the_cli_results_and_a_broken_subject_is_isolated(
             assert mine.loc[i, "lesion_source"] == key
             for column, value in flatten(lesion).items():
                 _assert_cell(mine.loc[i, column], value, column)
+
+
+@contextlib.contextmanager
+def _itk_threads(n):
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(n)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
 
 
 def _nested(result, path):
