@@ -39,8 +39,11 @@ def head_ct_mri() -> list[tuple]:
     from napari_calcium.phantoms.head import head_ct_mri as make
 
     ct, mri, truth = make()
+    labels_ct, labels_mri = truth.pop("labels_ct"), truth.pop("labels_mri")
     return [
         _with_truth(image_tuple(ct, "head CT phantom (CT)"), truth),
+        labels_tuple(labels_ct, "head structures on CT (labels)", visible=False),
+        labels_tuple(labels_mri, "head structures on MRI (labels)", visible=False),
         image_tuple(mri, "head vessel-wall MRI phantom (MR)", blending="additive"),
     ]
 

@@ -621,10 +621,129 @@ def run_ivus(args) -> int:
     return 0
 
 
+def add_register(sub) -> None:
+    from napari_calcium.registration import INITS, KINDS, METRICS
+
+    p = sub.add_parser(
+        "register",
+        help="register MOVING onto FIXED (e.g. MRI onto CT); writes the transform and JSON",
+    )
+    p.add_argument("fixed", type=Path, help="fixed image (its grid is kept), e.g. the CT")
+    p.add_argument("moving", type=Path, help="moving image, e.g. the MRI")
+    p.add_argument("--kind", choices=KINDS, default="rigid")
+    p.add_argument("--metric", choices=METRICS, default="mattes")
+    p.add_argument(
+        "--init",
+        choices=INITS,
+        help="starting alignment (default: landmarks if given, else moments)",
+    )
+    p.add_argument(
+        "--landmarks-fixed", type=Path, help="CSV of x, y, z LPS mm points, one per row"
+    )
+    p.add_argument("--landmarks-moving", type=Path, help="CSV of the same points in MOVING")
+    p.add_argument(
+        "--fixed-modality", choices=["CT", "MR", "US"], help="when the file does not say"
+    )
+    p.add_argument(
+        "--moving-modality", choices=["CT", "MR", "US"], help="when the file does not say"
+    )
+    p.add_argument("--transform", type=Path, help="write the transform (.tfm, .txt or .h5)")
+    p.add_argument("--resampled", type=Path, help="write MOVING resampled on FIXED's grid")
+    p.add_argument("--json", type=Path, help="write the summary here instead of stdout")
+    p.set_defaults(func=run_register_command)
+
+
+def run_register(
+    fixed_path,
+    moving_path,
+    *,
+    kind: str = "rigid",
+    metric: str = "mattes",
+    init: str | None = None,
+    landmarks_fixed=None,
+    landmarks_moving=None,
+    fixed_modality: str | None = None,
+    moving_modality: str | None = None,
+    transform_path=None,
+    resampled_path=None,
+    on_iteration=None,
+) -> dict:
+    """Register the image at ``moving_path`` onto the one at ``fixed_path``.
+
+    Reads both files, runs :func:`napari_calcium.registration.register`, writes the
+    transform (fixed -> moving physical, ITK convention) and the resampled moving
+    image when paths are given, and returns a JSON-able summary with ``kind``,
+    ``metric``, ``final_metric``, ``iterations``, ``stop_reason``, ``seconds``,
+    ``transform_path``, ``resampled_path``, ``tre_mm`` (when landmark CSVs are given:
+    x, y, z LPS mm per row, same order in both) and ``settings``.
+    """
+    from napari_calcium.io import read, write
+    from napari_calcium.registration import read_landmarks_csv, register, save_transform
+
+    if (landmarks_fixed is None) != (landmarks_moving is None):
+        raise InputError(
+            "landmarks were given for only one image",
+            "pass both --landmarks-fixed and --landmarks-moving",
+        )
+    fixed = read(fixed_path, modality=fixed_modality)
+    moving = read(moving_path, modality=moving_modality)
+    points = {}
+    if landmarks_fixed is not None:
+        points = {
+            "fixed_landmarks_mm": read_landmarks_csv(landmarks_fixed),
+            "moving_landmarks_mm": read_landmarks_csv(landmarks_moving),
+        }
+    if init is None:
+        init = "landmarks" if points else "moments"
+    result = register(
+        fixed, moving, kind=kind, metric=metric, init=init, on_iteration=on_iteration, **points
+    )
+    if transform_path is not None:
+        save_transform(result.transform, transform_path)
+    if resampled_path is not None:
+        write(result.resampled, resampled_path)
+    summary = result.summary()
+    summary.update(
+        fixed=str(fixed_path),
+        moving=str(moving_path),
+        transform_path=None if transform_path is None else str(transform_path),
+        resampled_path=None if resampled_path is None else str(resampled_path),
+    )
+    if not points:
+        summary.pop("tre_mm")
+    return summary
+
+
+def run_register_command(args) -> int:
+    def show(iteration: int, metric: float) -> None:
+        if sys.stderr.isatty() and iteration % 10 == 0:
+            print(f"\riteration {iteration}  metric {metric:.5f}", end="", file=sys.stderr)
+
+    summary = run_register(
+        args.fixed,
+        args.moving,
+        kind=args.kind,
+        metric=args.metric,
+        init=args.init,
+        landmarks_fixed=args.landmarks_fixed,
+        landmarks_moving=args.landmarks_moving,
+        fixed_modality=args.fixed_modality,
+        moving_modality=args.moving_modality,
+        transform_path=args.transform,
+        resampled_path=args.resampled,
+        on_iteration=show,
+    )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    write_json(summary, args.json)
+    return 0
+
+
 SUBCOMMANDS = [
     add_info,
     add_coronary,
     add_ivus,
+    add_register,
     add_intracranial,
     add_svd,
     add_svd_cohort,

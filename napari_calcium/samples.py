@@ -44,7 +44,9 @@ def _head(folder: Path) -> None:
 
     ct, mri, truth = head_ct_mri()
     write_dicom_series(ct, folder / "ct", series_description="head CT phantom", compress=True)
-    write(mri, folder / "mri.nii.gz")
+    write(_as_stored_integers(mri), folder / "mri.nii.gz")
+    write(truth.pop("labels_ct"), folder / "ct_labels.nii.gz")
+    write(truth.pop("labels_mri"), folder / "mri_labels.nii.gz")
     centerline = truth["artery"]["centerline_mm"]
     rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.3f}" for c in p) for p in centerline]
     atomic_write_text(folder / "centerline.csv", "\n".join(rows) + "\n")
