@@ -247,8 +247,15 @@ ANALYSES: dict[str, Analysis] = {
         Analysis(
             "register",
             (
-                _path("fixed", required=True, flag=None, help="fixed image"),
+                _path("fixed", required=True, flag=None, help="fixed image (its grid is kept)"),
                 _path("moving", required=True, flag=None, help="moving image"),
+                Column("kind", CHOICE, choices=("rigid", "affine", "bspline")),
+                Column("metric", CHOICE, choices=("mattes", "meansquares", "correlation")),
+                Column("init", CHOICE, choices=("geometry", "moments", "landmarks")),
+                _path("landmarks_fixed", help="CSV of x, y, z LPS mm points in FIXED"),
+                _path("landmarks_moving", help="CSV of the same points in MOVING"),
+                Column("fixed_modality", CHOICE, choices=("CT", "MR", "US")),
+                Column("moving_modality", CHOICE, choices=("CT", "MR", "US")),
             ),
         ),
     )
@@ -497,6 +504,39 @@ def _ivus_subject(outdir: Path, subject_id: str, k: int) -> dict:
     }
 
 
+def _register_subject(outdir: Path, subject_id: str, k: int) -> dict:
+    """A coarse (3 mm) head CT and MRI, a different known rigid motion per subject."""
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.head import head_ct_mri
+    from napari_calcium.report import atomic_write_text
+
+    ct, mri, truth = head_ct_mri(
+        rotation_deg=(2.0 * (k % 4), -3.0, 4.0 + k % 3),
+        translation_mm=(6.0, -2.0 * (k % 5), 4.0),
+        ct_spacing_mm=(3.0, 3.0, 3.0),
+        mri_spacing_mm=(3.0, 3.0, 3.0),
+        supersample=1,
+        artery_supersample=1,
+        seed=k,
+    )
+    folder = outdir / subject_id
+    write(ct, folder / "ct.nii.gz")
+    write(mri, folder / "mri.nii.gz")
+    for name, key in (
+        ("landmarks_ct.csv", "landmarks_ct_mm"),
+        ("landmarks_mri.csv", "landmarks_mri_mm"),
+    ):
+        rows = [",".join(f"{c:.4f}" for c in point) for point in truth[key]]
+        atomic_write_text(folder / name, "\n".join(rows) + "\n")
+    return {
+        "fixed": f"{subject_id}/ct.nii.gz",
+        "moving": f"{subject_id}/mri.nii.gz",
+        "init": "moments",
+        "landmarks_fixed": f"{subject_id}/landmarks_ct.csv",
+        "landmarks_moving": f"{subject_id}/landmarks_mri.csv",
+    }
+
+
 def _intracranial_subject(outdir: Path, subject_id: str, k: int) -> dict:
     from napari_calcium.io import write
     from napari_calcium.phantoms.vessel import vessel_ct
@@ -539,6 +579,7 @@ PHANTOM_SUBJECTS = {
     "ivus": _ivus_subject,
     "intracranial": _intracranial_subject,
     "svd": _svd_subject,
+    "register": _register_subject,
 }
 
 

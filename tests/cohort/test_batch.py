@@ -40,9 +40,10 @@ HEADLINE = {
     "ivus": "guidance_values_max_arc_deg",
     "intracranial": "n_calcifications",
     "svd": "wmh_volume_ml",
+    "register": "tre_mm_mean",
 }
 #: Share of each analysis in the test cohort (the slower ones get fewer subjects).
-WEIGHTS = {"coronary": 4, "ivus": 2, "intracranial": 2, "svd": 1}
+WEIGHTS = {"coronary": 4, "ivus": 2, "intracranial": 2, "svd": 1, "register": 1}
 
 
 def _analysis_cycle() -> list[str]:
@@ -171,8 +172,10 @@ def test_bad_manifest_runs_nothing(tmp_path):
 # ------------------------------------------------------------ cohort runs
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = "broken-ct"
-#: Subjects of the smaller manifest used for the interrupted and remote runs.
+#: Subjects of the smaller manifest used for the interrupted and remote runs: the
+#: broken one and the first of the quicker analyses.
 N_SUBSET = 8
+QUICK = ("coronary", "ivus", "intracranial")
 
 
 def _env():
@@ -195,8 +198,17 @@ def cohort(tmp_path_factory):
     broken.write_bytes(broken.read_bytes()[:200])  # cut inside the 348-byte NIfTI header
     rows.insert(5, {"subject_id": BROKEN, "analysis": "coronary", "ct": f"{BROKEN}/ct.nii"})
     write_manifest(rows, manifest)
-    subset = write_manifest(rows[:N_SUBSET], folder / "subset.csv")
-    return {"folder": folder, "manifest": manifest, "subset": subset, "rows": rows}
+    subset_rows = [r for r in rows if r["analysis"] in QUICK or r["subject_id"] == BROKEN]
+    subset = write_manifest(subset_rows[:N_SUBSET], folder / "subset.csv")
+    ids = [r["subject_id"] for r in subset_rows[:N_SUBSET]]
+    assert BROKEN in ids
+    return {
+        "folder": folder,
+        "manifest": manifest,
+        "subset": subset,
+        "subset_ids": ids,
+        "rows": rows,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -335,7 +347,7 @@ def test_killed_run_resumes_with_only_the_remaining_subjects(cohort, full_run, t
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    ids = [r["subject_id"] for r in cohort["rows"][:N_SUBSET]]
+    ids = cohort["subset_ids"]
     finished = [
         sid
         for sid in ids
@@ -415,5 +427,5 @@ def test_external_scheduler_gives_the_same_tables(cohort, full_run, tmp_path, ca
             proc.wait(timeout=30)
     assert status == 1
     assert f"1 of {N_SUBSET} subjects failed" in capsys.readouterr().err
-    ids = [r["subject_id"] for r in cohort["rows"][:N_SUBSET]]
+    ids = cohort["subset_ids"]
     _assert_same_tables(out, full_run.out, ids)

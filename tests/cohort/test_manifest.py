@@ -132,3 +132,7 @@ def test_columns_match_the_cli_subcommand(name):
     assert "--json" in options
     assert {c.option for c in columns if c.option} <= options
     assert len([c for c in columns if c.option is None]) == len(positionals)
+    actions = {s: a for a in subparsers[name]._actions for s in a.option_strings}
+    for column in columns:
+        if column.kind == "choice" and column.option:
+            assert set(column.choices) == {str(c) for c in actions[column.option].choices}
