@@ -10,6 +10,7 @@ temporary folder, runs it on a local Dask cluster of 1 and then 2 worker process
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import tempfile
@@ -37,6 +38,7 @@ def measure(manifest: Path, out: Path, workers: int) -> dict:
             peaks = client.run(_peak_rss_mib)
     n = len(result.subjects)
     return {
+        "load": os.getloadavg()[0],
         "workers": workers,
         "subjects": n,
         "failed": len(result.failed),
@@ -56,15 +58,16 @@ def main(n_subjects: int = 40) -> None:
         print(f"wrote {n_subjects} phantom subjects in {time.perf_counter() - start:.1f} s")
         rows = [measure(manifest, tmp / f"out-{w}", w) for w in (1, 2)]
     base = rows[0]["per_minute"]
+    print(f"{os.cpu_count()} CPU cores; load average after each run (other work on the machine)")
     print(
         f"{'workers':>7} {'subjects':>8} {'failed':>6} {'seconds':>8} {'subj/min':>9} "
-        f"{'vs 1':>5}  peak MiB per worker"
+        f"{'vs 1':>5} {'load':>5}  peak MiB per worker"
     )
     for r in rows:
         peaks = ", ".join(f"{p:.0f}" for p in r["peak_mib"])
         print(
             f"{r['workers']:>7} {r['subjects']:>8} {r['failed']:>6} {r['seconds']:>8.1f} "
-            f"{r['per_minute']:>9.1f} {r['per_minute'] / base:>5.2f}  {peaks}"
+            f"{r['per_minute']:>9.1f} {r['per_minute'] / base:>5.2f} {r['load']:>5.1f}  {peaks}"
         )
 
 
