@@ -137,8 +137,8 @@ def _path(name, required=False, flag="", help=""):
     return Column(name, PATH, required=required, flag=flag, help=help)
 
 
-def _positive(name, help=""):
-    return Column(name, FLOAT, minimum=0.0, exclusive=True, help=help)
+def _positive(name, help="", flag=""):
+    return Column(name, FLOAT, flag=flag, minimum=0.0, exclusive=True, help=help)
 
 
 #: The analyses a manifest can run and their columns.
@@ -166,30 +166,13 @@ ANALYSES: dict[str, Analysis] = {
             "ivus",
             (
                 _path("pullback", required=True, flag=None, help="IVUS pullback (frames, y, x)"),
-                Column(
+                _positive(
                     "pullback_speed_mm_s",
-                    FLOAT,
+                    "motorised pullback speed (mm/s)",
                     flag="--pullback-speed",
-                    minimum=0.0,
-                    exclusive=True,
-                    help="motorised pullback speed (mm/s)",
                 ),
-                Column(
-                    "frame_rate_hz",
-                    FLOAT,
-                    flag="--frame-rate",
-                    minimum=0.0,
-                    exclusive=True,
-                    help="frames per second",
-                ),
-                Column(
-                    "pixel_spacing_mm",
-                    FLOAT,
-                    flag="--pixel-spacing",
-                    minimum=0.0,
-                    exclusive=True,
-                    help="in-plane pixel size (mm)",
-                ),
+                _positive("frame_rate_hz", "frames per second", flag="--frame-rate"),
+                _positive("pixel_spacing_mm", "in-plane pixel size (mm)", flag="--pixel-spacing"),
                 Column("gated", FLAG, help="measure end-diastolic frames only"),
                 _path("settings", help="JSON file of IVUS settings to change"),
             ),
@@ -314,10 +297,10 @@ class Subject:
             value = self.values[c.name]
             if c.kind == FLAG:
                 args += [c.option] if value else []
-            else:
-                args += [c.option, str(value)]
+            else:  # --option=value: a value may start with '-'
+                args.append(f"{c.option}={value}")
         if self.spec.subject_option:
-            args += [self.spec.subject_option, self.subject_id]
+            args.append(f"{self.spec.subject_option}={self.subject_id}")
         return args
 
 

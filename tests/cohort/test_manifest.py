@@ -47,12 +47,11 @@ def test_valid_manifest_resolves_paths_and_parses_options(tmp_path):
     assert s1.cli_args() == [
         "coronary",
         str(s1.inputs()["ct"]),
-        ANALYSES["coronary"].column("arteries").option,
-        str(s1.inputs()["arteries"]),
-        ANALYSES["coronary"].column("threshold_hu").option,
-        "130.0",
+        f"--arteries={s1.inputs()['arteries']}",
+        "--threshold-hu=130.0",
     ]
     assert s2.options() == {"pullback_speed_mm_s": 0.5, "frame_rate_hz": 30.0}
+    assert s2.cli_args()[2:] == ["--pullback-speed=0.5", "--frame-rate=30.0"]
     assert s3.inputs() == {"flair": abs_flair.resolve()} and s3.line == 4
 
 
@@ -136,3 +135,26 @@ def test_columns_match_the_cli_subcommand(name):
     for column in columns:
         if column.kind == "choice" and column.option:
             assert set(column.choices) == {str(c) for c in actions[column.option].choices}
+
+
+def test_cli_arguments_survive_values_starting_with_a_dash(tmp_path):
+    from napari_calcium.cli import build_parser
+
+    _touch(tmp_path / "flair.nii.gz")
+    manifest = write_manifest(
+        [
+            {
+                "subject_id": "p7",
+                "analysis": "svd",
+                "flair": "flair.nii.gz",
+                "lacune_points": "-3.5,2,-1;4,5,6",
+                "no_lacunes": "no",
+            }
+        ],
+        tmp_path / "m.csv",
+    )
+    (subject,) = read_manifest(manifest)
+    args = build_parser().parse_args(subject.cli_args())
+    assert args.lacune_points == "-3.5,2,-1;4,5,6"
+    assert args.flair == (tmp_path / "flair.nii.gz").resolve()
+    assert args.subject == "p7" and args.no_lacunes is False
