@@ -253,14 +253,18 @@ def _html(report: dict) -> str:
         for label, info in report["read"].items()
     )
     measured = "".join(
-        f"<h2>{html.escape(name)}</h2><pre>{html.escape(json.dumps(summary, indent=2))}</pre>"
+        f"<h2>{html.escape(name)}</h2><p>{html.escape(summary['headline'])}</p>"
+        f"<p class='files'>{summary['seconds']} s &middot; "
+        + ", ".join(f"<a href='{html.escape(f)}'>{html.escape(f)}</a>" for f in summary["files"])
+        + "</p>"
         for name, summary in report["measured"].items()
     )
     return (
         "<!doctype html><meta charset='utf-8'><title>napari-calcium demo report</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;"
-        "border-bottom:1px solid #ccc}</style><h1>napari-calcium demo report</h1>"
-        "<h2>What was read</h2><table><tr><th>sample</th><th>modality</th>"
+        "border-bottom:1px solid #ccc}.files{color:#555;font-size:90%}</style><h1>napari-calcium demo report</h1>"
+        "<p>Measured values are shown beside the phantoms' truth (known by construction)."
+        " Decision support, not diagnosis.</p><h2>What was read</h2><table><tr><th>sample</th><th>modality</th>"
         "<th>size (x, y, z)</th><th>spacing (x, y, z) mm</th><th>units</th></tr>"
         f"{rows}</table>{measured}"
     )
