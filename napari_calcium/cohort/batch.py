@@ -61,12 +61,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from napari_calcium.cohort.manifest import ANALYSES, Subject, read_manifest
+from napari_calcium.errors import InputError
 from napari_calcium.report import atomic_write_text
 
 #: Lists of scalars up to this length are spread over numbered table columns.
 MAX_LIST_COLUMNS = 4
 #: Last lines of an analysis's terminal output kept in its subject JSON.
 CONSOLE_LINES = 40
+#: How long to wait for a scheduler given by address or file.
+SCHEDULER_TIMEOUT = "20s"
 #: Result keys describing the run rather than the subject (kept in the JSON only).
 RUN_KEYS = frozenset({"seconds"})
 
@@ -307,12 +310,12 @@ def iter_run(
     """
     subjects = read_manifest(manifest)
     out = Path(out)
-    (out / "subjects").mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     summaries: dict[str, dict] = {}
     from distributed import as_completed
 
     with _client(workers, scheduler, memory_limit) as client:
+        (out / "subjects").mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex[:8]
         futures = {
             client.submit(
@@ -365,10 +368,14 @@ def _client(workers: int, scheduler: str | None, memory_limit):
 @contextlib.contextmanager
 def _connect(workers, scheduler, memory_limit, Client, LocalCluster):
     if scheduler:
-        if Path(scheduler).is_file():
-            client = Client(scheduler_file=str(scheduler))
-        else:
-            client = Client(scheduler)
+        where = {"scheduler_file": str(scheduler)} if Path(scheduler).is_file() else {}
+        try:
+            client = Client(None if where else scheduler, timeout=SCHEDULER_TIMEOUT, **where)
+        except (OSError, TimeoutError) as err:
+            raise InputError(
+                f"no Dask scheduler answered at {scheduler} ({err})",
+                "start one (dask scheduler) or give its tcp://HOST:PORT address or file",
+            ) from err
         with client:
             yield client
         return

@@ -18,6 +18,7 @@ from distributed import Client
 import napari_calcium
 from napari_calcium import read, write
 from napari_calcium.cli import main
+from napari_calcium.cohort import batch
 from napari_calcium.cohort.batch import (
     RUN_KEYS,
     fingerprint,
@@ -155,7 +156,7 @@ def test_tables_split_subjects_lesions_and_errors():
     ]
 
 
-def test_bad_manifest_runs_nothing(tmp_path):
+def test_bad_manifest_runs_nothing(tmp_path, monkeypatch, capsys):
     from napari_calcium.cli import main
 
     manifest = tmp_path / "m.csv"
@@ -163,6 +164,16 @@ def test_bad_manifest_runs_nothing(tmp_path):
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
     assert main(["batch", str(manifest), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
+    good = tmp_path / "good.csv"
+    good.write_text("subject_id,analysis,ct\ns1,coronary,m.csv\n")  # validation only
+    monkeypatch.setattr(batch, "SCHEDULER_TIMEOUT", "1s")
+    assert (
+        main(
+            ["batch", str(good), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"]
+        )
+        == 2
+    )
+    assert "no Dask scheduler answered at tcp://127.0.0.1:9" in capsys.readouterr().err
     assert (
         main(["batch", str(manifest), "--out", str(tmp_path / "o"), "--memory-limit", "lots"]) == 2
     )
