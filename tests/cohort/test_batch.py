@@ -156,28 +156,20 @@ def test_tables_split_subjects_lesions_and_errors():
     ]
 
 
-def test_bad_manifest_runs_nothing(tmp_path, monkeypatch, capsys):
-    from napari_calcium.cli import main
-
+def test_bad_input_runs_nothing(tmp_path, monkeypatch, capsys):
     manifest = tmp_path / "m.csv"
     manifest.write_text("subject_id,analysis,ct\ns1,coronary,absent.nii.gz\ns2,pet,x\n")
-    assert main(["batch", str(manifest), "--out", str(tmp_path / "out")]) == 2
-    assert not (tmp_path / "out").exists()
-    assert main(["batch", str(manifest), "--out", str(tmp_path / "o"), "--workers", "0"]) == 2
     good = tmp_path / "good.csv"
-    good.write_text("subject_id,analysis,ct\ns1,coronary,m.csv\n")  # validation only
+    good.write_text("subject_id,analysis,ct\ns1,coronary,m.csv\n")  # passes validation
     monkeypatch.setattr(batch, "SCHEDULER_TIMEOUT", "1s")
-    assert (
-        main(
-            ["batch", str(good), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"]
-        )
-        == 2
-    )
+    out = str(tmp_path / "out")
+    assert main(["batch", str(manifest), "--out", out]) == 2
+    assert "has 2 problem(s)" in capsys.readouterr().err
+    assert main(["batch", str(good), "--out", out, "--workers", "0"]) == 2
+    assert main(["batch", str(good), "--out", out, "--memory-limit", "lots"]) == 2
+    assert main(["batch", str(good), "--out", out, "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "no Dask scheduler answered at tcp://127.0.0.1:9" in capsys.readouterr().err
-    assert (
-        main(["batch", str(manifest), "--out", str(tmp_path / "o"), "--memory-limit", "lots"]) == 2
-    )
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------ cohort runs
