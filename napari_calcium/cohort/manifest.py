@@ -534,6 +534,7 @@ def _intracranial_subject(outdir: Path, subject_id: str, k: int) -> dict:
         "ct": f"{subject_id}/ct.nii.gz",
         "centerline": f"{subject_id}/centerline.csv",
         "threshold_hu": (130.0, 200.0, 500.0)[k % 3],  # 500: above all calcium, none found
+        "step_mm": 0.5,
     }
 
 

@@ -44,7 +44,7 @@ HEADLINE = {
     "register": "tre_mm_mean",
 }
 #: Share of each analysis in the test cohort (the slower ones get fewer subjects).
-WEIGHTS = {"coronary": 4, "ivus": 2, "intracranial": 2, "svd": 1, "register": 1}
+WEIGHTS = {"coronary": 9, "ivus": 4, "intracranial": 4, "svd": 2, "register": 1}
 
 
 def _analysis_cycle() -> list[str]:
