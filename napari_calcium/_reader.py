@@ -62,7 +62,7 @@ def read_layers(path, choose_series=None) -> list[tuple]:
     from napari.utils.notifications import show_error, show_warning
 
     from napari_calcium.io import read
-    from napari_calcium.widgets.layers import image_tuple
+    from napari_calcium.widgets.layers import image_tuple, labels_tuple
 
     if isinstance(path, list | tuple):
         path = path[0]
@@ -86,7 +86,26 @@ def read_layers(path, choose_series=None) -> list[tuple]:
             f"{path.name}: pullback speed and frame rate are not in the file, so distances "
             "along the pullback are unknown (axis 0 is in frames). Set them in the IVUS widget."
         )
+    if _is_label_image(path, volume):
+        return [labels_tuple(volume, _layer_name(path, volume).rsplit(" (", 1)[0])]
     return [image_tuple(volume, _layer_name(path, volume))]
+
+
+#: Words in a file name that mark a label image (segmentation), opened as a Labels layer.
+LABEL_NAME_WORDS = ("label", "seg", "mask")
+
+
+def _is_label_image(path: Path, volume) -> bool:
+    """Integer values and a name saying labels/segmentation/mask (e.g. ``artery_labels.nii.gz``)."""
+    import numpy as np
+
+    name = path.name.lower()
+    integer = np.issubdtype(volume.array.dtype, np.integer)
+    return (
+        integer
+        and volume.modality not in ("CT", "IVUS")
+        and any(w in name for w in LABEL_NAME_WORDS)
+    )
 
 
 def _layer_name(path: Path, volume) -> str:

@@ -42,7 +42,7 @@ def _read_all(samples: Path) -> dict:
     files = {
         "coronary CT (DICOM series)": (samples / "coronary-ct" / "ct", {}),
         "coronary CT thin slices (DICOM series)": (samples / "coronary-ct-thin" / "ct", {}),
-        "coronary artery labels (NIfTI)": (samples / "coronary-ct" / "arteries.nii.gz", {}),
+        "coronary artery labels (NIfTI)": (samples / "coronary-ct" / "artery_labels.nii.gz", {}),
         "IVUS pullback (multi-frame DICOM)": (
             samples / "ivus" / "pullback.dcm",
             {"pullback_speed_mm_s": _truth(samples / "ivus")["pullback_speed_mm_s"]},
@@ -81,7 +81,7 @@ def _coronary(samples: Path, out: Path) -> dict:
         "coronary",
         folder / "ct",
         "--arteries",
-        folder / "arteries.nii.gz",
+        folder / "artery_labels.nii.gz",
         "--json",
         out / "coronary.json",
         "--csv",
@@ -271,17 +271,19 @@ def _html(report: dict) -> str:
 
 
 def open_viewer(samples: Path) -> None:
-    """Open napari with the coronary CT and its artery labels and the plugin's widgets."""
+    """Open napari with the sample coronary CT, its artery labels and the plugin's widgets."""
     import napari
+    from npe2 import PluginManager
+
+    from napari_calcium.widgets.coronary import ARTERIES
 
     viewer = napari.Viewer(title="napari-calcium demo")
     viewer.open(samples / "coronary-ct" / "ct", plugin="napari-calcium")
-    viewer.open(
-        samples / "coronary-ct" / "arteries.nii.gz", plugin="napari-calcium", layer_type="labels"
+    (labels,) = viewer.open(
+        samples / "coronary-ct" / "artery_labels.nii.gz", plugin="napari-calcium"
     )
-    from npe2 import PluginManager
-
+    labels.name = ARTERIES
     manifest = PluginManager.instance().get_manifest("napari-calcium")
-    for widget in manifest.contributions.widgets or ():
-        viewer.window.add_plugin_dock_widget("napari-calcium", widget.display_name)
+    for n, widget in enumerate(manifest.contributions.widgets or ()):
+        viewer.window.add_plugin_dock_widget("napari-calcium", widget.display_name, tabify=n > 0)
     napari.run()

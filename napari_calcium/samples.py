@@ -23,7 +23,7 @@ def _coronary(folder: Path, slice_thickness_mm: float) -> None:
 
     ct, arteries, truth = coronary_ct(slice_thickness_mm=slice_thickness_mm)
     write_dicom_series(ct, folder / "ct", series_description="coronary CT phantom", compress=True)
-    write(arteries, folder / "arteries.nii.gz")
+    write(arteries, folder / "artery_labels.nii.gz")
     _write_truth(folder, truth)
 
 

@@ -71,3 +71,15 @@ def test_broken_file_gives_a_message_not_a_traceback(make_napari_viewer, tmp_pat
     viewer.open(broken, plugin="napari-calcium")
     assert len(viewer.layers) == 0
     assert any("broken.nii.gz" in m and "could not be read" in m for m in notifications)
+
+
+def test_label_images_open_as_labels_layers(make_napari_viewer, tmp_path, oblique_ct):
+    labels = oblique_ct.replace(array=(oblique_ct.array > 0).astype(np.uint8), modality="LABELS")
+    path = write(labels, tmp_path / "artery_labels.nii.gz")
+    image_path = write(labels, tmp_path / "ct.nii.gz")  # same values, a name without "labels"
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(path, plugin="napari-calcium")
+    (image,) = viewer.open(image_path, plugin="napari-calcium")
+    assert layer.__class__.__name__ == "Labels" and layer.name == "artery_labels"
+    assert image.__class__.__name__ == "Image"
+    np.testing.assert_allclose(layer.data_to_world((1, 2, 3)), image.data_to_world((1, 2, 3)))
