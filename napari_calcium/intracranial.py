@@ -80,6 +80,8 @@ CALCIFICATION_COLUMNS = (
     "length_mm",
     "arc_deg",
     "thickness_mm",
+    "resolution_limit_mm",
+    "excess_hu_mm3",
     "start_mm",
     "end_mm",
     "spotty",
@@ -204,32 +206,47 @@ def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
 
 
 def _polar_component(
+    ct: Volume,
     labels: Volume,
     label: int,
     sections: CrossSections,
     frames: np.ndarray,
     radii: np.ndarray,
     angles: np.ndarray,
-) -> np.ndarray:
-    """Is each (frame, angle, radius) sample inside component ``label``?
+) -> tuple[np.ndarray, np.ndarray]:
+    """Component indicator and CT values at each (frame, angle, radius) sample.
 
-    The component's indicator is interpolated linearly and cut at 0.5, so its
-    boundary lies midway between inside and outside voxel centres.
+    The component's indicator is interpolated linearly: it is >= 0.5 inside the
+    component (boundary midway between inside and outside voxel centres) and > 0
+    within one voxel of it, where partial volume spreads its calcium. The CT is
+    interpolated linearly too.
     """
     lab = np.asarray(labels.array)
     box = ndimage.find_objects((lab == label).astype(np.uint8))[0]
     lo = [max(b.start - 2, 0) for b in box]
     hi = [min(b.stop + 2, n) for b, n in zip(box, lab.shape, strict=True)]
     crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-    indicator = labels.replace(
-        array=(lab[crop] == label).astype(np.float32),
-        origin_mm=tuple(labels.index_to_physical(lo)),
-    )
-    out = np.zeros((len(frames), len(angles), len(radii)), dtype=bool)
+    origin = tuple(labels.index_to_physical(lo))
+    indicator = labels.replace(array=(lab[crop] == label).astype(np.float32), origin_mm=origin)
+    values = ct.replace(array=np.asarray(ct.array)[crop].astype(np.float32), origin_mm=origin)
+    inside = np.zeros((len(frames), len(angles), len(radii)), dtype=np.float32)
+    hu = np.zeros_like(inside)
     for n, f in enumerate(frames):
         pts = sections.polar_points(int(f), angles, radii)
-        out[n] = sample_physical(indicator, pts, order=1, cval=0.0) >= 0.5
-    return out
+        inside[n] = sample_physical(indicator, pts, order=1, cval=0.0)
+        hu[n] = sample_physical(values, pts, order=1, cval=np.nan)
+    return inside, np.nan_to_num(hu, nan=0.0)
+
+
+def background_hu(ct: Volume, region: np.ndarray, threshold_hu: float) -> float:
+    """Median CT value (HU) of the vessel region below the calcium threshold.
+
+    The level of lumen, wall and surrounding soft tissue from which calcium excess
+    is measured.
+    """
+    values = np.asarray(ct.array)[region]
+    values = values[values < threshold_hu]
+    return float(np.median(values)) if values.size else 0.0
 
 
 def measure_calcifications(
@@ -241,24 +258,47 @@ def measure_calcifications(
     n_angles: int = 360,
     thickness_percentile: float = 75.0,
     score_settings: Mapping | None = None,
+    threshold_hu: float = 130.0,
 ) -> list[dict]:
     """Measure every component of ``labels`` along ``centerline``.
 
     Cross-sections every ``step_mm`` perpendicular to the centreline are searched
     on ``n_angles`` rays from the centreline point (the lumen centre) out to
-    ``region_radius_mm``; a sample is calcified when the component's indicator,
-    interpolated linearly, is >= 0.5:
+    ``region_radius_mm``. A sample is calcified when the component's indicator,
+    interpolated linearly, is >= 0.5; its partial-volume rim is where the indicator
+    is > 0 (within one voxel). The calcium *excess* of a sample is its CT value
+    minus the background (:func:`background_hu`), and the component's *peak
+    excess* is its peak HU minus the background. Because partial volume conserves
+    the amount of calcium (the excess integrated over the component and its rim),
+    geometry is measured from the excess rather than from counting thresholded
+    samples:
 
-    * ``length_mm`` = number of cross-sections holding the component x ``step_mm``;
-    * ``arc_deg`` = largest angle covered in one cross-section (rays hitting it);
-    * ``thickness_mm`` = ``thickness_percentile`` percentile of the radial extent
-      along the hitting rays (robust maximum);
-    * continuity: fraction of cross-sections over its extent that hold it, and the
-      coefficient of variation of its area per cross-section (morphology).
+    * ``thickness_mm``: on each calcified ray, the excess integrated along the ray
+      over the component and its rim, divided by the peak excess; the
+      ``thickness_percentile`` percentile over the rays (robust maximum). Exact
+      for a uniform calcification resolved by the voxels (its peak is its density);
+      for one thinner than a voxel the peak underestimates the density and the
+      value is an upper bound, close to the true thickness while the calcification
+      still fills half a voxel (``resolution_limit_mm`` = largest voxel side);
+    * ``length_mm``: full width at half maximum of the calcium area per
+      cross-section (excess integrated over the cross-section / peak excess) along
+      the centreline; each end's half maximum is half the largest area within two
+      voxels inside that end, so a calcification thinner at one end keeps its length;
+    * ``arc_deg``: largest angle covered in one cross-section by rays whose
+      excess integral is at least half the largest within one voxel around them
+      (half maximum in angle, so the partial-volume rim at the arc's ends, which
+      the 130 HU threshold keeps, does not widen it);
+    * continuity over that length: fraction of cross-sections holding the
+      component (``covered_fraction``) and the coefficient of variation of
+      the area (``area_cv``), over the cross-sections more than half a voxel from
+      either end (the ends are blurred by partial volume);
+    * ``excess_hu_mm3``: the excess integrated over the component and its rim
+      (HU x mm³); equals calcium density above background x true volume.
 
-    Volume and mean/peak HU come from PyRadiomics (:func:`radiomics_density_volume`).
-    Scores follow :mod:`napari_calcium.scores.intracranial`; ``score_settings``
-    overrides :func:`~napari_calcium.scores.intracranial.default_settings` values.
+    Volume and mean/peak HU come from PyRadiomics (:func:`radiomics_density_volume`)
+    over the thresholded voxels. Scores follow
+    :mod:`napari_calcium.scores.intracranial`; ``score_settings`` overrides
+    :func:`~napari_calcium.scores.intracranial.default_settings` values.
 
     Returns
     -------
@@ -270,15 +310,18 @@ def measure_calcifications(
     ids = [int(i) for i in np.unique(lab) if i != 0]
     if not ids:
         return []
+    background = background_hu(ct, tube_mask(ct, centerline, region_radius_mm), threshold_hu)
     sections = cross_sections(centerline, step_mm, 2 * region_radius_mm, min(ct.spacing_mm))
     dr = min(ct.spacing_mm) / 4.0
     radii = np.arange(dr / 2, region_radius_mm, dr)
     angles = np.arange(n_angles) * 2 * np.pi / n_angles
     dtheta = 2 * np.pi / n_angles
+    resolution = float(max(ct.spacing_mm))
     # arc position of every component voxel: which cross-sections can hold it
     from scipy.spatial import cKDTree
 
     tree = cKDTree(sections.centers_mm)
+    hu_all = np.asarray(ct.array)
     out = []
     for k in ids:
         vox = ct.index_to_physical(np.argwhere(lab == k))
@@ -287,18 +330,36 @@ def measure_calcifications(
         frames = np.arange(
             max(nearest.min() - pad, 0), min(nearest.max() + pad + 1, sections.n_frames)
         )
-        hit = _polar_component(labels, k, sections, frames, radii, angles)
+        dens = radiomics_density_volume(ct, labels, k)
+        peak_excess = max(dens["peak_hu"] - background, 1e-6)
+        indicator, hu = _polar_component(ct, labels, k, sections, frames, radii, angles)
+        hit = indicator >= 0.5
+        excess = np.where(indicator > 0, hu - background, 0.0) / peak_excess
         present = hit.any(axis=(1, 2))
         rays = hit.any(axis=2)
-        arc_per_frame = rays.sum(axis=1) * 360.0 / n_angles
-        area_per_frame = (hit * radii).sum(axis=(1, 2)) * dr * dtheta
-        ray_thickness = hit.sum(axis=2)[rays] * dr
+        along_ray = excess.sum(axis=2) * dr
+        if rays.any():
+            # half maximum in angle: against the largest ray within one voxel around
+            radius = float(np.median(np.broadcast_to(radii, hit.shape)[hit]))
+            reach = int(np.ceil(resolution / (radius * dtheta)))
+            local = ndimage.maximum_filter1d(along_ray, 2 * reach + 1, axis=1, mode="wrap")
+            arc_rays = (along_ray >= 0.5 * local) & (along_ray > 0)
+        else:
+            arc_rays = rays
+        arc_per_frame = arc_rays.sum(axis=1) * 360.0 / n_angles
+        area_per_frame = (excess * radii).sum(axis=2).sum(axis=1) * dr * dtheta
+        ray_thickness = along_ray[rays]
         if present.any():
-            idx = np.flatnonzero(present)
-            covered = idx.size / (idx[-1] - idx[0] + 1)
-            areas = area_per_frame[idx]
-            area_cv = float(np.std(areas) / np.mean(areas))
+            first, last = _half_maximum_extent(
+                area_per_frame, np.flatnonzero(present), int(np.ceil(2 * resolution / step_mm))
+            )
+            idx = np.arange(first, last + 1)
             length = idx.size * step_mm
+            trim = int(np.ceil(0.5 * resolution / step_mm))
+            core = idx[trim : idx.size - trim] if idx.size > 2 * trim + 1 else idx
+            covered = float(np.mean(present[idx]))
+            areas = area_per_frame[core]
+            area_cv = float(np.std(areas) / np.mean(areas))
             arc = float(arc_per_frame.max())
             thickness = float(np.percentile(ray_thickness, thickness_percentile))
             start_mm = float(sections.arc_mm[frames[idx[0]]])
@@ -306,7 +367,9 @@ def measure_calcifications(
         else:  # too small to reach a cross-section: measured by its voxels only
             covered, area_cv, length, arc, thickness = 0.0, 0.0, 0.0, 0.0, 0.0
             start_mm = end_mm = float(sections.arc_mm[int(np.median(nearest))])
-        dens = radiomics_density_volume(ct, labels, k)
+        rim = ndimage.binary_dilation(lab == k, ndimage.generate_binary_structure(3, 3))
+        rim &= (lab == 0) | (lab == k)
+        excess_hu_mm3 = float((hu_all[rim] - background).sum() * ct.voxel_volume_mm3)
         circularity = scores.circularity_category(
             arc, length, cfg["dot_max_length_mm"], cfg["dot_max_arc_deg"]
         )
@@ -332,9 +395,12 @@ def measure_calcifications(
                 "id": k,
                 **dens,
                 "voxel_count": int((lab == k).sum()),
+                "background_hu": background,
+                "excess_hu_mm3": excess_hu_mm3,
                 "length_mm": float(length),
                 "arc_deg": arc,
                 "thickness_mm": thickness,
+                "resolution_limit_mm": resolution,
                 "start_mm": start_mm,
                 "end_mm": end_mm,
                 "covered_fraction": float(covered),
@@ -351,6 +417,26 @@ def measure_calcifications(
             }
         )
     return out
+
+
+def _half_maximum_extent(area: np.ndarray, present: np.ndarray, window: int) -> tuple[int, int]:
+    """First and last index of ``area`` at or above half its maximum near each end.
+
+    ``present`` holds the indices where the component is seen; from the largest
+    area within ``window`` indices inside each end, the extent grows outwards while
+    the area stays at or above half of that largest area.
+    """
+    first, last = int(present[0]), int(present[-1])
+    lo = first + int(np.argmax(area[first : first + window + 1]))
+    half = 0.5 * area[lo]
+    while lo > 0 and area[lo - 1] >= half:
+        lo -= 1
+    begin = max(last - window, 0)
+    hi = begin + int(np.argmax(area[begin : last + 1]))
+    half = 0.5 * area[hi]
+    while hi < len(area) - 1 and area[hi + 1] >= half:
+        hi += 1
+    return lo, max(hi, lo)
 
 
 def segment_grades(
@@ -506,7 +592,14 @@ def run_intracranial(
     labels, _ = find_calcifications(ct, centerline, threshold_hu, region_radius_mm)
     report("measuring calcifications", 0.25)
     calcs = measure_calcifications(
-        ct, labels, centerline, region_radius_mm, step_mm, n_angles, score_settings=score_settings
+        ct,
+        labels,
+        centerline,
+        region_radius_mm,
+        step_mm,
+        n_angles,
+        score_settings=score_settings,
+        threshold_hu=threshold_hu,
     )
     cfg = scores.default_settings()
     cfg.update(score_settings or {})
@@ -547,7 +640,17 @@ def run_intracranial(
         "cross_section_step_mm": step_mm,
         "n_angles": n_angles,
         "connectivity": "3-D, 26-neighbour",
-        "thickness": "75th percentile of the radial extent along calcified rays",
+        "calcium_excess": "CT minus the background (median of the vessel region below the "
+        "threshold), over the component and its one-voxel partial-volume rim",
+        "thickness": "75th percentile over calcified rays of the excess integrated along the "
+        "ray / the component's peak excess; exact for a uniform calcification the voxels "
+        "resolve, an upper bound for one thinner than a voxel (resolution_limit_mm)",
+        "arc": "rays with excess integral >= half the largest within one voxel around, "
+        "largest angle in one cross-section",
+        "length": "full width at half maximum of the calcium area per cross-section "
+        "(excess / peak excess) along the centreline",
+        "continuity": "cross-sections holding the component over that length; area CV "
+        "over it less half a voxel at each end",
         "lumen_centre": "centreline point of each cross-section",
         "segments": {k: list(v) for k, v in segments.items()},
         "centerline_direction": "first point proximal",

@@ -102,3 +102,33 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
     assert edited["lumen_area_mm2"] > plaque["lumen_area_mm2"]
     new_summary = viewer.layers["plaque (narrowest site)"].features
     assert new_summary["stenosis_pct"][0] == pytest.approx(edited["stenosis_pct"])
+
+
+def test_head_sample_centreline_gives_iel_pattern_table(make_napari_viewer, qtbot):
+    """File > Open Sample > head CT/MRI, draw the artery's path, run: the table's pattern.
+
+    The head phantom's artery carries a thin (0.6 mm), continuous, 300 deg ring:
+    IEL-predominant by construction (``truth["artery"]["calcification"]``).
+    """
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-calcium", "head_ct_mri")
+    ct_layer = viewer.layers["head CT phantom (CT)"]
+    truth = ct_layer.metadata["truth"]
+    # the reader draws the path along the artery: napari world (z, y, x) = LPS reversed
+    path = np.asarray(truth["artery"]["centerline_mm"])[:, ::-1]
+    line = viewer.add_shapes([path], shape_type="path", name="artery path")
+    widget = IntracranialWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.ct_layer.value = ct_layer
+    widget.line_layer.value = line
+    assert widget.mri_layer.value is None  # CT only
+    assert widget.run() is not None
+    qtbot.waitUntil(lambda: "calcifications" in viewer.layers, timeout=120_000)
+    features = viewer.layers["calcifications"].features
+    assert list(features["index"]) == [1]
+    assert list(features["pattern"]) == ["IEL-predominant"]
+    assert list(features["thickness_class"]) == ["thin"]
+    assert list(features["morphology"]) == ["continuous"]
+    assert features["arc_deg"][0] == pytest.approx(
+        truth["artery"]["calcification"]["arc_deg"], abs=15
+    )
