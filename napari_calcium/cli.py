@@ -162,6 +162,63 @@ def run_demo(args) -> int:
     return 0
 
 
+def add_batch(sub) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="run a manifest of subjects on Dask; write per-subject JSON and tidy tables",
+        description="Run every row of MANIFEST.csv (subject_id, analysis, inputs, options) "
+        "and write OUTDIR/subjects/<id>.json, subjects.csv, lesions.csv and errors.csv. "
+        "Exit status 1 when some subjects failed.",
+    )
+    p.add_argument("manifest", type=Path, help="manifest CSV, one row per subject")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--scheduler", help="use a running Dask scheduler: tcp://HOST:PORT or its file")
+    p.add_argument("--resume", action="store_true", help="skip subjects with unchanged results")
+    p.add_argument(
+        "--memory-limit", default="auto", help="per local worker, e.g. 2GiB (default: RAM/workers)"
+    )
+    p.set_defaults(func=run_batch)
+
+
+def run_batch(args) -> int:
+    from napari_calcium.cohort.batch import run
+
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers} must be at least 1")
+    if args.memory_limit != "auto":
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(args.memory_limit)
+        except ValueError:
+            raise InputError(
+                f"--memory-limit {args.memory_limit!r} is not a size", "write e.g. 2GiB or 1500MB"
+            ) from None
+    result = run(
+        args.manifest,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        memory_limit=args.memory_limit,
+        progress=True,
+    )
+    total = len(result.subjects)
+    print(
+        f"{total} subjects: {len(result.computed)} computed, {len(result.skipped)} unchanged "
+        f"(kept), {len(result.failed)} failed; tables in {args.out}",
+        file=sys.stderr,
+    )
+    if result.failed:
+        print(
+            f"{len(result.failed)} of {total} subjects failed; see {args.out / 'errors.csv'}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def add_coronary(sub) -> None:
     p = sub.add_parser(
         "coronary",
@@ -692,6 +749,7 @@ SUBCOMMANDS = [
     add_svd_cohort,
     add_sample,
     add_demo,
+    add_batch,
 ]
 
 
