@@ -30,6 +30,8 @@ def read_image_file(path, modality: str | None = None) -> Volume:
     import SimpleITK as sitk
 
     path = Path(path)
+    if has_extension(path, (".nii", ".nii.gz")):
+        _check_nifti_complete(path)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
@@ -43,6 +45,37 @@ def read_image_file(path, modality: str | None = None) -> Volume:
         image = _to_grey(image)
     modality = modality or "OT"
     return Volume.from_sitk(image, modality=modality, units="HU" if modality == "CT" else "a.u.")
+
+
+def _check_nifti_complete(path: Path) -> None:
+    """Refuse a truncated NIfTI file (its reader would silently fill the missing data with 0)."""
+    import gzip
+    import zlib
+
+    import nibabel as nib
+    import numpy as np
+
+    try:
+        header = nib.load(path).header
+    except Exception as err:  # noqa: BLE001 - any header problem is the user's file
+        raise InputError(f"{path} is not a readable NIfTI file ({err})") from err
+    expected = int(header.get_data_offset()) + int(
+        np.prod(header.get_data_shape()) * header.get_data_dtype().itemsize
+    )
+    if path.name.lower().endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as handle:
+                size = handle.seek(0, 2)  # decompresses to the end
+        except (EOFError, OSError, zlib.error):
+            size = -1
+    else:
+        size = path.stat().st_size
+    if size < expected:
+        raise InputError(
+            f"{path.name} is truncated: the header describes {expected} bytes, the file "
+            f"{'holds ' + str(size) if size >= 0 else 'ends before them'}",
+            "the file is incomplete; copy or export it again",
+        )
 
 
 def _to_grey(image):

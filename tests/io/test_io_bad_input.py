@@ -138,3 +138,14 @@ def test_truncated_dicom(tmp_path):
     for source in (path, folder):
         with pytest.raises(InputError, match=f"{path.name} is incomplete"):
             read(source)
+
+
+@pytest.mark.parametrize("name", ["ct.nii", "ct.nii.gz", "ct.nrrd", "ct.mha"])
+def test_truncated_image_files_are_refused(tmp_path, name):
+    from napari_calcium.io import write
+
+    volume = Volume(np.arange(20 * 30 * 40, dtype=np.int16).reshape(20, 30, 40), (1, 1, 1))
+    path = write(volume, tmp_path / name)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match=name.replace(".", r"\.")):
+        read(path)
