@@ -312,17 +312,7 @@ def measure_wall(
     sections = cross_sections(centerline, step_mm, fov, min(mri.spacing_mm) / 2)
     lumen, outer = [], []
     for f in range(sections.n_frames):
-        lu, ou = detect_contours(
-            mri,
-            sections,
-            f,
-            n_angles=cfg["n_angles"],
-            max_radius_mm=cfg["max_radius_mm"],
-            max_step_mm=cfg["max_step_mm"],
-            min_wall_mm=cfg["min_wall_mm"],
-            edge_window_mm=cfg["edge_window_mm"],
-            recentre=cfg["recentre"],
-        )
+        lu, ou = detect_contours(mri, sections, f, **_contour_options(cfg))
         lumen.append(lu)
         outer.append(ou)
     table = wall_table(sections, lumen, outer, mri, post, ct, threshold_hu)
@@ -333,6 +323,19 @@ def measure_wall(
         "table": table,
         "volumes": {"mri": mri, "post": post, "ct": ct, "threshold_hu": threshold_hu},
     }
+
+
+def _contour_options(cfg: dict, **override) -> dict:
+    """The :func:`detect_contours` keywords out of the wall settings."""
+    names = (
+        "n_angles",
+        "max_radius_mm",
+        "max_step_mm",
+        "min_wall_mm",
+        "edge_window_mm",
+        "recentre",
+    )
+    return {**{name: cfg[name] for name in names}, **override}
 
 
 def refine_centerline(
@@ -350,17 +353,7 @@ def refine_centerline(
     sections = cross_sections(centerline, step_mm, 2 * cfg["max_radius_mm"], min(mri.spacing_mm))
     points = []
     for f in range(sections.n_frames):
-        lumen_uv, _ = detect_contours(
-            mri,
-            sections,
-            f,
-            n_angles=cfg["n_angles"],
-            max_radius_mm=cfg["max_radius_mm"],
-            max_step_mm=cfg["max_step_mm"],
-            min_wall_mm=cfg["min_wall_mm"],
-            edge_window_mm=cfg["edge_window_mm"],
-            recentre=True,
-        )
+        lumen_uv, _ = detect_contours(mri, sections, f, **_contour_options(cfg, recentre=True))
         u, v = polygon_centroid(lumen_uv)
         points.append(sections.plane_points(f, u, v))
     return Centerline(np.array(points))
