@@ -3,7 +3,7 @@
 Prints each stage's time as a ratio to a baseline (one linear resampling of the CT
 onto the cross-section stack), so runs on different machines compare::
 
-    python benchmarks/bench_intracranial.py
+    python benchmarks/intracranial.py
 """
 
 from __future__ import annotations
