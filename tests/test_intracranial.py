@@ -311,27 +311,6 @@ def test_cli_input_errors_exit_2(combined, tmp_path, capsys):
     assert "ITK transform" in capsys.readouterr().err
 
 
-def test_intracranial_core_imports_without_napari_or_qt():
-    import subprocess
-    import sys
-
-    modules = [
-        "napari_calcium.intracranial",
-        "napari_calcium.vessel.centerline",
-        "napari_calcium.vessel.wall",
-        "napari_calcium.scores.intracranial",
-        "napari_calcium.phantoms.vessel",
-    ]
-    code = (
-        "import sys\n"
-        + "".join(f"import {m}\n" for m in modules)
-        + "print(','.join(m for m in sys.modules if m.split('.')[0] in "
-        "('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'magicgui')))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
-
-
 def test_density_and_volume_of_tiny_components():
     from napari_calcium.intracranial import radiomics_density_volume
 

@@ -326,16 +326,3 @@ def test_transform_file_type_and_missing_file(tmp_path, registered):
     with pytest.raises(InputError, match="does not exist"):
         load_transform(tmp_path / "missing.tfm")
     assert not list(tmp_path.iterdir())  # nothing half-written
-
-
-def test_registration_and_phantom_import_without_gui():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "import napari_calcium.registration, napari_calcium.phantoms.head\n"
-        "print([m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'magicgui')])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

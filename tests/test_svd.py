@@ -340,27 +340,6 @@ def test_cli_refuses_mismatched_grids_without_traceback(phantom, tmp_path, capsy
     assert "Traceback" not in err
 
 
-def test_svd_core_imports_without_napari_or_qt():
-    import subprocess
-    import sys
-
-    modules = [
-        "napari_calcium.svd",
-        "napari_calcium.scores.small_vessel",
-        "napari_calcium.cohort.stats",
-        "napari_calcium.cohort.svd_report",
-        "napari_calcium.phantoms.brain",
-    ]
-    code = (
-        "import sys\n"
-        + "".join(f"import {m}\n" for m in modules)
-        + "print(','.join(m for m in sys.modules if m.split('.')[0] in "
-        "('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'magicgui')))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
-
-
 def test_supplied_ventricle_labels(phantom):
     flair, _, truth = phantom
     # the two ventricles of the construction: semi-axes 6 x 25 x 9 mm at (+-12, 0, 8) mm

@@ -432,16 +432,3 @@ def test_external_scheduler_gives_the_same_tables(cohort, full_run, tmp_path, ca
     assert f"1 of {N_SUBSET} subjects failed" in capsys.readouterr().err
     ids = cohort["subset_ids"]
     _assert_same_tables(out, full_run.out, ids)
-
-
-def test_batch_core_imports_without_napari_or_qt():
-    code = (
-        "import sys\n"
-        "import napari_calcium.cohort.batch, napari_calcium.cohort.manifest\n"
-        "print(','.join(m for m in sys.modules if m.split('.')[0] in "
-        "('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6', 'magicgui')))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=_env()
-    )
-    assert out.stdout.strip() == ""
