@@ -58,7 +58,10 @@ def _check_nifti_complete(path: Path) -> None:
     try:
         header = nib.load(path).header
     except Exception as err:  # noqa: BLE001 - any header problem is the user's file
-        raise InputError(f"{path} is not a readable NIfTI file ({err})") from err
+        raise InputError(
+            f"{path} could not be read as an image (not a readable NIfTI header: {err})",
+            "check that the file is complete and is NIfTI, NRRD or MHA",
+        ) from err
     expected = int(header.get_data_offset()) + int(
         np.prod(header.get_data_shape()) * header.get_data_dtype().itemsize
     )
