@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import napari
 
 from napari_calcium.volume import Volume
 
@@ -56,3 +59,14 @@ def _percentile_limits(volume: Volume) -> tuple[float, float]:
     if high <= low:
         high = low + 1.0
     return float(low), float(high)
+
+
+def apply_ct_window(image: napari.layers.Image, window: str = "calcium") -> None:
+    """Show a CT image layer with a preset window (width / level in HU, see ``CT_WINDOWS``)."""
+    if image is None:
+        return
+    width, level = CT_WINDOWS[window]
+    image.contrast_limits = window_limits(width, level)
+
+
+apply_ct_window.__annotations__["window"] = Literal[tuple(CT_WINDOWS)]  # type: ignore[valid-type]

@@ -83,3 +83,15 @@ def test_label_images_open_as_labels_layers(make_napari_viewer, tmp_path, obliqu
     assert layer.__class__.__name__ == "Labels" and layer.name == "artery_labels"
     assert image.__class__.__name__ == "Image"
     np.testing.assert_allclose(layer.data_to_world((1, 2, 3)), image.data_to_world((1, 2, 3)))
+
+
+def test_ct_window_presets(make_napari_viewer):
+    from napari_calcium.widgets.layers import CT_WINDOWS, apply_ct_window
+
+    viewer = make_napari_viewer()
+    layer = viewer.open_sample("napari-calcium", "coronary_ct")[0]
+    assert tuple(layer.contrast_limits) == (-450.0, 1050.0)  # calcium: W 1500 / L 300
+    apply_ct_window(layer, "brain")
+    assert tuple(layer.contrast_limits) == (0.0, 80.0)  # W 80 / L 40
+    _, widget = viewer.window.add_plugin_dock_widget("napari-calcium", "CT window presets")
+    assert set(widget.window.choices) == set(CT_WINDOWS) >= {"calcium", "bone", "brain"}
