@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from napari_calcium.calcium.coronary import LESION_KEYS
 from napari_calcium.io.atomic import atomic_file
 
 
@@ -18,21 +19,10 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 
 # --------------------------------------------------------------------- coronary
-#: Per-lesion CSV columns of a coronary result, units in the names.
-CORONARY_LESION_COLUMNS = (
-    "lesion_id",
-    "artery",
-    "agatston",
-    "volume_mm3",
-    "mass_mg",
-    "peak_hu",
-    "mean_hu",
-    "n_voxels",
-    "n_slice_lesions",
-    "centroid_x_mm",
-    "centroid_y_mm",
-    "centroid_z_mm",
-)
+#: Per-lesion CSV columns of a coronary result, units in the names: the lesion keys of
+#: :func:`~napari_calcium.calcium.run_coronary` with the centroid split into x, y, z.
+CENTROID_COLUMNS = ("centroid_x_mm", "centroid_y_mm", "centroid_z_mm")
+CORONARY_LESION_COLUMNS = ("lesion_id", *LESION_KEYS[1:-1], *CENTROID_COLUMNS)
 
 
 def coronary_lesion_rows(report: dict) -> list[dict]:
@@ -43,9 +33,8 @@ def coronary_lesion_rows(report: dict) -> list[dict]:
     """
     rows = []
     for lesion in report["lesions"]:
-        row = {"lesion_id": lesion["id"]}
-        row.update({k: lesion[k] for k in CORONARY_LESION_COLUMNS[1:9]})
-        row.update(zip(CORONARY_LESION_COLUMNS[9:], lesion["centroid_mm"], strict=True))
+        row = {"lesion_id": lesion["id"], **{k: lesion[k] for k in LESION_KEYS[1:-1]}}
+        row.update(zip(CENTROID_COLUMNS, lesion["centroid_mm"], strict=True))
         row.update({k: v for k, v in lesion.items() if k.startswith("rad_")})
         rows.append(row)
     return rows
