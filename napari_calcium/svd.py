@@ -150,7 +150,7 @@ def on_grid(reference: Volume, other: Volume, name: str, resample: bool = False,
     """
     if reference.same_grid(other):
         return other
-    why = _grid_difference(reference, other)
+    why = "; ".join(reference.grid_differences(other))
     if not resample:
         raise InputError(
             f"the {name} grid differs from the FLAIR's ({why}) and no transform was given",
@@ -192,19 +192,6 @@ def _require_cover(flair: Volume, other: Volume, name: str) -> None:
             f"the {name} does not cover the centre of the FLAIR ({_fmt(centre)} mm LPS)",
             f"register the {name} to the MRI first; it is read at the MRI's physical positions",
         )
-
-
-def _grid_difference(a: Volume, b: Volume) -> str:
-    parts = []
-    if a.shape != b.shape:
-        parts.append(f"shape {b.shape} vs {a.shape}")
-    if not np.allclose(a.spacing_mm, b.spacing_mm, atol=1e-3):
-        parts.append(f"spacing {_fmt(b.spacing_mm)} vs {_fmt(a.spacing_mm)} mm")
-    if not np.allclose(a.origin_mm, b.origin_mm, atol=1e-3):
-        parts.append(f"origin {_fmt(b.origin_mm)} vs {_fmt(a.origin_mm)} mm")
-    if not np.allclose(a.direction, b.direction, atol=1e-5):
-        parts.append("direction differs")
-    return "; ".join(parts)
 
 
 def _fmt(values) -> str:

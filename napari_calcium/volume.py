@@ -218,6 +218,26 @@ class Volume:
             and np.allclose(self.direction, other.direction, atol=1e-5)
         )
 
+    def grid_differences(self, other: Volume, tol_mm: float = 1e-3) -> list[str]:
+        """How ``other``'s grid differs from this one, e.g. ``"origin (1, 2, 3) vs (0, 0, 0) mm"``.
+
+        Empty exactly when :meth:`same_grid` is true; for messages that say why.
+        """
+
+        def fmt(values) -> str:
+            return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+        differences = []
+        if self.shape != other.shape:
+            differences.append(f"shape (z, y, x) {fmt(other.shape)} vs {fmt(self.shape)}")
+        if not np.allclose(self.spacing_mm, other.spacing_mm, atol=tol_mm):
+            differences.append(f"spacing {fmt(other.spacing_mm)} vs {fmt(self.spacing_mm)} mm")
+        if not np.allclose(self.origin_mm, other.origin_mm, atol=tol_mm):
+            differences.append(f"origin {fmt(other.origin_mm)} vs {fmt(self.origin_mm)} mm")
+        if not np.allclose(self.direction, other.direction, atol=1e-5):
+            differences.append("direction cosines differ")
+        return differences
+
     def geometry_dict(self) -> dict[str, Any]:
         """Geometry and acquisition facts as plain JSON-able values."""
         return {

@@ -85,3 +85,13 @@ def test_with_pullback_sets_frame_spacing_from_speed_and_rate():
     assert ivus.spacing_mm == pytest.approx((0.025, 0.025, 0.5 / 30.0))
     with pytest.raises(ValueError, match="frame_rate_hz"):
         vol.with_pullback(pullback_speed_mm_s=0.5, frame_rate_hz=-1)
+
+
+def test_grid_differences_name_what_differs(oblique):
+    assert oblique.grid_differences(oblique) == []
+    moved = oblique.replace(origin_mm=(0.0, 0.0, 0.0), spacing_mm=(0.4, 0.7, 2.0))
+    assert oblique.grid_differences(moved) == [
+        "spacing (0.4, 0.7, 2) vs (0.4, 0.7, 3) mm",
+        "origin (0, 0, 0) vs (-10.5, 22, -804.5) mm",
+    ]
+    assert not oblique.same_grid(moved)

@@ -194,17 +194,9 @@ def check_same_grid(ct: Volume, arteries: Volume) -> None:
     """Refuse artery labels that are not on the CT's voxel grid, naming what differs."""
     if ct.same_grid(arteries):
         return
-    reasons = []
-    if ct.shape != arteries.shape:
-        reasons.append(f"shape (z, y, x) {arteries.shape} vs CT {ct.shape}")
-    if not np.allclose(ct.spacing_mm, arteries.spacing_mm, atol=1e-3):
-        reasons.append(f"spacing {arteries.spacing_mm} mm vs CT {ct.spacing_mm} mm")
-    if not np.allclose(ct.origin_mm, arteries.origin_mm, atol=1e-3):
-        reasons.append(f"origin {arteries.origin_mm} mm vs CT {ct.origin_mm} mm")
-    if not np.allclose(ct.direction, arteries.direction, atol=1e-5):
-        reasons.append("direction cosines differ")
     raise InputError(
-        "the artery label image is not on the CT's grid: " + "; ".join(reasons),
+        "the artery label image is not on the CT's grid: "
+        + "; ".join(ct.grid_differences(arteries)),
         "draw the artery labels on this CT (or resample them onto it) and save them with "
         "the CT's geometry",
     )
