@@ -368,6 +368,22 @@ def test_killed_run_resumes_with_only_the_remaining_subjects(cohort, full_run, t
     _assert_same_tables(out, full_run.out, ids)
 
 
+def _scheduler_address(scheduler_file: Path, timeout_s: float = 30) -> str:
+    """The address a ``dask scheduler`` wrote, once the file is complete.
+
+    The scheduler creates the file before it has written it, so wait until
+    the text parses rather than until the file exists.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return json.loads(scheduler_file.read_text())["address"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_external_scheduler_gives_the_same_tables(cohort, full_run, tmp_path, capsys):
     dask = Path(sys.executable).with_name("dask")
     scheduler_file = tmp_path / "scheduler.json"
@@ -392,10 +408,7 @@ def test_external_scheduler_gives_the_same_tables(cohort, full_run, tmp_path, ca
                 stderr=subprocess.DEVNULL,
             )
         )
-        deadline = time.monotonic() + 30
-        while not scheduler_file.is_file() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
+        address = _scheduler_address(scheduler_file)
         assert address.startswith("tcp://127.0.0.1:")
         started.append(
             subprocess.Popen(
