@@ -4,7 +4,8 @@ The reader's work is one Labels layer of arteries on the CT grid (1 LM, 2 LAD,
 3 LCX, 4 RCA). The widget shows every candidate above the threshold as an overlay;
 with an artery chosen, clicking a candidate assigns its whole connected region to
 that artery (one undoable step), "exclude" clears it, and the brush and eraser of
-the arteries layer split or merge as usual. After each edit the scores are
+the arteries layer split or merge as usual; napari's own Ctrl+Z / Ctrl+Shift+Z on
+that layer undo and redo like the widget's buttons. After each edit the scores are
 recomputed off the GUI thread by :func:`napari_calcium.calcium.measure_coronary`;
 the tables show per-artery scores and one row per lesion (click a row to go
 there), and the lesions land as a Labels layer whose ``features`` hold the
@@ -77,6 +78,7 @@ class CoronaryWidget(QWidget):
         self.report: dict[str, Any] | None = None
         self._ct: Volume | None = None
         self._boxes: list = []
+        self._watched = None
         self._worker = None
         self._pending = False
         self._timer = QTimer(self)
@@ -204,13 +206,25 @@ class CoronaryWidget(QWidget):
             arteries = self.viewer.add_labels(
                 np.zeros(labels.shape, np.uint8), name=ARTERIES, colormap=colors, **geometry
             )
-            arteries.events.paint.connect(self.request_update)
+        self._watch(arteries)
         self.viewer.layers.selection.active = candidates
         self.status.setText(
             f"{len(boxes)} candidate regions. Choose an artery and click a candidate."
         )
         self.candidates_ready.emit()
         self.request_update()
+
+    def _watch(self, arteries) -> None:
+        """Rescore after every edit of the arteries layer.
+
+        Brush, eraser and fill emit ``paint``; napari's own undo and redo (Ctrl+Z,
+        Ctrl+Shift+Z) and a new array emit ``set_data``.
+        """
+        if self._watched is arteries:
+            return
+        arteries.events.paint.connect(self.request_update)
+        arteries.events.set_data.connect(self.request_update)
+        self._watched = arteries
 
     def calibrate(self) -> None:
         """Set the mass calibration factor from ROIs painted on the CT.
@@ -282,18 +296,16 @@ class CoronaryWidget(QWidget):
         return int(before)
 
     def undo(self) -> None:
-        """Undo the last edit of the arteries layer and rescore."""
+        """Undo the last edit of the arteries layer (the scores follow)."""
         arteries = self._layer(ARTERIES)
         if arteries is not None:
             arteries.undo()
-            self.request_update()
 
     def redo(self) -> None:
-        """Redo the last undone edit of the arteries layer and rescore."""
+        """Redo the last undone edit of the arteries layer (the scores follow)."""
         arteries = self._layer(ARTERIES)
         if arteries is not None:
             arteries.redo()
-            self.request_update()
 
     # ---------------------------------------------------------------- scoring
     def request_update(self, *args) -> None:

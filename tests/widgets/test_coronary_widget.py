@@ -71,6 +71,14 @@ def test_assign_two_lesions_by_clicks_then_undo(make_napari_viewer, qtbot):
     assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == 0
     assert summary(widget)["RCA"] == "0.0" and summary(widget)["Total"] == "48.6"
 
+    # napari's own Ctrl+Shift+Z / Ctrl+Z on the arteries layer (Labels.redo / undo) too
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        viewer.layers[ARTERIES].redo()
+    assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == pytest.approx(rca)
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        viewer.layers[ARTERIES].undo()
+    assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == 0
+
     # a row of the lesion table goes to its lesion
     widget.go_to_row(0)
     z_lad = lesion_world(truth, "LAD", 450)[0]
