@@ -776,6 +776,14 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file where a folder should be, no permission, a full disk
+        path = f" {err.filename}" if err.filename else ""
+        print(
+            f"error: could not read or write{path}: {err.strerror or err} — check the "
+            "path, its permissions and the free disk space",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

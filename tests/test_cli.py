@@ -27,3 +27,16 @@ def test_missing_path_is_an_error_message_with_exit_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "does not exist" in err
     assert "Traceback" not in err
+
+
+def test_output_under_a_file_is_an_error_message_and_nothing_is_written(tmp_path, capsys):
+    volume = Volume(np.full((3, 8, 8), -1000, np.int16), (0.5, 0.5, 3.0), (0.0, 0.0, 0.0))
+    ct = write(volume, tmp_path / "ct.nii.gz")
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    out = blocker / "result.json"
+    assert main(["coronary", str(ct), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error: could not read or write" in err and str(blocker) in err
+    assert "Traceback" not in err
+    assert blocker.read_text() == "a file, not a folder"
