@@ -31,7 +31,7 @@ from napari_calcium.vessel.centerline import (
     sample_physical,
     tube_mask,
 )
-from napari_calcium.volume import Volume
+from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
 
@@ -568,6 +568,7 @@ def run_intracranial(
         if progress is not None:
             progress(stage, fraction)
 
+    require_volumes(ct=ct, mri=mri, mri_post=mri_post)
     centerline = Centerline(centerline_mm)
     check_inside(ct, centerline, "CT")
     if reference_mm is not None and not 0.0 <= reference_mm <= centerline.length_mm:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from napari_calcium.errors import InputError
-from napari_calcium.volume import Volume
+from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,7 @@ def register(
     """
     import SimpleITK as sitk
 
+    require_volumes(fixed=fixed, moving=moving, fixed_mask=fixed_mask, moving_mask=moving_mask)
     _check_choice("kind", kind, KINDS)
     _check_choice("metric", metric, METRICS)
     _check_choice("init", init, INITS)

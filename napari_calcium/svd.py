@@ -44,7 +44,7 @@ from napari_calcium.scores.small_vessel import (
     potter_grade,
     staals_svd_score,
 )
-from napari_calcium.volume import Volume
+from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
 
@@ -716,7 +716,18 @@ def run_svd_with_masks(
     ``inputs`` (geometry), ``settings`` and ``format_version``.
     """
     s = settings or SvdSettings()
-    if not isinstance(flair, Volume):
+    require_volumes(
+        flair=flair,
+        swi=swi,
+        t1=t1,
+        ct=ct,
+        wmh_labels=wmh_labels,
+        ventricle_labels=ventricle_labels,
+        brain=brain,
+        region_map=region_map,
+        lacune_labels=lacune_labels,
+    )
+    if flair is None:
         raise InputError("run_svd needs a FLAIR Volume")
     grid = {
         "swi": swi,

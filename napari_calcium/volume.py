@@ -352,6 +352,22 @@ class Volume:
         )
 
 
+def require_volumes(**arguments) -> None:
+    """Raise a clear ``TypeError`` for any argument that is neither a :class:`Volume` nor None.
+
+    The analyses need geometry (spacing, origin, direction) that a bare array or a
+    path does not carry.
+    """
+    for name, value in arguments.items():
+        if value is not None and not isinstance(value, Volume):
+            raise TypeError(
+                f"{name} must be a napari_calcium.Volume, got {type(value).__name__} — read "
+                "the image with napari_calcium.read(path), or wrap an array as "
+                "Volume(array, spacing_mm=(x, y, z), origin_mm=(x, y, z)) so it carries "
+                "its geometry"
+            )
+
+
 def geometry_json(volume: Volume) -> str:
     """The geometry of ``volume`` as indented JSON (for ``napari-calcium info``)."""
     return json.dumps(volume.geometry_dict(), indent=2)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+import napari_calcium as nc
 from napari_calcium.volume import Volume
 
 
@@ -95,3 +96,21 @@ def test_grid_differences_name_what_differs(oblique):
         "origin (0, 0, 0) vs (-10.5, 22, -804.5) mm",
     ]
     assert not oblique.same_grid(moved)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda v: nc.run_coronary(v.array),
+        lambda v: nc.run_coronary(v, arteries="labels.nii.gz"),
+        lambda v: nc.register(v, str(v)),
+        lambda v: nc.run_ivus(v.array),
+        lambda v: nc.run_intracranial(v.array, [[0, 0, 0], [1, 0, 0]]),
+        lambda v: nc.run_svd(v, swi=v.array),
+    ],
+    ids=["coronary", "coronary-labels", "register", "ivus", "intracranial", "svd"],
+)
+def test_analyses_refuse_what_is_not_a_volume_with_a_hint(call):
+    volume = Volume(np.zeros((4, 5, 6), np.int16))
+    with pytest.raises(TypeError, match=r"must be a napari_calcium\.Volume.*napari_calcium\.read"):
+        call(volume)

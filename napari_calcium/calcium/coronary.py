@@ -40,7 +40,7 @@ from scipy import ndimage
 from napari_calcium.calcium.components import forward_offsets, sparse_components
 from napari_calcium.errors import InputError
 from napari_calcium.scores import agatston as score
-from napari_calcium.volume import Volume
+from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +345,7 @@ def measure_coronary(
     settings: CoronarySettings | dict[str, Any] | None = None,
 ) -> CoronaryResult:
     """As :func:`run_coronary`, also returning the lesions (see :class:`CoronaryResult`)."""
+    require_volumes(ct=ct, arteries=arteries)
     if isinstance(settings, dict):
         settings = CoronarySettings.from_dict(settings)
     settings = settings or CoronarySettings()

@@ -38,7 +38,7 @@ from napari_calcium.vessel.polar import (
     polygon_radii,
     ray_directions,
 )
-from napari_calcium.volume import Volume
+from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
 
@@ -904,6 +904,7 @@ def run_ivus(
     dict with ``frame_spacing_mm``, ``frames``, ``per_frame``, ``lesions``,
     ``ivus_calcium_score``, ``guidance``, ``settings``, ``angle_convention`` and more.
     """
+    require_volumes(volume=volume)
     if not isinstance(settings, IvusSettings):
         settings = IvusSettings.from_dict(settings)
     analysis = analyse_pullback(volume, settings, progress, messages=list(messages or []))
