@@ -496,6 +496,28 @@ def resample_onto(moving: Volume, reference: Volume, transform=None) -> Volume:
     return Volume.from_sitk(image, modality=moving.modality, units=moving.units)
 
 
+def vessel_grid(ct: Volume, centerline: Centerline, spacing_mm: float, margin_mm: float) -> Volume:
+    """An empty isotropic grid of ``spacing_mm`` with the CT's axes, around the vessel.
+
+    It covers the centreline and ``margin_mm`` around it, so an MRI resampled onto it
+    keeps its own resolution (the CT's voxels are usually coarser than a vessel wall)
+    while sharing the CT's physical space.
+    """
+    points, _ = centerline.dense(0.5)
+    local = (points - np.asarray(ct.origin_mm)) @ ct.direction  # CT axes, mm
+    low = local.min(axis=0) - margin_mm
+    high = local.max(axis=0) + margin_mm
+    shape_xyz = np.ceil((high - low) / spacing_mm).astype(int) + 1
+    origin = np.asarray(ct.origin_mm) + ct.direction @ low
+    return Volume(
+        np.zeros(shape_xyz[::-1], np.float32),
+        (spacing_mm,) * 3,
+        tuple(origin),
+        ct.direction,
+        modality=ct.modality,
+    )
+
+
 def check_overlap(mri: Volume, ct: Volume, centerline: Centerline, name: str = "MRI") -> None:
     """Raise :class:`InputError` when an MRI given without a transform misses the vessel."""
     pts, _ = centerline.dense(0.5)
@@ -538,8 +560,9 @@ def run_intracranial(
     centerline_mm : (N, 3) LPS points (mm), proximal first.
     mri, mri_post : black-blood vessel-wall MRI, pre- and post-contrast (optional).
     transform, post_transform : ``SimpleITK.Transform`` mapping CT points to MRI
-        (resp. post-contrast MRI) points; the MRI is resampled onto the CT grid
-        with it. Without one the MRI must share the CT's physical space.
+        (resp. post-contrast MRI) points; the MRI is resampled with it into the CT's
+        space at its own resolution (:func:`vessel_grid`). Without one the MRI must
+        share the CT's physical space.
     reference_mm : reader's reference site (mm along the centreline) for stenosis
         and remodeling; ``None`` picks the proximal normal segment automatically.
     refine_centerline : with an MRI, move the centreline to the lumen centre
@@ -578,13 +601,20 @@ def run_intracranial(
             "give --reference-mm as a distance along the centreline from its first point",
         )
     wall_cfg = dict(wall_settings or {})
+    # the MRI around the vessel, out to twice the contour search radius
+    margin_mm = 2 * {**wall.default_wall_settings(), **wall_cfg}["max_radius_mm"]
     mri_on_ct = post_on_ct = None
     if mri is not None:  # check the MRI before the long work
-        report("resampling the MRI onto the CT", 0.02)
-        mri_on_ct = _mri_on_ct(mri, ct, centerline, transform, "MRI")
+        report("resampling the MRI into the CT's space", 0.02)
+        mri_on_ct = _mri_on_ct(mri, ct, centerline, transform, "MRI", margin_mm)
         if mri_post is not None:
             post_on_ct = _mri_on_ct(
-                mri_post, ct, centerline, post_transform or transform, "post-contrast MRI"
+                mri_post,
+                ct,
+                centerline,
+                post_transform or transform,
+                "post-contrast MRI",
+                margin_mm,
             )
     if refine_centerline and mri_on_ct is not None:
         report("refining the centreline to the lumen centre", 0.04)
@@ -666,9 +696,15 @@ def run_intracranial(
         "mri_registration": (
             None
             if mri is None
-            else ("transform (CT -> MRI), linear resampling onto the CT grid")
+            else ("transform (CT -> MRI), linear resampling")
             if transform is not None
-            else "none: MRI in the CT's physical space, linear resampling onto the CT grid"
+            else "none: MRI in the CT's physical space, linear resampling"
+        ),
+        "mri_grid": (
+            None
+            if mri_on_ct is None
+            else f"isotropic {mri_on_ct.spacing_mm[0]:g} mm (the MRI's finest voxel) with "
+            f"the CT's axes, {margin_mm:g} mm around the centreline"
         ),
         "ct": ct.geometry_dict(),
     }
@@ -696,12 +732,16 @@ def _grade_defaults() -> dict:
     }
 
 
-def _mri_on_ct(mri: Volume, ct: Volume, centerline: Centerline, transform, name: str) -> Volume:
+def _mri_on_ct(
+    mri: Volume, ct: Volume, centerline: Centerline, transform, name: str, margin_mm: float
+) -> Volume:
+    """The MRI resampled into the CT's physical space at its own finest voxel size."""
     if transform is None:
         check_overlap(mri, ct, centerline, name)
-    resampled = resample_onto(mri, ct, transform)
+    grid = vessel_grid(ct, centerline, min(mri.spacing_mm), margin_mm)
+    resampled = resample_onto(mri, grid, transform)
     values = np.asarray(resampled.array)
-    idx = ct.physical_to_index(centerline.dense(0.5)[0])
+    idx = resampled.physical_to_index(centerline.dense(0.5)[0])
     along = ndimage.map_coordinates(np.nan_to_num(values, nan=np.inf), idx.T, order=0)
     if not np.all(np.isfinite(along)):
         raise InputError(
