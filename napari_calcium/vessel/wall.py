@@ -376,8 +376,9 @@ def summarise_plaque(
 
     * narrowest site: smallest lumen area, ignoring ``end_margin_mm`` at both ends;
     * reference: the reader's ``reference_mm`` (nearest cross-section), else the
-      proximal normal segment chosen automatically — among cross-sections at least
-      ``reference_min_distance_mm`` proximal to the narrowest site, those whose NWI
+      proximal normal segment chosen automatically — among calcium-free (on CT, when
+      given) cross-sections at least ``reference_min_distance_mm`` proximal to the
+      narrowest site, those whose NWI
       is within ``reference_nwi_tolerance`` of the lowest, the one nearest the
       lesion (the distal side when there is no proximal segment); the choice is
       recorded in ``reference_choice``;
@@ -410,8 +411,9 @@ def summarise_plaque(
         ref = int(np.argmin(np.abs(arc - reference_mm)))
         choice = f"reader: {reference_mm} mm along the centreline"
     else:
+        calcified = np.array([(r.get("calcified_fraction") or 0.0) > 0 for r in table])
         ref, choice = _auto_reference(
-            arc, nwi, inner, mln, reference_min_distance_mm, reference_nwi_tolerance
+            arc, nwi, inner, calcified, mln, reference_min_distance_mm, reference_nwi_tolerance
         )
     m, r = table[mln], table[ref]
     stenosis = scores.wasid_stenosis_pct(m["lumen_diameter_mm"], r["lumen_diameter_mm"])
@@ -463,7 +465,16 @@ def summarise_plaque(
     }
 
 
-def _auto_reference(arc, nwi, inner, mln, min_distance, tolerance):
+def _auto_reference(arc, nwi, inner, calcified, mln, min_distance, tolerance):
+    """The WASID reference site: a normal (here also calcium-free on CT) segment.
+
+    Calcium on the CT marks the wall as diseased however the MRI contours look
+    (calcification is dark on MRI and can hide the wall); only when every
+    cross-section holds some are calcified ones considered.
+    """
+    free = inner & ~calcified
+    if free.any():
+        inner = free
     proximal = np.flatnonzero(inner & (arc <= arc[mln] - min_distance))
     side = "proximal"
     if proximal.size == 0:
@@ -479,7 +490,8 @@ def _auto_reference(arc, nwi, inner, mln, min_distance, tolerance):
     ref = int(normal[np.argmin(np.abs(arc[normal] - arc[mln]))])
     return ref, (
         f"automatic: {side} normal segment at {arc[ref]:.2f} mm (lowest normalised wall "
-        f"index {nwi[ref]:.2f} within {tolerance}, nearest the lesion)"
+        f"index {nwi[ref]:.2f} within {tolerance}, nearest the lesion"
+        f"{', no calcium on CT' if free.any() and calcified.any() else ''})"
     )
 
 

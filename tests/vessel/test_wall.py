@@ -153,3 +153,42 @@ def test_contours_hold_with_noise():
         assert p[key] == pytest.approx(n[key], rel=0.10), key
     assert p["stenosis_pct"] == pytest.approx(truth["stenosis_pct"], abs=5)
     assert p["remodeling"] == "positive"
+
+
+def _row(arc_mm, lumen_r_mm, outer_r_mm, calcified_fraction):
+    la, owa = np.pi * lumen_r_mm**2, np.pi * outer_r_mm**2
+    return {
+        "arc_mm": arc_mm,
+        "lumen_area_mm2": la,
+        "outer_wall_area_mm2": owa,
+        "wall_area_mm2": owa - la,
+        "normalized_wall_index": 1 - la / owa,
+        "plaque_burden_pct": 100 * (1 - la / owa),
+        "max_wall_thickness_mm": outer_r_mm - lumen_r_mm,
+        "min_wall_thickness_mm": outer_r_mm - lumen_r_mm,
+        "eccentricity_index": 0.0,
+        "lumen_diameter_mm": 2 * lumen_r_mm,
+        "calcified_fraction": calcified_fraction,
+    }
+
+
+def test_automatic_reference_is_free_of_ct_calcium():
+    # 0-4 mm normal wall (lumen r 2.0, outer 2.8: NWI 0.49); 4-8 mm calcified, where the
+    # dark calcium lets the MRI lumen contour reach the outer wall (r 2.6: NWI 0.14, the
+    # lowest); 10 mm a stenosis (lumen r 1.2). WASID against the calcium-free segment:
+    # 1 - 1.2 / 2.0 = 40 %, not 1 - 1.2 / 2.6 = 54 %.
+    table = [_row(a, 2.0, 2.8, 0.0) for a in np.arange(0.0, 4.0, 0.5)]
+    table += [_row(a, 2.6, 2.8, 0.4) for a in np.arange(4.0, 8.0, 0.5)]
+    table += [_row(a, 2.0, 2.8, 0.0) for a in np.arange(8.0, 10.0, 0.5)]
+    table += [_row(10.0, 1.2, 2.8, 0.0)]
+    table += [_row(a, 2.0, 2.8, 0.0) for a in np.arange(10.5, 14.0, 0.5)]
+    p = summarise_plaque(table, end_margin_mm=0.5)
+    assert p["narrowest_mm"] == 10.0
+    assert p["reference_lumen_area_mm2"] == pytest.approx(np.pi * 4.0)
+    assert p["stenosis_pct"] == pytest.approx(40.0)
+    assert p["reference_choice"].endswith("no calcium on CT)")
+    # with calcium in every cross-section the lowest NWI is used, as without a CT
+    everywhere = [dict(r, calcified_fraction=0.1) for r in table]
+    assert summarise_plaque(everywhere, end_margin_mm=0.5)["reference_lumen_area_mm2"] == (
+        pytest.approx(np.pi * 2.6**2)
+    )
