@@ -177,10 +177,12 @@ def _intracranial(samples: Path, out: Path) -> dict:
     )
     truth = _truth(folder)["artery"]["calcification"]
     patterns = [c["pattern"] for c in result["calcifications"]]
+    caveat = " (wall metrics flagged: MRI too coarse)" if result["warnings"] else ""
     return {
         "headline": f"{len(patterns)} calcification(s), pattern {patterns} (truth "
         f"{truth['pattern']}); plaque {result['plaque']['class']}, stenosis "
-        f"{result['plaque']['stenosis_pct']:.0f}%; grade {result['grade']['grade']}",
+        f"{result['plaque']['stenosis_pct']:.0f}%{caveat}; grade {result['grade']['grade']}",
+        "warnings": result["warnings"],
         "patterns": patterns,
         "truth_pattern": truth["pattern"],
         "files": ["intracranial.json", "intracranial_calcifications.csv"],

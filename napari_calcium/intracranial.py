@@ -601,10 +601,14 @@ def run_intracranial(
             "give --reference-mm as a distance along the centreline from its first point",
         )
     wall_cfg = dict(wall_settings or {})
-    # the MRI around the vessel, out to twice the contour search radius
-    margin_mm = 2 * {**wall.default_wall_settings(), **wall_cfg}["max_radius_mm"]
+    wall_all = {**wall.default_wall_settings(), **wall_cfg}
+    margin_mm = 2 * wall_all["max_radius_mm"]  # MRI kept out to twice the contour search
     mri_on_ct = post_on_ct = None
+    warnings: list[str] = []
     if mri is not None:  # check the MRI before the long work
+        if (text := wall.resolution_warning(mri, wall_all["max_in_plane_voxel_mm"])) is not None:
+            log.warning(text)
+            warnings.append(text)
         report("resampling the MRI into the CT's space", 0.02)
         mri_on_ct = _mri_on_ct(mri, ct, centerline, transform, "MRI", margin_mm)
         if mri_post is not None:
@@ -689,7 +693,7 @@ def run_intracranial(
         "radiomics": {"settings": RADIOMICS_SETTINGS, "features": RADIOMICS_FEATURES},
         "scores": cfg,
         "grade": {**_grade_defaults(), **grade_cfg},
-        "wall": {**wall.default_wall_settings(), **wall_cfg},
+        "wall": wall_all,
         "wall_cross_sections": (
             None if wall_result is None else wall_result["sections"].geometry_dict()
         ),
@@ -718,6 +722,7 @@ def run_intracranial(
         "centerline_length_mm": centerline.length_mm,
         "centerline_mm": centerline.points_mm.tolist(),
         "settings": settings,
+        "warnings": warnings,
     }
 
 
@@ -804,5 +809,6 @@ def result_json(result: dict) -> dict:
         "centerline_length_mm",
         "centerline_mm",
         "settings",
+        "warnings",
     )
     return {k: result[k] for k in keys}

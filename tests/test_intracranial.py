@@ -166,6 +166,7 @@ def test_run_intracranial_with_registered_pre_and_post_mri(combined):
     # the MRI is measured at its own 0.3 mm, not on the coarser 0.4-0.45 mm CT grid
     assert out["wall"]["volumes"]["mri"].spacing_mm == pytest.approx((0.3, 0.3, 0.3))
     assert out["settings"]["mri_grid"].startswith("isotropic 0.3 mm")
+    assert out["warnings"] == []  # 0.3 mm resolves the wall
     # areas within 5 %
     n = mri_truth["narrowest"]
     assert p["lumen_area_mm2"] == pytest.approx(n["lumen_area_mm2"], rel=0.05)

@@ -132,9 +132,26 @@ def test_head_sample_with_registered_mri(head, ct_only):
         "calcified_fraction",
     ):
         assert np.isfinite(p[key]), key
-    # the outer wall contains the lumen, and the wall (1 mm thick, 45 HU) holds the
-    # CT calcium somewhere along the plaque
+    # the outer wall contains the lumen
     assert 0 < p["lumen_area_mm2"] < p["outer_wall_area_mm2"]
     assert 0 < p["normalized_wall_index"] < 1
-    assert p["calcified_fraction"] > 0
+    # the wall holds the CT calcium over the calcified stretch (9-15 mm along the
+    # centreline) and nowhere more than one CT voxel beyond it
+    calc = truth["artery"]["calcification"]
+    start = float(calc["centerline_start_index"])  # centreline points are 1 mm apart
+    end = start + calc["length_mm"]
+    rows = out["wall"]["table"]
+    inside = [r["calcified_fraction"] for r in rows if start + 1 <= r["arc_mm"] <= end - 1]
+    outside = [
+        r["calcified_fraction"] for r in rows if not start - 1.5 <= r["arc_mm"] <= end + 1.5
+    ]
+    assert min(inside) > 0 and max(outside) == 0
+    # the artery has no stenosis by construction; the automatic reference is calcium-free
+    assert "no calcium on CT" in p["reference_choice"]
+    assert not start - 1.5 <= p["reference_mm"] <= end + 1.5
+    assert p["stenosis_pct"] < 15
     assert out["settings"]["mri_registration"].startswith("transform")
+    # the sample MRI is a 1 mm whole-head T1, not a 0.55 mm vessel-wall acquisition:
+    # the wall metrics come with a warning that says so
+    (warning,) = out["warnings"]
+    assert "in-plane voxel is 1.00 mm" in warning and "unreliable" in warning

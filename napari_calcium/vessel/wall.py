@@ -44,6 +44,10 @@ def default_wall_settings() -> dict:
         "min_wall_mm": 0.25,
         "edge_window_mm": 0.6,
         "recentre": True,
+        # most clinical intracranial VW-MRI studies report a non-interpolated in-plane
+        # resolution <= 0.55 mm ("MR intracranial vessel wall imaging: a systematic
+        # review", J Neuroimaging) [R]; coarser MRI gets a warning with its results
+        "max_in_plane_voxel_mm": 0.55,
         "end_margin_mm": 1.0,
         "reference_min_distance_mm": 2.0,
         "reference_nwi_tolerance": 0.02,
@@ -323,6 +327,24 @@ def measure_wall(
         "table": table,
         "volumes": {"mri": mri, "post": post, "ct": ct, "threshold_hu": threshold_hu},
     }
+
+
+def resolution_warning(mri: Volume, max_in_plane_voxel_mm: float) -> str | None:
+    """Why the wall metrics of ``mri`` are unreliable, or None when its voxels are fine.
+
+    The in-plane voxel is taken as the second-smallest spacing (3-D VW-MRI is
+    acquired isotropic or with its thickest axis across the slab).
+    """
+    in_plane_mm = sorted(mri.spacing_mm)[1]
+    if in_plane_mm <= max_in_plane_voxel_mm:
+        return None
+    return (
+        f"the MRI's in-plane voxel is {in_plane_mm:.2f} mm, coarser than the "
+        f"{max_in_plane_voxel_mm:g} mm of intracranial vessel-wall imaging: a wall about "
+        "1 mm thick spans one or two voxels, so lumen and wall areas, wall thickness, "
+        "stenosis and remodeling are unreliable — measure on a dedicated vessel-wall "
+        "acquisition, or check and edit the contours"
+    )
 
 
 def _contour_options(cfg: dict, **override) -> dict:

@@ -273,6 +273,7 @@ class IntracranialWidget(Container):
         self._notify(
             f"{len(table)} calcification(s); grade {grade['grade']} ({grade['rule']}); "
             f"plaque {result['plaque']['class']}"
+            + "".join(f"\nWARNING: {text}" for text in result["warnings"])
         )
 
     # ------------------------------------------------------------------ wall

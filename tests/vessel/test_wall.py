@@ -192,3 +192,17 @@ def test_automatic_reference_is_free_of_ct_calcium():
     assert summarise_plaque(everywhere, end_margin_mm=0.5)["reference_lumen_area_mm2"] == (
         pytest.approx(np.pi * 2.6**2)
     )
+
+
+def test_resolution_warning_names_the_in_plane_voxel():
+    from napari_calcium.vessel.wall import resolution_warning
+    from napari_calcium.volume import Volume
+
+    def mri(spacing_mm):
+        return Volume(np.zeros((4, 4, 4), np.float32), spacing_mm, modality="MR")
+
+    assert resolution_warning(mri((0.5, 0.5, 0.8)), 0.55) is None  # thick slab axis ignored
+    assert resolution_warning(mri((0.55, 0.55, 0.55)), 0.55) is None
+    text = resolution_warning(mri((1.0, 1.0, 1.0)), 0.55)
+    assert "in-plane voxel is 1.00 mm" in text and "0.55 mm" in text
+    assert resolution_warning(mri((0.3, 0.7, 0.7)), 0.55).count("0.70 mm") == 1
