@@ -305,7 +305,7 @@ def add_intracranial(sub) -> None:
         "intracranial",
         help="calcification along an intracranial artery on CT (+ vessel-wall MRI plaque)",
     )
-    p.add_argument("ct", type=Path, help="non-contrast CT (NIfTI, NRRD, MHA) in HU")
+    p.add_argument("ct", type=Path, help="non-contrast CT in HU (DICOM, NIfTI, NRRD, MHA)")
     p.add_argument(
         "--centerline",
         type=Path,

@@ -400,10 +400,9 @@ def summarise_plaque(
     * reference: the reader's ``reference_mm`` (nearest cross-section), else the
       proximal normal segment chosen automatically — among calcium-free (on CT, when
       given) cross-sections at least ``reference_min_distance_mm`` proximal to the
-      narrowest site, those whose NWI
-      is within ``reference_nwi_tolerance`` of the lowest, the one nearest the
-      lesion (the distal side when there is no proximal segment); the choice is
-      recorded in ``reference_choice``;
+      narrowest site, those whose NWI is within ``reference_nwi_tolerance`` of the
+      lowest, the one nearest the lesion (the distal side when there is no proximal
+      segment); the choice is recorded in ``reference_choice``;
     * stenosis (WASID, area-equivalent lumen diameters), remodeling index = OWA at
       the narrowest site / reference OWA and its class, plaque length = extent of
       the contiguous cross-sections around the narrowest site whose NWI exceeds the
