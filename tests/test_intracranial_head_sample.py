@@ -155,3 +155,38 @@ def test_head_sample_with_registered_mri(head, ct_only):
     # the wall metrics come with a warning that says so
     (warning,) = out["warnings"]
     assert "in-plane voxel is 1.00 mm" in warning and "unreliable" in warning
+
+
+def test_ct_calcium_keeps_the_mri_lumen_contour_inside_the_wall(head):
+    # The artery's lumen is the same (3.5 mm across) all along by construction. The
+    # calcified ring is dark on MRI like the lumen; read as lumen it inflates the lumen
+    # over the calcified stretch. Taken from the CT as wall (the default), the stretch
+    # keeps the lumen area of its calcium-free neighbours.
+    from napari_calcium.phantoms.head import truth_transform
+
+    ct, mri, truth = head
+    calc = truth["artery"]["calcification"]
+    start = float(calc["centerline_start_index"])  # centreline points are 1 mm apart
+    end = start + calc["length_mm"]
+
+    def lumen_areas(ct_calcium_as_wall):
+        out = run_intracranial(
+            ct,
+            truth["artery"]["centerline_mm"],
+            mri=mri,
+            transform=truth_transform(truth),
+            wall_settings={"ct_calcium_as_wall": ct_calcium_as_wall},
+        )
+        rows = out["wall"]["table"]
+        inside = [r["lumen_area_mm2"] for r in rows if start + 1 <= r["arc_mm"] <= end - 1]
+        beside = [
+            r["lumen_area_mm2"]
+            for r in rows
+            if start - 6 <= r["arc_mm"] <= start - 2 or end + 2 <= r["arc_mm"] <= end + 6
+        ]
+        return np.mean(inside), np.mean(beside)
+
+    inside, beside = lumen_areas(True)
+    assert inside == pytest.approx(beside, rel=0.15)
+    inside, beside = lumen_areas(False)
+    assert inside > 1.5 * beside

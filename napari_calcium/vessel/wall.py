@@ -44,6 +44,8 @@ def default_wall_settings() -> dict:
         "min_wall_mm": 0.25,
         "edge_window_mm": 0.6,
         "recentre": True,
+        # calcium on a registered CT is wall: MRI shows calcification as signal void
+        "ct_calcium_as_wall": True,
         # most clinical intracranial VW-MRI studies report a non-interpolated in-plane
         # resolution <= 0.55 mm ("MR intracranial vessel wall imaging: a systematic
         # review", J Neuroimaging) [R]; coarser MRI gets a warning with its results
@@ -89,10 +91,26 @@ def _dp_closed_path(cost: np.ndarray, max_jump: int) -> np.ndarray:
     return path[a - h : 2 * a - h]
 
 
-def _profiles(mri, sections, frame, angles, radii, center):
-    prof = sample_physical(mri, sections.polar_points(frame, angles, radii, center), order=1)
+def _profiles(mri, sections, frame, angles, radii, center, ct=None, threshold_hu=130.0):
+    """MRI intensity along each ray; with a CT, calcium samples read as bright wall.
+
+    Calcification is dark on MRI (no signal), so a calcified wall looks like lumen or
+    CSF there. On rays whose CT reaches ``threshold_hu``, the samples above half the
+    ray's peak over its median (the calcium's extent, not the wider partial-volume
+    blur of a coarse CT) are given the 95th percentile of the cross-section, a
+    wall-like brightness.
+    """
+    points = sections.polar_points(frame, angles, radii, center)
+    prof = sample_physical(mri, points, order=1)
     if np.isnan(prof).any():
         prof = np.where(np.isnan(prof), np.nanmean(prof), prof)
+    if ct is not None:
+        hu = sample_physical(ct, points, order=1, cval=-1000.0)
+        peak, base = hu.max(axis=1, keepdims=True), np.median(hu, axis=1, keepdims=True)
+        half = np.maximum(base + 0.5 * (peak - base), threshold_hu)
+        calcium = (peak >= threshold_hu) & (hu >= half)
+        if calcium.any():
+            prof = np.where(calcium, np.percentile(prof[~calcium], 95), prof)
     return prof
 
 
@@ -134,6 +152,8 @@ def detect_contours(
     min_wall_mm: float = 0.25,
     edge_window_mm: float = 0.6,
     recentre: bool = True,
+    ct: Volume | None = None,
+    threshold_hu: float = 130.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lumen and outer-wall contours of one cross-section of black-blood MRI.
 
@@ -147,6 +167,8 @@ def detect_contours(
     min_wall_mm : the outer-wall path lies at least this far outside the lumen path.
     edge_window_mm : how far beyond the outer-wall path the tissue level is read.
     recentre : search again from the lumen centroid found in the first pass.
+    ct, threshold_hu : CT in the same physical space; its calcium (>= threshold) is
+        taken as wall, which MRI alone cannot see.
 
     Returns
     -------
@@ -161,7 +183,7 @@ def detect_contours(
     r_idx = np.arange(len(radii))[None, :]
     center = np.zeros(2)
     for _ in range(2 if recentre else 1):
-        prof = _profiles(mri, sections, frame, angles, radii, center)
+        prof = _profiles(mri, sections, frame, angles, radii, center, ct, threshold_hu)
         grad = np.gradient(prof, dr, axis=1)
         scale = np.abs(grad).max() or 1.0
         cost = -grad / scale
@@ -316,7 +338,14 @@ def measure_wall(
     sections = cross_sections(centerline, step_mm, fov, min(mri.spacing_mm) / 2)
     lumen, outer = [], []
     for f in range(sections.n_frames):
-        lu, ou = detect_contours(mri, sections, f, **_contour_options(cfg))
+        lu, ou = detect_contours(
+            mri,
+            sections,
+            f,
+            ct=ct if cfg["ct_calcium_as_wall"] else None,
+            threshold_hu=threshold_hu,
+            **_contour_options(cfg),
+        )
         lumen.append(lu)
         outer.append(ou)
     table = wall_table(sections, lumen, outer, mri, post, ct, threshold_hu)
