@@ -35,16 +35,22 @@ def ivus_pullback() -> list[tuple]:
 
 
 def head_ct_mri() -> list[tuple]:
-    """Head CT and vessel-wall MRI of one synthetic head, a known rigid transform apart."""
+    """Head CT, whole-head T1 MRI and vessel-wall MRI slab of one synthetic head.
+
+    The two MRIs share one physical space, a known rigid transform away from the CT's.
+    """
     from napari_calcium.phantoms.head import head_ct_mri as make
+    from napari_calcium.phantoms.head import vessel_wall_mri
 
     ct, mri, truth = make()
+    slab = vessel_wall_mri(truth)
     labels_ct, labels_mri = truth.pop("labels_ct"), truth.pop("labels_mri")
     return [
         _with_truth(image_tuple(ct, "head CT phantom (CT)"), truth),
         labels_tuple(labels_ct, "head structures on CT (labels)", visible=False),
         labels_tuple(labels_mri, "head structures on MRI (labels)", visible=False),
-        image_tuple(mri, "head vessel-wall MRI phantom (MR)", blending="additive"),
+        image_tuple(mri, "head T1 MRI phantom (MR)", blending="additive"),
+        image_tuple(slab, "head vessel-wall MRI slab (MR)", blending="additive"),
     ]
 
 

@@ -48,7 +48,11 @@ def _read_all(samples: Path) -> dict:
             {"pullback_speed_mm_s": _truth(samples / "ivus")["pullback_speed_mm_s"]},
         ),
         "head CT (DICOM series)": (samples / "head" / "ct", {}),
-        "head vessel-wall MRI (NIfTI)": (samples / "head" / "mri.nii.gz", {"modality": "MR"}),
+        "head T1 MRI (NIfTI)": (samples / "head" / "mri.nii.gz", {"modality": "MR"}),
+        "head vessel-wall MRI slab (NIfTI)": (
+            samples / "head" / "vwmri.nii.gz",
+            {"modality": "MR"},
+        ),
         "brain FLAIR (NIfTI)": (samples / "brain" / "flair.nii.gz", {"modality": "MR"}),
         "brain SWI (NIfTI)": (samples / "brain" / "swi.nii.gz", {"modality": "MR"}),
     }
@@ -167,7 +171,7 @@ def _intracranial(samples: Path, out: Path) -> dict:
         "--centerline",
         folder / "centerline.csv",
         "--mri",
-        folder / "mri.nii.gz",
+        folder / "vwmri.nii.gz",
         "--transform",
         out / "mri_to_ct.tfm",
         "--json",
@@ -175,13 +179,19 @@ def _intracranial(samples: Path, out: Path) -> dict:
         "--csv",
         out / "intracranial_calcifications.csv",
     )
-    truth = _truth(folder)["artery"]["calcification"]
+    truths = _truth(folder)
+    truth, wall = truths["artery"]["calcification"], truths["vessel_wall_mri"]
     patterns = [c["pattern"] for c in result["calcifications"]]
+    plaque = result["plaque"]
     caveat = " (wall metrics flagged: MRI too coarse)" if result["warnings"] else ""
     return {
         "headline": f"{len(patterns)} calcification(s), pattern {patterns} (truth "
-        f"{truth['pattern']}); plaque {result['plaque']['class']}, stenosis "
-        f"{result['plaque']['stenosis_pct']:.0f}%{caveat}; grade {result['grade']['grade']}",
+        f"{truth['pattern']}); vessel-wall MRI at the reference site: lumen "
+        f"{plaque['reference_lumen_area_mm2']:.1f} mm2 (truth {wall['lumen_area_mm2']:.1f}), "
+        f"outer wall {plaque['reference_outer_wall_area_mm2']:.1f} mm2 (truth "
+        f"{wall['outer_wall_area_mm2']:.1f}); stenosis {plaque['stenosis_pct']:.0f}% (truth "
+        f"{wall['stenosis_pct']:.0f}){caveat}; plaque {plaque['class']}; grade "
+        f"{result['grade']['grade']}",
         "warnings": result["warnings"],
         "patterns": patterns,
         "truth_pattern": truth["pattern"],

@@ -7,6 +7,7 @@ repository's ``sample_data/`` folder are made this way (see its README).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,11 +41,26 @@ def _ivus(folder: Path) -> None:
 
 def _head(folder: Path) -> None:
     from napari_calcium.io import write, write_dicom_series
-    from napari_calcium.phantoms.head import head_ct_mri
+    from napari_calcium.phantoms.head import head_ct_mri, vessel_wall_mri
 
     ct, mri, truth = head_ct_mri()
+    vwmri = vessel_wall_mri(truth)
     write_dicom_series(ct, folder / "ct", series_description="head CT phantom", compress=True)
     write(_as_stored_integers(mri), folder / "mri.nii.gz")
+    write(_as_stored_integers(vwmri), folder / "vwmri.nii.gz")
+    artery = truth["artery"]
+    lumen_r = artery["lumen_diameter_mm"] / 2
+    outer_r = lumen_r + artery["wall_thickness_mm"]
+    truth["vessel_wall_mri"] = {
+        "file": "vwmri.nii.gz",
+        "spacing_mm": list(vwmri.spacing_mm),
+        "physical_space": "the whole-head MRI's (same session): the CT -> MRI transform applies",
+        "lumen_area_mm2": float(math.pi * lumen_r**2),
+        "outer_wall_area_mm2": float(math.pi * outer_r**2),
+        "wall_area_mm2": float(math.pi * (outer_r**2 - lumen_r**2)),
+        "wall_thickness_mm": artery["wall_thickness_mm"],
+        "stenosis_pct": 0.0,
+    }
     write(truth.pop("labels_ct"), folder / "ct_labels.nii.gz")
     write(truth.pop("labels_mri"), folder / "mri_labels.nii.gz")
     centerline = truth["artery"]["centerline_mm"]

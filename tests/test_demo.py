@@ -10,13 +10,15 @@ from napari_calcium.demo import REPO_SAMPLES, run_demo
 @pytest.mark.skipif(not REPO_SAMPLES.is_dir(), reason="runs on the repository's sample_data/")
 def test_demo_reads_every_sample_and_reports_each_analysis(tmp_path):
     report = run_demo(tmp_path, gui=False)
-    assert len(report["read"]) == 8
+    assert len(report["read"]) == 9
     assert all(info["spacing_mm"] for info in report["read"].values())
     measured = report["measured"]
     coronary = measured["coronary calcium (CT)"]
     assert coronary["agatston"] == pytest.approx(coronary["truth_agatston"], abs=0.01)
     registration = measured["CT-MRI registration (head)"]
     assert registration["landmark_error_max_mm"] < 1.0  # one MRI voxel
+    # the wall is measured on the 0.5 mm vessel-wall slab: no resolution warning
+    assert measured["intracranial calcification and vessel wall (head)"]["warnings"] == []
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["measured"].keys() == measured.keys()
     assert "coronary calcium (CT)" in (tmp_path / "report.html").read_text()

@@ -1,9 +1,18 @@
 """The head CT/MRI phantom: geometry, tissue values and truth agree by construction."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from napari_calcium.phantoms.head import head_ct_mri, transform_points_4x4, truth_transform
+from napari_calcium.phantoms.head import (
+    ARTERY,
+    CT_HU,
+    _render,
+    head_ct_mri,
+    transform_points_4x4,
+    truth_transform,
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +109,23 @@ def test_artery_centreline_lumen_and_calcified_ring(pair):
     r_in, t = calc["inner_radius_mm"], calc["thickness_mm"]
     expected = calc["arc_deg"] / 360 * np.pi * ((r_in + t) ** 2 - r_in**2) * calc["length_mm"]
     assert calc["volume_mm3"] == pytest.approx(expected)
-    # the CT holds that much calcium: excess HU over the wall value, in voxel fractions
+    # the CT renders that much calcium: a box of the CT grid around the ring minus the
+    # same box without the ring is the calcium's excess over the wall it replaces
     wall = truth["tissue_ct_hu"]["vessel_wall"]
     mid = (np.asarray(calc["start_mm"]) + np.asarray(calc["end_mm"])) / 2
     index = np.round(ct.physical_to_index([mid])[0]).astype(int)
     box = ct.numpy()[tuple(slice(i - 8, i + 9) for i in index)].astype(float)
-    fraction = np.clip(box - wall, 0, None) / (calc["density_hu"] - wall)
-    measured = fraction.sum() * ct.voxel_volume_mm3
-    assert measured == pytest.approx(calc["volume_mm3"], rel=0.1)
+    grid = ct.replace(
+        array=np.zeros(box.shape, np.float32),
+        origin_mm=tuple(ct.index_to_physical([index - 8])[0]),
+    )
+    centre = np.asarray(truth["head_centre_mm"])
+    rendered = {
+        ring: _render(grid, np.eye(4), centre, CT_HU, 2, 4, artery)
+        for ring, artery in ((True, ARTERY), (False, replace(ARTERY, calc_length_mm=0.0)))
+    }
+    fraction = (rendered[True] - rendered[False]) / (calc["density_hu"] - wall)
+    assert fraction.sum() * ct.voxel_volume_mm3 == pytest.approx(calc["volume_mm3"], rel=0.05)
     assert box.max() > 130  # calcium by the 130 HU rule despite partial volume
 
 
@@ -135,3 +153,30 @@ def test_same_seed_same_images_and_noise_options():
     # exp(0.3 * f) with f in [-1, 1]
     assert ratio.min() >= np.exp(-0.3) - 1e-4 and ratio.max() <= np.exp(0.3) + 1e-4
     assert ratio.max() / ratio.min() > 1.3
+
+
+def test_vessel_wall_slab_shares_the_mri_space_and_shows_the_wall(pair):
+    # The slab is in the whole-head MRI's physical space: CT points map to it by the
+    # same transform. Across the artery (away from the ring) it shows the dark lumen,
+    # the bright wall 1.75-2.75 mm from the axis and dark CSF around it.
+    from napari_calcium.phantoms.head import vessel_wall_mri
+
+    _, _, truth = pair
+    slab = vessel_wall_mri(truth, noise=0.0)
+    assert slab.spacing_mm == (0.5, 0.5, 0.5) and slab.modality == "MR"
+    line = np.asarray(truth["artery"]["centerline_mm"])
+    to_mri = np.asarray(truth["transform"]["matrix_4x4"])
+    inside = slab.physical_to_index(transform_points_4x4(to_mri, line))
+    assert np.all(inside >= 0) and np.all(inside <= np.asarray(slab.shape) - 1)
+    t1 = truth["tissue_mri_t1"]
+    p, q = line[-12], line[-11]
+    axis = (q - p) / np.linalg.norm(q - p)
+    across = np.cross(axis, [0.0, 0.0, 1.0])
+    across /= np.linalg.norm(across)
+
+    def at(r_mm):
+        return value_at(slab, transform_points_4x4(to_mri, [p + r_mm * across])[0])
+
+    assert at(0.0) == pytest.approx(t1["lumen"], abs=1)
+    assert at(2.25) == pytest.approx(t1["vessel_wall"], rel=0.15)
+    assert at(3.5) == pytest.approx(t1["csf"], rel=0.15)
