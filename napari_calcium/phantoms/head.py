@@ -191,7 +191,7 @@ class _Artery:
             return
         p_near = p_rel[near]
         near_labels = labels[near]
-        distance, _ = tree.query(p_near, distance_upper_bound=reach + 1.0)
+        distance, _ = tree.query(p_near, distance_upper_bound=reach)
         near_labels[(distance <= reach) & (near_labels != TISSUES["air"])] = TISSUES["csf"]
         near_labels[distance <= self.outer_radius_mm] = TISSUES["vessel_wall"]
         near_labels[distance <= self.lumen_radius_mm] = TISSUES["lumen"]
@@ -265,6 +265,7 @@ def _render(
 
     Voxels whose centre tissue differs from a face neighbour's are averaged over
     ``supersample³`` sub-samples; voxels near the artery over ``artery_supersample³``.
+    ``artery`` is the tube drawn (:data:`ARTERY`; a test draws it without its ring).
     """
     from scipy.spatial import cKDTree
 
