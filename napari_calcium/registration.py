@@ -143,7 +143,7 @@ def register(
     smoothing_sigmas_mm: Sequence[float] = (2.0, 1.0, 0.0),
     iterations: int = 200,
     sampling_percentage: float | Sequence[float] | None = None,
-    samples_per_level: int = 50_000,
+    samples_per_level: int = 25_000,
     histogram_bins: int = 32,
     bspline_grid_spacing_mm: float = 50.0,
     seed: int = 1,
