@@ -414,12 +414,8 @@ def head_ct_mri(
     mri_grid = _grid(mri_centre, mri_fov_mm, mri_spacing_mm)
     mri_values = _render(mri_grid, mri_to_ct, centre, MRI_T1, supersample, artery_supersample)
     mri_values *= _bias_field(mri_grid, mri_bias)
-    sigma = mri_noise * MRI_T1[TISSUES["white_matter"]]
-    if sigma > 0:
-        real = mri_values + rng.normal(0.0, sigma, mri_values.shape)
-        imaginary = rng.normal(0.0, sigma, mri_values.shape)
-        mri_values = np.hypot(real, imaginary).astype(np.float32)
-    mri = mri_grid.replace(array=mri_values.astype(np.float32), modality="MR", units="a.u.")
+    mri_values = _rician(mri_values, mri_noise, rng)
+    mri = mri_grid.replace(array=mri_values, modality="MR", units="a.u.")
 
     landmarks_ct = centre + np.array(
         [[x, y, z] for x in (-35.0, 35.0) for y in (-45.0, 45.0) for z in (-30.0, 30.0)]
@@ -506,13 +502,18 @@ def vessel_wall_mri(
     values = _render(
         grid, np.linalg.inv(ct_to_mri), centre, MRI_T1, supersample, artery_supersample
     )
+    values = _rician(values, noise, np.random.default_rng(seed))
+    return grid.replace(array=values, modality="MR", units="a.u.")
+
+
+def _rician(values: np.ndarray, noise: float, rng) -> np.ndarray:
+    """MR magnitude with Rician noise of ``noise`` times the white-matter signal (float32)."""
     sigma = noise * MRI_T1[TISSUES["white_matter"]]
     if sigma > 0:
-        rng = np.random.default_rng(seed)
-        values = np.hypot(
-            values + rng.normal(0.0, sigma, values.shape), rng.normal(0.0, sigma, values.shape)
-        )
-    return grid.replace(array=values.astype(np.float32), modality="MR", units="a.u.")
+        real = values + rng.normal(0.0, sigma, values.shape)
+        imaginary = rng.normal(0.0, sigma, values.shape)
+        values = np.hypot(real, imaginary)
+    return values.astype(np.float32)
 
 
 def transform_points_4x4(matrix: np.ndarray, points_xyz) -> np.ndarray:
