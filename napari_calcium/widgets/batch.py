@@ -90,10 +90,14 @@ class BatchWidget(Container):
             },
             _start_thread=False,
         )
-        worker.finished.connect(lambda: setattr(self.run_button, "enabled", True))
+        worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
         return worker
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.run_button.enabled = True
 
     def _on_event(self, event: dict) -> None:
         self.progress.max = event["total"]

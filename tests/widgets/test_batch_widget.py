@@ -15,8 +15,8 @@ def test_manifest_problems_are_shown_and_nothing_runs(make_napari_viewer, qtbot,
     manifest.write_text("subject_id,analysis,flair\ns1,svd,absent.nii.gz\ns1,pet,\n")
     widget.manifest.value = manifest
     widget.out.value = tmp_path / "out"
-    with qtbot.waitSignal(widget.run().finished, timeout=30_000):
-        pass
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=30_000)
     assert "has 3 problem(s)" in widget.status.value
     assert "line 2: flair 'absent.nii.gz' not found" in widget.status.value
     assert "line 3: subject_id 's1' already used on line 2" in widget.status.value
@@ -32,12 +32,11 @@ def test_widget_runs_a_cohort_and_shows_the_subjects_table(make_napari_viewer, q
     widget.manifest.value = manifest
     widget.out.value = tmp_path / "out"
     widget.workers.value = 1
-    events = []
-    worker = widget.run()
-    worker.yielded.connect(events.append)
-    with qtbot.waitSignal(worker.finished, timeout=120_000):
-        pass
-    assert [e["done"] for e in events] == [1, 2, 3]
+    done = []
+    widget.progress.changed.connect(done.append)
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    assert done == [1, 2, 3]
     assert (widget.progress.value, widget.progress.max) == (3, 3)
     table = widget.table.to_dataframe()
     assert list(table["subject_id"]) == ["coronary-000", "coronary-001", "coronary-002"]
