@@ -48,6 +48,10 @@ COLLINEAR_TOLERANCE_MM = 1.0
 #: Iteration cap of the B-spline stage (finest level only): it refines, it does not search.
 BSPLINE_ITERATIONS = 30
 
+#: First step of the affine refinement (physical-shift scaled, so ~ mm). It starts
+#: from the rigid optimum: a larger first step (0.5) could jump out of that basin.
+AFFINE_FIRST_STEP = 0.1
+
 #: Smallest number of voxels along an axis for a volume to count as 3-D.
 MIN_VOXELS_PER_AXIS = 4
 
@@ -70,7 +74,9 @@ class Registration:
     tre_mm : ``{"mean": .., "max": .., "n_points": ..}`` when landmark pairs were
         given (see the module docstring for the definition), else ``None``.
     settings : every parameter that shaped the result.
-    stages : per stage ``{"kind", "final_metric", "iterations", "stop_reason"}``.
+    stages : per stage ``{"kind", "final_metric", "iterations", "stop_reason"}``; an
+        affine stage that ends at a worse metric than the rigid one is not used (the
+        result stays rigid) and says so with ``"kept": False``.
     """
 
     transform: Any
@@ -259,7 +265,7 @@ def register(
         "interpolator": "linear",
         "optimizer": {
             "rigid": "conjugate gradient line search",
-            "affine": "regular step gradient descent (from the rigid result)",
+            "affine": f"regular step gradient descent from the rigid result, first step {AFFINE_FIRST_STEP}",
             "bspline": "L-BFGS-B",
             "scales": "from physical shift (rigid, affine)",
         },
@@ -307,8 +313,8 @@ def register(
                 )
             elif optimizer == "step":
                 method.SetOptimizerAsRegularStepGradientDescent(
-                    learningRate=0.5,
-                    minStep=1e-3,
+                    learningRate=AFFINE_FIRST_STEP,
+                    minStep=AFFINE_FIRST_STEP / 1000,
                     numberOfIterations=max_iterations,
                     relaxationFactor=0.5,
                 )
@@ -345,9 +351,16 @@ def register(
     if kind in ("affine", "bspline") and not observer.cancelled:
         affine = sitk.AffineTransform(3)
         affine.SetCenter(rigid.GetCenter())
-        affine.SetMatrix(rigid.GetMatrix())
-        affine.SetTranslation(rigid.GetTranslation())
-        stages.append({"kind": "affine", **run(affine, all_levels[-1:], optimizer="step")})
+        affine.SetParameters(_affine_parameters(rigid))
+        stage = {"kind": "affine", **run(affine, all_levels[-1:], optimizer="step")}
+        stages.append(stage)
+        if stage["final_metric"] > stages[0]["final_metric"]:
+            # the refinement left the rigid optimum for a worse fit: keep the rigid one
+            stage["kept"] = False
+            stage["stop_reason"] += "; metric worse than rigid, rigid result kept"
+            stage["final_metric"] = stages[0]["final_metric"]
+            affine.SetParameters(_affine_parameters(rigid))
+            log.warning("registration: the affine stage did not improve on rigid; rigid kept")
         transform = affine
     if kind == "bspline" and not observer.cancelled:
         physical_size = np.asarray(fixed_image.GetSize()) * np.asarray(fixed_image.GetSpacing())
@@ -618,6 +631,11 @@ def checkerboard(first: Volume, second: Volume, squares: int = 8) -> Volume:
 
 
 # ------------------------------------------------------------------ internals
+def _affine_parameters(rigid) -> tuple:
+    """The 12 parameters (matrix row-major, translation) of an affine equal to ``rigid``."""
+    return tuple(rigid.GetMatrix()) + tuple(rigid.GetTranslation())
+
+
 def _check_choice(name: str, value: str, choices) -> None:
     if value not in choices:
         raise InputError(f"unknown {name} {value!r}", f"choose one of {', '.join(choices)}")

@@ -151,6 +151,23 @@ def test_bspline_stage_keeps_a_same_modality_alignment(pair):
         apply_transform(mri, moving, result.transform, inverse=True)
 
 
+def test_affine_stage_that_worsens_the_fit_is_not_used(pair, monkeypatch):
+    """A 5 mm first affine step jumps out of the rigid optimum on this pair; the
+    result must stay the rigid one (an orthonormal matrix, within a voxel) and say so."""
+    import napari_calcium.registration as registration
+
+    ct, mri, truth = pair
+    monkeypatch.setattr(registration, "AFFINE_FIRST_STEP", 5.0)
+    result = register(ct, mri, kind="affine")
+    rigid, affine = result.stages
+    assert affine["kept"] is False and "rigid result kept" in result.stop_reason
+    assert result.final_metric == rigid["final_metric"]
+    matrix = np.reshape(result.transform.GetParameters()[:9], (3, 3))
+    assert np.allclose(matrix @ matrix.T, np.eye(3), atol=1e-9)
+    error = tre(result.transform, truth)
+    assert error["mean"] < 1.5 and error["max"] < 3.0  # half a voxel, a voxel (3 mm)
+
+
 def test_progress_and_cancel(pair):
     ct, mri, _ = pair
     seen = []
