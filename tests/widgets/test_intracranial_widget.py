@@ -64,6 +64,25 @@ def test_points_centreline_reformat_and_linked_clicks(head):
     np.testing.assert_allclose(index, [20, c, c], atol=1e-6)
 
 
+def test_clicks_on_the_layers_move_the_linked_markers(head):
+    """The press callbacks napari runs for a click on each layer move the other marker."""
+    from types import SimpleNamespace
+
+    from napari.utils.interactions import mouse_press_callbacks
+
+    viewer, widget, ct, _ = head
+    widget.reformat()
+    sections = widget.sections
+    c = (sections.size - 1) / 2
+    clicked = np.array([30, c, c]) * np.asarray(sections.scale_mm)
+    mouse_press_callbacks(viewer.layers["CT reformat"], SimpleNamespace(position=clicked))
+    source_world = viewer.layers["linked point (source)"].data[0]
+    expected = VesselGeometry().axis_points(30 * sections.step_mm)[::-1]
+    assert np.linalg.norm(source_world - expected) < 0.5 * min(ct.spacing_mm)
+    mouse_press_callbacks(widget.ct_layer.value, SimpleNamespace(position=source_world))
+    np.testing.assert_allclose(viewer.layers["linked point (reformat)"].data[0], clicked, atol=1e-6)
+
+
 def test_mri_contours_are_editable(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     geometry = VesselGeometry(length_mm=16.0)
