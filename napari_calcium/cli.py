@@ -231,6 +231,12 @@ def add_coronary(sub) -> None:
         help="artery label image on the CT grid (1 LM, 2 LAD, 3 LCX, 4 RCA); without it "
         "every candidate is scored as 'unassigned'",
     )
+    p.add_argument(
+        "--artery-names",
+        default="LM,LAD,LCX,RCA",
+        help="names of labels 1, 2, 3, ... in order (default LM,LAD,LCX,RCA); branches "
+        "listed apart (e.g. LM,LAD,LCX,RCA,D1) are scored apart and not counted in CAC-DRS N",
+    )
     p.add_argument("--threshold-hu", type=float, default=130.0, help="candidate threshold (>=)")
     p.add_argument("--min-area-mm2", type=float, default=1.0, help="minimum slice-lesion area")
     p.add_argument("--min-pixels", type=int, help="also require this many pixels per slice-lesion")
@@ -268,9 +274,13 @@ def add_coronary(sub) -> None:
 def run_coronary_command(args) -> int:
     from napari_calcium import report as reports
     from napari_calcium.calcium import CoronarySettings, measure_coronary
+    from napari_calcium.calcium.coronary import artery_colors_for, artery_names_from_text
     from napari_calcium.io import read, write
 
+    names = artery_names_from_text(args.artery_names)
     settings = CoronarySettings(
+        artery_names=names,
+        artery_colors=artery_colors_for(names),
         threshold_hu=args.threshold_hu,
         min_area_mm2=args.min_area_mm2,
         min_pixels=args.min_pixels,

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 ARTERY_NAMES: dict[int, str] = {1: "LM", 2: "LAD", 3: "LCX", 4: "RCA"}
 #: Default display colours of the arteries (hex RGB).
 ARTERY_COLORS: dict[int, str] = {1: "#e6194b", 2: "#3cb44b", 3: "#4363d8", 4: "#f58231"}
+#: Colours of labels beyond the four main arteries (distinct from ARTERY_COLORS).
+EXTRA_COLORS = ("#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324", "#800000")
 #: Name under which candidates are scored when no artery labels are given.
 UNASSIGNED = "unassigned"
 SLICE_MODES = ("resample3mm", "native")
@@ -167,6 +169,26 @@ class CoronaryResult:
         labels = np.zeros(self.scoring_ct.shape, dtype)
         labels.reshape(-1)[self.voxel_index] = self.voxel_lesion
         return self.scoring_ct.replace(array=labels, modality="LABELS", units="label")
+
+
+def artery_names_from_text(text: str) -> dict[int, str]:
+    """Names of artery labels 1, 2, ... from a comma-separated list ("LM, LAD, LCX, RCA, D1")."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise InputError(
+            f"artery names {text!r} have an empty entry",
+            "give one name per label 1, 2, 3, ..., separated by commas",
+        )
+    if len({n.lower() for n in names}) < len(names):
+        raise InputError(f"artery names {text!r} repeat a name", "give each label its own name")
+    return dict(enumerate(names, start=1))
+
+
+def artery_colors_for(names: dict[int, str]) -> dict[int, str]:
+    """Label -> colour: LM, LAD, LCX and RCA keep theirs wherever listed, others get extras."""
+    main = {name: ARTERY_COLORS[code] for code, name in ARTERY_NAMES.items()}
+    extra = iter(EXTRA_COLORS * (len(names) // len(EXTRA_COLORS) + 1))
+    return {code: main.get(name) or next(extra) for code, name in names.items()}
 
 
 def check_ct_in_hu(ct: Volume, minimum_below_hu: float = HU_MINIMUM_CHECK) -> None:
@@ -397,6 +419,12 @@ def measure_coronary(
     if scoring_arteries is not None:
         by_name = {name: v["agatston"] for name, v in per_artery.items()}
         n_vessels = score.vessels_with_calcium(by_name, CAC_DRS_VESSELS)
+        apart = [n for n, a in by_name.items() if a > 0 and n not in CAC_DRS_VESSELS]
+        if apart:
+            warnings.append(
+                f"calcium in {', '.join(apart)} is not counted in CAC-DRS N, which counts "
+                f"{', '.join(CAC_DRS_VESSELS)}: label a branch as its parent vessel for N"
+            )
     category = score.agatston_category(total)
     lesion_rows = _rows(lesions, names, LESION_KEYS)
     report = {

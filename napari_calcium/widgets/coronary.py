@@ -1,7 +1,8 @@
 """Coronary scoring widget: assign calcium candidates to arteries and read the scores.
 
 The reader's work is one Labels layer of arteries on the CT grid (1 LM, 2 LAD,
-3 LCX, 4 RCA). The widget shows every candidate above the threshold as an overlay;
+3 LCX, 4 RCA by default; the "arteries" field lists the names of labels 1, 2, ...
+so branches such as D1 or OM1 can be scored apart). The widget shows every candidate above the threshold as an overlay;
 with an artery chosen, clicking a candidate assigns its whole connected region to
 that artery (one undoable step), "exclude" clears it, and the brush and eraser of
 the arteries layer split or merge as usual; napari's own Ctrl+Z / Ctrl+Shift+Z on
@@ -31,6 +32,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -40,10 +42,11 @@ from qtpy.QtWidgets import (
 
 from napari_calcium.calcium.components import candidate_lesions
 from napari_calcium.calcium.coronary import (
-    ARTERY_COLORS,
     ARTERY_NAMES,
     SLICE_MODES,
     CoronarySettings,
+    artery_colors_for,
+    artery_names_from_text,
     calibration_from_rois,
     measure_coronary,
 )
@@ -98,6 +101,13 @@ class CoronaryWidget(QWidget):
         calibrate = QPushButton("Calibrate from ROIs")
         calibrate.clicked.connect(self.calibrate)
         self.radiomics = QCheckBox("PyRadiomics features per lesion")
+        self.artery_names: dict[int, str] = dict(ARTERY_NAMES)
+        self.names_edit = QLineEdit(", ".join(ARTERY_NAMES.values()))
+        self.names_edit.setToolTip(
+            "names of artery labels 1, 2, 3, ... in order; LM, LAD, LCX and RCA count "
+            "for CAC-DRS N"
+        )
+        self.names_edit.editingFinished.connect(self.set_artery_names)
         self.artery = QComboBox()
         self.artery.addItems([*ARTERY_NAMES.values(), EXCLUDE])
         find = QPushButton("Show candidates")
@@ -126,6 +136,7 @@ class CoronaryWidget(QWidget):
         form.addRow("HA insert", self.rho_ha)
         form.addRow(calibrate)
         form.addRow(self.radiomics)
+        form.addRow("arteries", self.names_edit)
         form.addRow("click assigns to", self.artery)
         buttons = QHBoxLayout()
         for button in (undo, redo, recompute):
@@ -152,7 +163,37 @@ class CoronaryWidget(QWidget):
             slice_mode=self.slice_mode.currentText(),
             calibration_mg_cm3_per_hu=c if c > 0 else None,
             radiomics=self.radiomics.isChecked(),
+            artery_names=dict(self.artery_names),
+            artery_colors=artery_colors_for(self.artery_names),
         )
+
+    def set_artery_names(self, text: str | None = None) -> None:
+        """Name the artery labels 1, 2, ... from a comma-separated list (e.g. "LM, LAD, D1").
+
+        The click choice, the arteries layer's colours and the scores follow. A list
+        with an empty, repeated or reserved name is refused and the previous one kept.
+        """
+        text = self.names_edit.text() if text is None else text
+        try:
+            named = artery_names_from_text(text)
+            if EXCLUDE in (n.lower() for n in named.values()):
+                raise InputError(f"'{EXCLUDE}' clears a lesion; it cannot name an artery")
+        except InputError as err:
+            show_warning(f"{err}; keeping {', '.join(self.artery_names.values())}")
+            self.names_edit.setText(", ".join(self.artery_names.values()))
+            return
+        self.artery_names = named
+        names = list(named.values())
+        self.names_edit.setText(", ".join(names))
+        current = self.artery.currentText()
+        self.artery.clear()
+        self.artery.addItems([*names, EXCLUDE])
+        if current in names:
+            self.artery.setCurrentText(current)
+        arteries = self._layer(ARTERIES)
+        if arteries is not None:
+            arteries.colormap = _label_colormap(self.artery_names)
+        self.request_update()
 
     def _refresh_layers(self, event=None) -> None:
         current = self.ct_combo.currentText()
@@ -201,10 +242,11 @@ class CoronaryWidget(QWidget):
         if arteries is None or arteries.data.shape != labels.shape:
             if arteries is not None:
                 self.viewer.layers.remove(arteries)
-            colors = {0: "transparent", None: "white"}
-            colors.update({k: ARTERY_COLORS[k] for k in ARTERY_NAMES})
             arteries = self.viewer.add_labels(
-                np.zeros(labels.shape, np.uint8), name=ARTERIES, colormap=colors, **geometry
+                np.zeros(labels.shape, np.uint8),
+                name=ARTERIES,
+                colormap=_label_colormap(self.artery_names),
+                **geometry,
             )
         self._watch(arteries)
         self.viewer.layers.selection.active = candidates
@@ -266,7 +308,7 @@ class CoronaryWidget(QWidget):
     def assign_at(self, world_zyx, artery: str | None = None) -> int:
         """Assign the candidate region under a world point (z, y, x mm) to an artery.
 
-        ``artery`` is a name (``LM``, ``LAD``, ``LCX``, ``RCA``) or ``"exclude"``,
+        ``artery`` is a name from :attr:`artery_names` or ``"exclude"``,
         defaulting to the one chosen in the widget. The whole 3-D connected candidate
         region is written into the arteries layer as one undoable step.
 
@@ -280,7 +322,11 @@ class CoronaryWidget(QWidget):
             show_warning("Press 'Show candidates' first.")
             return 0
         artery = artery or self.artery.currentText()
-        value = 0 if artery == EXCLUDE else _code(artery)
+        codes = {name: code for code, name in self.artery_names.items()}
+        if artery != EXCLUDE and artery not in codes:
+            show_warning(f"unknown artery {artery!r}: use one of {', '.join(codes)}")
+            return 0
+        value = 0 if artery == EXCLUDE else codes[artery]
         index = np.round(candidates.world_to_data(np.asarray(world_zyx, float))).astype(int)
         if np.any(index < 0) or np.any(index >= candidates.data.shape):
             return 0
@@ -399,7 +445,9 @@ class CoronaryWidget(QWidget):
         world = np.asarray(lesion["centroid_mm"][::-1])  # LPS (x, y, z) -> world (z, y, x)
         for axis, value in enumerate(world):
             self.viewer.dims.set_point(axis, value)
-        self.viewer.camera.center = tuple(world)
+        # napari >= 0.9 keeps the camera on viewer.scene
+        camera = self.viewer.scene.camera if hasattr(self.viewer, "scene") else self.viewer.camera
+        camera.center = tuple(world)
         layer = self._layer(LESIONS)
         if layer is not None:
             layer.selected_label = lesion["id"]
@@ -417,8 +465,8 @@ def _find_candidates(ct_array, threshold_hu):
     return labels, ndimage.find_objects(labels)
 
 
-def _code(artery: str) -> int:
-    return next(k for k, v in ARTERY_NAMES.items() if v == artery)
+def _label_colormap(names: dict[int, str]) -> dict:
+    return {0: "transparent", None: "white", **artery_colors_for(names)}
 
 
 def _spin(value, low, high, step, suffix, decimals=2) -> QDoubleSpinBox:

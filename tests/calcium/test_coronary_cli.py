@@ -141,3 +141,36 @@ def test_unknown_labels_and_bad_settings_are_refused(phantom_files, capsys):
         )
     assert main(["coronary", "/nonexistent/ct.nii.gz"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_artery_names_score_a_branch_apart(phantom_files, tmp_path, capsys):
+    """The 160 HU LAD lesion relabelled 5 and named D1 is scored under D1 (3 x 3
+    pixels of 0.45 mm at weight 1 in one 3-mm slab: 1.8225), the total is unchanged,
+    N stays 4 (LAD keeps its 450 HU lesion) and a warning says D1 is not in N."""
+    folder, ct, truth = phantom_files
+    arteries = read(folder / "arteries.nii.gz")
+    labels = np.asarray(arteries.array).copy()
+    branch = (labels == 2) & (np.asarray(ct.array) < 300)
+    labels[branch] = 5
+    write(arteries.replace(array=labels), tmp_path / "branch.nii.gz")
+    d1 = next(t["agatston"] for t in truth["lesions"] if t["artery"] == "LAD" and t["hu"] == 160)
+    args = ["coronary", str(folder / "ct.nii.gz"), "--arteries", str(tmp_path / "branch.nii.gz")]
+    assert (
+        main([*args, "--artery-names", "LM,LAD,LCX,RCA,D1", "--json", str(tmp_path / "r.json")])
+        == 0
+    )
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["per_artery"]["D1"]["agatston"] == pytest.approx(d1)
+    assert result["per_artery"]["LAD"]["agatston"] == pytest.approx(
+        truth["per_artery"]["LAD"]["agatston"] - d1
+    )
+    assert result["agatston"] == pytest.approx(truth["agatston"])
+    assert result["cac_drs"] == "A2/N4"
+    assert any("calcium in D1 is not counted in CAC-DRS N" in w for w in result["warnings"])
+
+    # without the name, label 5 is refused with the fix; an empty name is refused too
+    assert main([*args, "--json", str(tmp_path / "x.json")]) == 2
+    assert "artery labels contain values [5] with no artery name" in capsys.readouterr().err
+    assert main([*args, "--artery-names", "LM,,RCA", "--json", str(tmp_path / "x.json")]) == 2
+    assert "have an empty entry" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()

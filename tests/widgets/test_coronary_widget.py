@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from napari.utils.colormaps.standardize_color import transform_color
 
+from napari_calcium.calcium.coronary import ARTERY_COLORS, EXTRA_COLORS
 from napari_calcium.phantoms.coronary import PIXEL_MM, coronary_ct
 from napari_calcium.widgets.coronary import (
     ARTERIES,
@@ -124,3 +126,47 @@ def test_radiomics_columns_reach_the_features_table(make_napari_viewer, qtbot):
         widget.calibrate()
     assert widget.calibration.value() == pytest.approx(200 / 250)
     assert blocker.args[0]["mass_mg"] == pytest.approx(truth["mass_mg"])
+
+
+def test_named_branch_is_scored_apart_and_left_out_of_cac_drs_n(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    ct, _, truth = coronary_ct(3.0)
+    data, kwargs, _ = image_tuple(ct, "phantom CT")
+    viewer.add_image(data, **kwargs)
+    widget = CoronaryWidget(viewer)
+    with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
+        widget.show_candidates()
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
+        pass
+
+    # an empty name is refused and the list kept
+    widget.set_artery_names("LM, , RCA")
+    assert widget.artery_names == {1: "LM", 2: "LAD", 3: "LCX", 4: "RCA"}
+    assert widget.names_edit.text() == "LM, LAD, LCX, RCA"
+
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
+        widget.set_artery_names("LM, LAD, LCX, RCA, D1")
+    assert [widget.artery.itemText(i) for i in range(widget.artery.count())] == [
+        "LM",
+        "LAD",
+        "LCX",
+        "RCA",
+        "D1",
+        "exclude",
+    ]
+    # label 5 takes the first extra colour; the main arteries keep theirs
+    colors = viewer.layers[ARTERIES].colormap
+    assert np.allclose(colors.map(5), transform_color(EXTRA_COLORS[0])[0])
+    assert np.allclose(colors.map(2), transform_color(ARTERY_COLORS[2])[0])
+
+    # the 48.6 lesion clicked as D1 scores under D1, not LAD, and is left out of N
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        assert widget.assign_at(lesion_world(truth, "LAD", 450), artery="D1") == 60
+    report = blocker.args[0]
+    assert report["per_artery"]["D1"]["agatston"] == pytest.approx(48.6)
+    assert report["per_artery"]["LAD"]["agatston"] == 0
+    assert summary(widget)["D1"] == "48.6" and summary(widget)["Total"] == "48.6"
+    assert report["cac_drs"].endswith("N0")
+    assert any("calcium in D1 is not counted in CAC-DRS N" in w for w in report["warnings"])
+    assert "calcium in D1" in widget.status.text()
+    assert widget.report["settings"]["artery_names"]["5"] == "D1"

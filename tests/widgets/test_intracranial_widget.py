@@ -80,7 +80,9 @@ def test_clicks_on_the_layers_move_the_linked_markers(head):
     expected = VesselGeometry().axis_points(30 * sections.step_mm)[::-1]
     assert np.linalg.norm(source_world - expected) < 0.5 * min(ct.spacing_mm)
     mouse_press_callbacks(widget.ct_layer.value, SimpleNamespace(position=source_world))
-    np.testing.assert_allclose(viewer.layers["linked point (reformat)"].data[0], clicked, atol=1e-6)
+    np.testing.assert_allclose(
+        viewer.layers["linked point (reformat)"].data[0], clicked, atol=1e-6
+    )
 
 
 def test_mri_contours_are_editable(make_napari_viewer, qtbot):
