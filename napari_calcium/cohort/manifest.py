@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,8 @@ class Column:
         argument, passed in column order.
     minimum : smallest allowed number (``float`` / ``int``); ``exclusive`` makes it ``>``.
     choices : allowed values of a ``choice`` column.
+    check : for a ``text`` column, a function that raises ``ValueError`` with the
+        reason when a value is not valid.
     help : what the column means, for the docs and error messages.
     """
 
@@ -62,6 +65,7 @@ class Column:
     minimum: float | None = None
     exclusive: bool = False
     choices: tuple[str, ...] = ()
+    check: Callable[[str], None] | None = None
     help: str = ""
 
     @property
@@ -84,6 +88,8 @@ class Column:
                 raise ValueError(f"{self.name} {text!r} is not one of {', '.join(self.choices)}")
             return text
         if self.kind == TEXT:
+            if self.check is not None:
+                self.check(text)
             return text
         if self.kind == FLAG:
             if text.lower() not in _TRUE | _FALSE:
@@ -141,6 +147,12 @@ def _positive(name, help="", flag=""):
     return Column(name, FLOAT, flag=flag, minimum=0.0, exclusive=True, help=help)
 
 
+def _artery_names(text: str) -> None:
+    from napari_calcium.calcium.coronary import artery_names_from_text
+
+    artery_names_from_text(text)  # an InputError is a ValueError with the reason
+
+
 #: The analyses a manifest can run and their columns.
 ANALYSES: dict[str, Analysis] = {
     a.name: a
@@ -150,6 +162,12 @@ ANALYSES: dict[str, Analysis] = {
             (
                 _path("ct", required=True, flag=None, help="non-contrast cardiac CT in HU"),
                 _path("arteries", help="artery labels on the CT grid (1 LM, 2 LAD, 3 LCX, 4 RCA)"),
+                Column(
+                    "artery_names",
+                    TEXT,
+                    check=_artery_names,
+                    help='names of labels 1, 2, ... (quoted: "LM,LAD,LCX,RCA,D1")',
+                ),
                 Column("threshold_hu", FLOAT, help="candidate threshold (HU, >=)"),
                 Column("min_area_mm2", FLOAT, minimum=0.0, help="minimum slice-lesion area"),
                 Column("min_pixels", INT, minimum=1, help="minimum pixels per slice-lesion"),

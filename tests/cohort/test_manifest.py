@@ -59,16 +59,18 @@ def test_every_problem_is_listed_with_its_line(tmp_path):
     _touch(tmp_path / "ct.nii.gz")
     _touch(tmp_path / "pb.dcm")
     text = (
-        "subject_id,analysis,ct,threshold_hu,pullback,pullback_speed_mm_s,flair\n"
-        "a,coronary,ct.nii.gz,130,,,\n"  # line 2: fine
-        "a,coronary,ct.nii.gz,,,,\n"  # line 3: duplicate id
-        "b,coronary,missing.nii.gz,abc,,,\n"  # line 4: missing file + bad number
-        "c,ivus,,,pb.dcm,-0.5,\n"  # line 5: speed must be > 0
-        "d,pet,ct.nii.gz,,,,\n"  # line 6: unknown analysis
-        "e,coronary,,,,,\n"  # line 7: required ct empty
-        "../f,coronary,ct.nii.gz,,,,\n"  # line 8: subject id is not a file name
-        "g,coronary,ct.nii.gz,,,,ct.nii.gz\n"  # line 9: flair does not apply to coronary
-        "h,register,,,,,\n"  # line 10: fixed/moving columns absent
+        "subject_id,analysis,ct,threshold_hu,pullback,pullback_speed_mm_s,flair,artery_names\n"
+        "a,coronary,ct.nii.gz,130,,,,\n"  # line 2: fine
+        "a,coronary,ct.nii.gz,,,,,\n"  # line 3: duplicate id
+        "b,coronary,missing.nii.gz,abc,,,,\n"  # line 4: missing file + bad number
+        "c,ivus,,,pb.dcm,-0.5,,\n"  # line 5: speed must be > 0
+        "d,pet,ct.nii.gz,,,,,\n"  # line 6: unknown analysis
+        "e,coronary,,,,,,\n"  # line 7: required ct empty
+        "../f,coronary,ct.nii.gz,,,,,\n"  # line 8: subject id is not a file name
+        "g,coronary,ct.nii.gz,,,,ct.nii.gz,\n"  # line 9: flair does not apply to coronary
+        "h,register,,,,,,\n"  # line 10: fixed/moving columns absent
+        'i,coronary,ct.nii.gz,,,,,"LM,,RCA"\n'  # line 11: an empty artery name
+        'j,coronary,ct.nii.gz,,,,,"LM,LAD,LCX,RCA,D1"\n'  # line 12: fine
     )
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(text)
@@ -86,10 +88,11 @@ def test_every_problem_is_listed_with_its_line(tmp_path):
         "line 9: column 'flair' does not apply to analysis 'coronary'",
         "column 'fixed' is required by analysis 'register' (lines 10)",
         "column 'moving' is required by analysis 'register' (lines 10)",
+        "line 11: artery names 'LM,,RCA' have an empty entry",
     ]
     for problem in expected:
         assert problem in message
-    assert "has 10 problem(s)" in message
+    assert "has 11 problem(s)" in message
     assert "no subject was run" in message
 
 
