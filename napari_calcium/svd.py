@@ -711,7 +711,8 @@ def run_svd_with_masks(
     arrays ``(z, y, x)`` on the FLAIR grid; ``record`` is a per-patient dict (plain
     JSON values): ``wmh_volume_ml``,
     ``wmh_periventricular_ml``, ``wmh_deep_ml``, ``fazekas_periventricular``,
-    ``fazekas_deep`` (+ ``_suggested`` and ``fazekas_suggestion``), ``microbleeds``,
+    ``fazekas_deep`` (+ ``_suggested`` and ``fazekas_suggestion``), ``wmh_source``,
+    ``ventricle_source`` (reader labels, T1 or FLAIR), ``microbleeds``,
     ``lacunes``, ``epvs_basal_ganglia``, ``epvs_centrum_semiovale``, ``svd_score``,
     ``inputs`` (geometry), ``settings`` and ``format_version``.
     """
@@ -751,8 +752,13 @@ def run_svd_with_masks(
     brain_array = on["brain"].numpy() != 0 if on["brain"] is not None else brain_mask(flair)
     if on["ventricle_labels"] is not None:
         ventricles = on["ventricle_labels"].numpy() != 0
+        ventricle_source = "reader labels"
+    elif on["t1"] is not None:
+        ventricles = find_ventricles(on["t1"], brain_array, s)
+        ventricle_source = "CSF-dark on T1"
     else:
-        ventricles = find_ventricles(on["t1"] or flair, brain_array, s)
+        ventricles = find_ventricles(flair, brain_array, s)
+        ventricle_source = "CSF-dark on FLAIR"
     wmh = (
         on["wmh_labels"].numpy() != 0
         if on["wmh_labels"] is not None
@@ -767,6 +773,7 @@ def run_svd_with_masks(
     record["settings"] = s.to_dict()
     update_wmh(record, wmh, ventricles, flair, s)
     record["wmh_source"] = "reader labels" if wmh_labels is not None else "automatic candidates"
+    record["ventricle_source"] = ventricle_source
     record["fazekas_periventricular_reader"] = fazekas_periventricular
     record["fazekas_deep_reader"] = fazekas_deep
     if on["swi"] is not None:

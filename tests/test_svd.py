@@ -340,16 +340,31 @@ def test_cli_refuses_mismatched_grids_without_traceback(phantom, tmp_path, capsy
     assert "Traceback" not in err
 
 
-def test_supplied_ventricle_labels(phantom):
-    flair, _, truth = phantom
-    # the two ventricles of the construction: semi-axes 6 x 25 x 9 mm at (+-12, 0, 8) mm
+def _ventricle_masks(flair):
+    """The two ventricles of the construction: semi-axes 6 x 25 x 9 mm at (+-12, 0, 8) mm."""
     k, j, i = np.indices(flair.shape)
     x, y, z = np.moveaxis(flair.index_to_physical(np.stack([k, j, i], -1)), -1, 0)
-    ventricles = np.zeros(flair.shape, np.uint8)
-    for cx in (12.0, -12.0):
-        ventricles[((x - cx) / 6) ** 2 + (y / 25) ** 2 + ((z - 8) / 9) ** 2 <= 1] = 1
-    out = run_svd(flair, ventricle_labels=flair.with_array(ventricles))
+    return [((x - cx) / 6) ** 2 + (y / 25) ** 2 + ((z - 8) / 9) ** 2 <= 1 for cx in (12.0, -12.0)]
+
+
+def test_supplied_ventricle_labels(phantom):
+    flair, _, truth = phantom
+    right, left = _ventricle_masks(flair)
+    out = run_svd(flair, ventricle_labels=flair.with_array((right | left).astype(np.uint8)))
+    assert out["ventricle_source"] == "reader labels"
     assert out["wmh_periventricular_ml"] == pytest.approx(PV_ML[2], rel=0.05)
     assert out["wmh_deep_ml"] == pytest.approx(DEEP_ML[2], rel=0.08)
     assert out["ventricle_volume_ml"] == pytest.approx(2 * ellipsoid_ml(6, 25, 9), rel=0.05)
     assert (out["fazekas_periventricular"], out["fazekas_deep"]) == (2, 2)
+
+
+def test_ventricles_found_on_a_t1(phantom):
+    """A T1 (CSF dark, brain bright) whose only dark cavity is the right ventricle: the
+    ventricles come from the T1, not from the FLAIR (which shows both)."""
+    flair, _, _ = phantom
+    right, _ = _ventricle_masks(flair)
+    t1 = np.where(right, 150.0, 600.0).astype(np.float32)
+    out = run_svd(flair, t1=flair.with_array(t1))
+    assert out["ventricle_source"] == "CSF-dark on T1"
+    assert out["ventricle_volume_ml"] == pytest.approx(ellipsoid_ml(6, 25, 9), rel=0.05)
+    assert run_svd(flair)["ventricle_source"] == "CSF-dark on FLAIR"
