@@ -30,20 +30,27 @@ def lesion_world(truth, artery, hu):
     return np.asarray(lesion["centroid_mm"][::-1])
 
 
-def test_assign_two_lesions_by_clicks_then_undo(make_napari_viewer, qtbot):
+@pytest.fixture
+def scoring(make_napari_viewer, qtbot):
+    """A viewer with the 3-mm phantom CT and the docked widget, candidates shown and
+    the first scoring (nothing assigned yet) done."""
     viewer = make_napari_viewer()
-    ct, _, truth = coronary_ct(3.0)
+    ct, arteries, truth = coronary_ct(3.0)
     data, kwargs, _ = image_tuple(ct, "phantom CT")
     viewer.add_image(data, **kwargs)
     widget = CoronaryWidget(viewer)
     viewer.window.add_dock_widget(widget)
-
     with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
         widget.show_candidates()
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
+        pass
+    return viewer, widget, ct, arteries, truth
+
+
+def test_assign_two_lesions_by_clicks_then_undo(scoring, qtbot):
+    viewer, widget, ct, _, truth = scoring
     assert {CANDIDATES, ARTERIES} <= {layer.name for layer in viewer.layers}
-    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
-        pass  # the first scoring after the candidates appear: nothing assigned yet
-    assert blocker.args[0]["agatston"] == 0
+    assert widget.report["agatston"] == 0  # the first scoring: nothing assigned yet
     assert summary(widget)["Total"] == "0.0"
 
     # LAD lesion: 6 x 5 pixels of 0.45 mm, 450 HU (x4), two 3-mm slices = 48.6
@@ -92,16 +99,8 @@ def test_assign_two_lesions_by_clicks_then_undo(make_napari_viewer, qtbot):
     assert blocker.args[0]["agatston"] == 0
 
 
-def test_radiomics_columns_reach_the_features_table(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    ct, arteries, truth = coronary_ct(3.0)
-    data, kwargs, _ = image_tuple(ct, "phantom CT")
-    viewer.add_image(data, **kwargs)
-    widget = CoronaryWidget(viewer)
-    with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
-        widget.show_candidates()
-    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
-        pass
+def test_radiomics_columns_reach_the_features_table(scoring, qtbot):
+    viewer, widget, _, arteries, truth = scoring
     # paint the shipped reader labels into the arteries layer (as a brush would)
     layer = viewer.layers[ARTERIES]
     with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
@@ -128,16 +127,8 @@ def test_radiomics_columns_reach_the_features_table(make_napari_viewer, qtbot):
     assert blocker.args[0]["mass_mg"] == pytest.approx(truth["mass_mg"])
 
 
-def test_named_branch_is_scored_apart_and_left_out_of_cac_drs_n(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    ct, _, truth = coronary_ct(3.0)
-    data, kwargs, _ = image_tuple(ct, "phantom CT")
-    viewer.add_image(data, **kwargs)
-    widget = CoronaryWidget(viewer)
-    with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
-        widget.show_candidates()
-    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
-        pass
+def test_named_branch_is_scored_apart_and_left_out_of_cac_drs_n(scoring, qtbot):
+    viewer, widget, _, _, truth = scoring
 
     # an empty name is refused and the list kept
     widget.set_artery_names("LM, , RCA")
