@@ -3,8 +3,9 @@
 Thin over :mod:`napari_calcium.svd`: the FLAIR / SWI layers become Volumes, the
 analysis runs off the GUI thread, and the results come back as editable layers —
 WMH labels (1 periventricular, 2 deep), microbleed candidates as Points whose
-``features['status']`` is ``candidate`` / ``confirmed`` / ``rejected``, and an
-empty lacune Points layer for the reader. The reader's grades (Fazekas, EPVS,
+``features['status']`` is ``candidate`` / ``confirmed`` / ``rejected``, and empty
+lacune layers for the reader: Points (a click on the cavity, measured on the FLAIR)
+and Labels (the cavity painted); both get the STRIVE 3-15 mm size check. The reader's grades (Fazekas, EPVS,
 per-artery calcification) are entered in the widget; the table shows every
 marker with the patient's calcification grade beside it, and the record is saved
 as JSON (``format_version``, atomic write) for the cohort report.
@@ -13,6 +14,7 @@ as JSON (``format_version``, atomic write) for the cohort report.
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,7 @@ NOT_SET = "not set"
 STATUS_COLORS = {"candidate": "yellow", "confirmed": "red", "rejected": "gray"}
 CANDIDATES_LAYER = "microbleed candidates"
 LACUNES_LAYER = "lacunes"
+LACUNE_LABELS_LAYER = "lacune labels"
 WMH_LAYER = "WMH (1 periventricular, 2 deep)"
 TABLE_COLUMNS = ["marker", "value", "detail", "calcification grade"]
 
@@ -53,7 +56,7 @@ class SvdWidget(Container):
         self.record: dict[str, Any] | None = None
         self._flair: Volume | None = None
         self._masks: dict[str, np.ndarray] | None = None
-        self._lacune_points: list | None = None
+        self._lacunes_key: tuple | None = None
         self.flair_layer = ComboBox(label="FLAIR", choices=self._image_layers)
         self.swi_layer = ComboBox(label="SWI / T2*", choices=self._optional_images)
         self.region_layer = ComboBox(label="region map", choices=self._optional_labels)
@@ -189,7 +192,7 @@ class SvdWidget(Container):
         record, masks = result
         self._masks = masks
         self.record = record
-        self._lacune_points = None
+        self._lacunes_key = None
         self._add_layers()
         self.refresh()
 
@@ -204,7 +207,13 @@ class SvdWidget(Container):
             record["settings"]["periventricular_distance_mm"],
         )
         split[split == 3] = 0  # ventricles are shown on their own layer
-        for name in (WMH_LAYER, "ventricles", CANDIDATES_LAYER, LACUNES_LAYER):
+        for name in (
+            WMH_LAYER,
+            "ventricles",
+            CANDIDATES_LAYER,
+            LACUNES_LAYER,
+            LACUNE_LABELS_LAYER,
+        ):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         data, kwargs, _ = labels_tuple(flair.with_array(split), WMH_LAYER, opacity=0.5)
@@ -218,6 +227,11 @@ class SvdWidget(Container):
             np.zeros((0, 3)), name=LACUNES_LAYER, size=4, face_color="cyan", ndim=3
         )
         lacunes.events.data.connect(self.refresh)
+        empty = flair.with_array(np.zeros(flair.shape, np.uint8))
+        data, kwargs, _ = labels_tuple(empty, LACUNE_LABELS_LAYER, opacity=0.6)
+        painted = self.viewer.add_labels(data, **kwargs)
+        painted.events.paint.connect(self.refresh)
+        painted.events.set_data.connect(self.refresh)
 
     def _add_candidate_points(self):
         import pandas as pd
@@ -341,14 +355,18 @@ class SvdWidget(Container):
     def _sync_lacunes(self):
         from napari_calcium.svd import measure_lacunes
 
-        layer = self._layer(LACUNES_LAYER)
-        if layer is None or self._flair is None:
+        points_layer, labels_layer = self._layer(LACUNES_LAYER), self._layer(LACUNE_LABELS_LAYER)
+        if points_layer is None or self._flair is None:
             return
-        points = [list(map(float, p[::-1])) for p in layer.data]
-        if points != self._lacune_points:
-            self._lacune_points = points
+        points = [list(map(float, p[::-1])) for p in points_layer.data]
+        labels = None if labels_layer is None else np.asarray(labels_layer.data)
+        if labels is not None and not labels.any():
+            labels = None
+        key = (points, None if labels is None else hashlib.sha1(labels).hexdigest())
+        if key != self._lacunes_key:
+            self._lacunes_key = key
             self.record["lacunes"] = measure_lacunes(
-                self._flair, self._masks["brain"], points_mm=points or None
+                self._flair, self._masks["brain"], points_mm=points or None, labels=labels
             )
 
     def _apply_reader_entries(self):
@@ -469,7 +487,7 @@ class SvdWidget(Container):
             return None
         self.record = copy.deepcopy(record)
         self._flair = self._masks = None  # the record's images are not the open layers
-        for name in (WMH_LAYER, "ventricles", LACUNES_LAYER):
+        for name in (WMH_LAYER, "ventricles", LACUNES_LAYER, LACUNE_LABELS_LAYER):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         self.subject.value = record.get("subject_id") or ""

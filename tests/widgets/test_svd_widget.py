@@ -7,7 +7,13 @@ import pytest
 
 from napari_calcium.phantoms.brain import brain_flair_swi
 from napari_calcium.widgets.layers import image_tuple
-from napari_calcium.widgets.svd import CANDIDATES_LAYER, LACUNES_LAYER, WMH_LAYER, SvdWidget
+from napari_calcium.widgets.svd import (
+    CANDIDATES_LAYER,
+    LACUNE_LABELS_LAYER,
+    LACUNES_LAYER,
+    WMH_LAYER,
+    SvdWidget,
+)
 
 # phantoms/brain.py: the first two microbleeds and the calcified focus (dark on SWI,
 # no CT here, so it is a candidate the reader must reject); the 6 mm lacune.
@@ -52,6 +58,22 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, qtbot, tm
     assert record["microbleeds"]["count"] == 0 and record["microbleeds"]["pending"] == 3
     assert record["lacunes"]["count"] == 1
     assert record["svd_score"]["total"] == 3 and record["svd_score"]["missing"] == ["microbleeds"]
+
+    # Cavities painted in the lacune labels are size-checked too: an 8 mm ball counts,
+    # a 20 mm one does not (STRIVE 3-15 mm).
+    flair = widget._flair
+    zyx = np.indices(flair.shape).reshape(3, -1).T
+    xyz = flair.index_to_physical(zyx)
+    painted = viewer.layers[LACUNE_LABELS_LAYER]
+    for centre, diameter in (((-30.0, 40.0, 30.0), 8.0), ((30.0, 30.0, -30.0), 20.0)):
+        ball = np.linalg.norm(xyz - centre, axis=1) <= diameter / 2
+        painted.data_setitem(tuple(zyx[ball].T), 1)
+    items = widget.record["lacunes"]["items"]
+    assert widget.record["lacunes"]["count"] == 2  # the point's 6 mm cavity and the 8 mm ball
+    spacing = max(flair.spacing_mm)
+    small, large = sorted(items[:2], key=lambda item: item["diameter_mm"])
+    assert small["is_lacune"] and small["diameter_mm"] == pytest.approx(8.0, abs=spacing)
+    assert not large["is_lacune"] and "outside 3-15 mm" in large["reason"]
 
     points.selected_data = {_index_near(points, TRUE_MM[0])}
     widget.set_selected_status("confirmed")
