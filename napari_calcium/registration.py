@@ -265,7 +265,8 @@ def register(
         "interpolator": "linear",
         "optimizer": {
             "rigid": "conjugate gradient line search",
-            "affine": f"regular step gradient descent from the rigid result, first step {AFFINE_FIRST_STEP}",
+            "affine": "regular step gradient descent from the rigid result, "
+            f"first step {AFFINE_FIRST_STEP}",
             "bspline": "L-BFGS-B",
             "scales": "from physical shift (rigid, affine)",
         },

@@ -1,16 +1,17 @@
 """Coronary scoring widget: assign calcium candidates to arteries and read the scores.
 
 The reader's work is one Labels layer of arteries on the CT grid (1 LM, 2 LAD,
-3 LCX, 4 RCA by default; the "arteries" field lists the names of labels 1, 2, ...
-so branches such as D1 or OM1 can be scored apart). The widget shows every candidate above the threshold as an overlay;
-with an artery chosen, clicking a candidate assigns its whole connected region to
-that artery (one undoable step), "exclude" clears it, and the brush and eraser of
-the arteries layer split or merge as usual; napari's own Ctrl+Z / Ctrl+Shift+Z on
-that layer undo and redo like the widget's buttons. After each edit the scores are
-recomputed off the GUI thread by :func:`napari_calcium.calcium.measure_coronary`;
-the tables show per-artery scores and one row per lesion (click a row to go
-there), and the lesions land as a Labels layer whose ``features`` hold the
-per-lesion measurements (PyRadiomics columns when "radiomics" is ticked).
+3 LCX, 4 RCA by default; the "arteries" field names labels 1, 2, ... so branches
+such as D1 or OM1 can be scored apart). The widget shows every candidate above the
+threshold as an overlay; with an artery chosen, clicking a candidate assigns its
+whole connected region to that artery (one undoable step), "exclude" clears it, and
+the brush and eraser of the arteries layer split or merge as usual; napari's own
+Ctrl+Z / Ctrl+Shift+Z on that layer undo and redo like the widget's buttons. After
+each edit the scores are recomputed off the GUI thread by
+:func:`napari_calcium.calcium.measure_coronary`; the tables show per-artery scores
+and one row per lesion (click a row to go there), and the lesions land as a Labels
+layer whose ``features`` hold the per-lesion measurements (PyRadiomics columns when
+"radiomics" is ticked).
 """
 
 from __future__ import annotations
