@@ -5,10 +5,11 @@ analysis runs off the GUI thread, and the results come back as editable layers â
 WMH labels (1 periventricular, 2 deep), microbleed candidates as Points whose
 ``features['status']`` is ``candidate`` / ``confirmed`` / ``rejected``, and empty
 lacune layers for the reader: Points (a click on the cavity, measured on the FLAIR)
-and Labels (the cavity painted); both get the STRIVE 3-15 mm size check. The reader's grades (Fazekas, EPVS,
-per-artery calcification) are entered in the widget; the table shows every
-marker with the patient's calcification grade beside it, and the record is saved
-as JSON (``format_version``, atomic write) for the cohort report.
+and Labels (the cavity painted); both get the STRIVE 3-15 mm size check. The
+reader's grades (Fazekas, EPVS, per-artery calcification) are entered in the
+widget; the table shows every marker with the patient's calcification grade beside
+it, and the record is saved as JSON (``format_version``, atomic write) for the
+cohort report.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ LACUNES_LAYER = "lacunes"
 LACUNE_LABELS_LAYER = "lacune labels"
 WMH_LAYER = "WMH (1 periventricular, 2 deep)"
 TABLE_COLUMNS = ["marker", "value", "detail", "calcification grade"]
+#: Layers made from one patient's images (replaced by a new run, removed by a load).
+IMAGE_LAYERS = (WMH_LAYER, "ventricles", LACUNES_LAYER, LACUNE_LABELS_LAYER)
 
 
 class SvdWidget(Container):
@@ -207,15 +210,7 @@ class SvdWidget(Container):
             record["settings"]["periventricular_distance_mm"],
         )
         split[split == 3] = 0  # ventricles are shown on their own layer
-        for name in (
-            WMH_LAYER,
-            "ventricles",
-            CANDIDATES_LAYER,
-            LACUNES_LAYER,
-            LACUNE_LABELS_LAYER,
-        ):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
+        self._remove(IMAGE_LAYERS)
         data, kwargs, _ = labels_tuple(flair.with_array(split), WMH_LAYER, opacity=0.5)
         self.viewer.add_labels(data, **kwargs)
         data, kwargs, _ = labels_tuple(
@@ -236,8 +231,7 @@ class SvdWidget(Container):
     def _add_candidate_points(self):
         import pandas as pd
 
-        if CANDIDATES_LAYER in self.viewer.layers:
-            self.viewer.layers.remove(CANDIDATES_LAYER)
+        self._remove([CANDIDATES_LAYER])
         mb = self.record.get("microbleeds")
         if mb is None:
             return
@@ -433,6 +427,11 @@ class SvdWidget(Container):
             f" (missing: {', '.join(score['missing'])})" if score["missing"] else ""
         )
 
+    def _remove(self, names) -> None:
+        for name in names:
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+
     def _layer(self, name):
         return next((layer for layer in self.viewer.layers if layer.name == name), None)
 
@@ -487,9 +486,7 @@ class SvdWidget(Container):
             return None
         self.record = copy.deepcopy(record)
         self._flair = self._masks = None  # the record's images are not the open layers
-        for name in (WMH_LAYER, "ventricles", LACUNES_LAYER, LACUNE_LABELS_LAYER):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
+        self._remove(IMAGE_LAYERS)
         self.subject.value = record.get("subject_id") or ""
         self.timepoint.value = record.get("timepoint") or "baseline"
         entries = [
