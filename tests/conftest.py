@@ -21,6 +21,9 @@ def _find_real_data() -> Path | None:
 
 
 REAL_DATA = _find_real_data()
+LOCAL_DATA = Path(
+    os.environ.get("NAPARI_CALCIUM_LOCAL_DATA", "~/.cache/napari-calcium/local-data")
+).expanduser()
 
 
 @pytest.fixture
@@ -29,6 +32,25 @@ def real_data() -> Path:
     if REAL_DATA is None or not REAL_DATA.is_dir():
         pytest.skip("real scanner files (shared/data/real) not present")
     return REAL_DATA
+
+
+@pytest.fixture
+def local_data():
+    """``local_data("ivus_vh/grupo5_GS.tif")``: a public image kept for local use only.
+
+    Some public images carry no licence that allows redistributing them, so they are never
+    committed; they live in ``NAPARI_CALCIUM_LOCAL_DATA`` (default
+    ``~/.cache/napari-calcium/local-data``, see the README) and a test that needs one
+    skips when it is absent.
+    """
+
+    def find(relative: str) -> Path:
+        path = LOCAL_DATA / relative
+        if not path.exists():
+            pytest.skip(f"local-only data {relative} not present in {LOCAL_DATA}")
+        return path
+
+    return find
 
 
 def write_slices(
