@@ -24,6 +24,8 @@ from magicgui.widgets import (
     Table,
 )
 
+from napari_calcium.widgets.dock import fit_dock
+
 if TYPE_CHECKING:
     import napari
 
@@ -63,6 +65,7 @@ class BatchWidget(Container):
         self.result = None
         self.worker = None
         self.run_button.changed.connect(self.run)
+        fit_dock(self)
 
     def run(self):
         """Start the batch in a background thread; returns the worker."""

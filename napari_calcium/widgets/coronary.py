@@ -54,6 +54,7 @@ from napari_calcium.calcium.coronary import (
 from napari_calcium.errors import InputError
 from napari_calcium.report import coronary_lesion_rows
 from napari_calcium.volume import Volume
+from napari_calcium.widgets.dock import fit_dock
 
 CANDIDATES = "calcium candidates"
 ARTERIES = "coronary arteries"
@@ -153,6 +154,7 @@ class CoronaryWidget(QWidget):
         viewer.layers.events.inserted.connect(self._refresh_layers)
         viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
+        fit_dock(self)
 
     # ------------------------------------------------------------------ setup
     def settings(self) -> CoronarySettings:

@@ -27,6 +27,7 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 
 from napari_calcium.errors import InputError
 from napari_calcium.volume import Volume
+from napari_calcium.widgets.dock import fit_dock
 
 if TYPE_CHECKING:
     import napari
@@ -111,6 +112,7 @@ class IntracranialWidget(Container):
         self.result = None
         self.worker = None
         self._source_click = None
+        fit_dock(self)
 
     # ---------------------------------------------------------------- choices
     def _images(self, _=None):

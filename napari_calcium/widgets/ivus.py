@@ -39,6 +39,7 @@ from napari_calcium.vessel.ivus import (
 )
 from napari_calcium.vessel.polar import circular_runs
 from napari_calcium.volume import Volume
+from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import image_tuple
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class IvusWidget(Container):
         self._updating = False
         self._figure = None
         self._fill_from_layer()
+        fit_dock(self)
 
     # ------------------------------------------------------------ input
     def _image_layers(self, _widget=None):

@@ -32,6 +32,7 @@ from napari_calcium.registration import (
     save_transform,
 )
 from napari_calcium.volume import Volume
+from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import image_tuple
 
 CHECK_MODES = ("blend", "checkerboard")
@@ -112,6 +113,7 @@ class RegistrationWidget(Container):
         self.check.changed.connect(self._show_check)
         viewer.layers.events.inserted.connect(self.reset_choices)
         viewer.layers.events.removed.connect(self.reset_choices)
+        fit_dock(self)
 
     def _layers(self, layer_type):
         def choices(_widget):

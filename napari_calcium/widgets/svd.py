@@ -34,6 +34,7 @@ from magicgui.widgets import (
 from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import CALCIFICATION_GRADES, CALCIFIED_ARTERIES
 from napari_calcium.volume import Volume
+from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import labels_tuple
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class SvdWidget(Container):
     """Grade small vessel disease markers of the open patient (see the module docstring)."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__(labels=True, scrollable=True)
+        super().__init__(labels=True)
         self.viewer = viewer
         self.record: dict[str, Any] | None = None
         self._flair: Volume | None = None
@@ -140,6 +141,7 @@ class SvdWidget(Container):
             widget.changed.connect(self.refresh)
         viewer.layers.events.inserted.connect(self._reset_choices)
         viewer.layers.events.removed.connect(self._reset_choices)
+        fit_dock(self)
 
     # ------------------------------------------------------------ layers
     def _image_layers(self, _=None):

@@ -1,0 +1,40 @@
+"""Docks fit the screen: a long result cannot widen or heighten the main window."""
+
+import pytest
+from qtpy.QtWidgets import QApplication, QLabel, QScrollArea
+
+from napari_calcium.widgets.batch import BatchWidget
+from napari_calcium.widgets.coronary import CoronaryWidget
+from napari_calcium.widgets.dock import SCROLL_NAME
+from napari_calcium.widgets.intracranial import IntracranialWidget
+from napari_calcium.widgets.ivus import IvusWidget
+from napari_calcium.widgets.registration import RegistrationWidget
+from napari_calcium.widgets.svd import SvdWidget
+
+SCREEN = (1366, 768)
+WIDGETS = (
+    BatchWidget,
+    CoronaryWidget,
+    IntracranialWidget,
+    IvusWidget,
+    RegistrationWidget,
+    SvdWidget,
+)
+
+
+@pytest.mark.parametrize("widget_class", WIDGETS, ids=lambda c: c.__name__)
+def test_long_labels_wrap_inside_a_scroll_area(make_napari_viewer, widget_class):
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(*SCREEN)
+    widget = widget_class(viewer)
+    viewer.window.add_dock_widget(widget)
+    native = getattr(widget, "native", widget)
+    assert isinstance(native.findChild(QScrollArea, SCROLL_NAME), QScrollArea)
+    labels = native.findChildren(QLabel)
+    assert labels and all(label.wordWrap() for label in labels)
+    # a one-line result of ~3000 px (words) and a 400-character token, as IVUS results were
+    for label in labels:
+        label.setText("score " * 500 + "x" * 400)
+    QApplication.processEvents()
+    assert window.width() <= SCREEN[0] and window.height() <= SCREEN[1]
