@@ -24,6 +24,18 @@ output ``settings``):
     the reference populations;
   - ``"native"``: scored on the acquired slices and the Agatston sum multiplied by
     ``slice increment / 3 mm`` (reported as the 3-mm-equivalent Agatston).
+
+* partial last slab (``resample3mm``): when the scan does not end on a 3-mm
+  boundary, the last slab holds less than 3 mm of scanned tissue. It is averaged
+  over the part the scan covers and scored over that thickness only: its
+  slice-lesions count ``covered / 3 mm`` of their area x factor, and its voxels
+  ``pixel area x covered mm`` of volume and mass. This is the same rule as the
+  ``increment / 3 mm`` factor of native thin slices (CLINICAL_RULES 1.2: each
+  image scores for the z-extent it represents) and as the volume definition
+  (CLINICAL_RULES 1.3: pixel area x the thickness a voxel represents), so native
+  and resampled scores agree on calcium in the last slab. A slab is never scored
+  as 3 mm of tissue the scan did not see; the result lists the partial slabs
+  (``settings.partial_slabs``).
 """
 
 from __future__ import annotations
@@ -278,8 +290,9 @@ def resample_to_slabs(
     1-mm slices is the plain mean of three slices and from 0.625-mm slices weighs
     4.8 slices (the partial ones by their overlap). Slabs start at the leading edge
     of the first slice; a last slab that is only partly covered is averaged over its
-    covered part. Artery labels follow: a slab voxel gets the non-zero label with
-    the largest covered fraction (0 only if none of its slices is labelled).
+    covered part (its thickness: :func:`slab_coverage_mm`). Artery labels follow: a
+    slab voxel gets the non-zero label with the largest covered fraction (0 only if
+    none of its slices is labelled).
 
     The exact box average is done with numpy; ``SimpleITK.ResampleImageFilter``
     interpolates point samples and does not average slabs.
@@ -332,6 +345,22 @@ def resample_to_slabs(
     ct_slabs = ct.replace(array=out, **geometry)
     arteries_slabs = None if arteries is None else arteries.replace(array=out_labels, **geometry)
     return ct_slabs, arteries_slabs
+
+
+def slab_coverage_mm(
+    n_slices: int, increment_mm: float, slab_mm: float = score.REFERENCE_SLICE_MM
+) -> np.ndarray:
+    """Thickness (mm) of scanned tissue in each slab of :func:`resample_to_slabs`.
+
+    ``n_slices`` slices of ``increment_mm`` cover ``n_slices x increment_mm`` from the
+    leading edge of the first; every slab is ``slab_mm`` thick except a last one that
+    the scan covers only partly (e.g. 1.5-mm slices ending at 4.5 mm: ``[3, 1.5]``).
+    """
+    extent_mm = n_slices * increment_mm
+    n_out = max(1, math.ceil(extent_mm / slab_mm - 1e-6))
+    covered = np.full(n_out, float(slab_mm))
+    covered[-1] = min(slab_mm, extent_mm - (n_out - 1) * slab_mm)
+    return covered
 
 
 def run_coronary(
@@ -388,10 +417,19 @@ def measure_coronary(
     )
     if resampled:
         scoring_ct, scoring_arteries = resample_to_slabs(ct, arteries)
-        slice_factor = 1.0
+        thickness_mm = slab_coverage_mm(ct.shape[0], increment_mm)
     else:
         scoring_ct, scoring_arteries = ct, arteries
-        slice_factor = score.native_slice_factor(increment_mm)
+        thickness_mm = np.full(ct.shape[0], increment_mm)
+    # each scoring slice scores for the z-extent it represents (module docstring)
+    slice_factor = np.array([score.native_slice_factor(t) for t in thickness_mm])
+    partial = _partial_slabs(thickness_mm) if resampled else []
+    if partial:
+        warnings.append(
+            "the scan ends inside a 3-mm slab: slab "
+            + ", ".join(f"{p['index']} covers {p['covered_mm']:g} mm" for p in partial)
+            + "; it is scored over the covered thickness only"
+        )
     names = {int(k): v for k, v in settings.artery_names.items()}
     if scoring_arteries is None:
         warnings.append(
@@ -402,8 +440,8 @@ def measure_coronary(
         names[0] = UNASSIGNED
 
     voxels = _calcium_voxels(scoring_ct, scoring_arteries, threshold_hu, settings, names)
-    slices = _slice_lesions(voxels, scoring_ct, settings, edges_hu, slice_factor)
-    lesions = _lesions(voxels, slices, scoring_ct, settings)
+    slices = _slice_lesions(voxels, scoring_ct, settings, edges_hu, slice_factor, thickness_mm)
+    lesions = _lesions(voxels, slices, scoring_ct, settings, thickness_mm)
 
     per_artery = {}
     for code, name in names.items():
@@ -447,8 +485,9 @@ def measure_coronary(
             threshold_hu=threshold_hu,
             edges_hu=edges_hu,
             increment_mm=increment_mm,
-            slice_factor=slice_factor,
+            slice_factor=1.0 if resampled else score.native_slice_factor(increment_mm),
             resampled=resampled,
+            partial_slabs=partial,
         ),
         "warnings": warnings,
     }
@@ -491,6 +530,7 @@ SLICE_LESION_KEYS = (
     "mean_hu",
     "weight",
     "agatston",
+    "scored_thickness_mm",
 )
 
 
@@ -519,8 +559,12 @@ def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings,
     return {"index": index, "artery": artery, "hu": ct_flat[index].astype(np.float64)}
 
 
-def _slice_lesions(voxels, ct: Volume, settings, edges_hu, slice_factor) -> dict[str, np.ndarray]:
+def _slice_lesions(
+    voxels, ct: Volume, settings, edges_hu, slice_factor, thickness_mm
+) -> dict[str, np.ndarray]:
     """Qualifying slice-lesions (2-D components per slice and artery) and their scores.
+
+    ``slice_factor`` and ``thickness_mm`` hold one value per slice of ``ct``.
 
     Drops the voxels of too-small slice-lesions from ``voxels`` and adds
     ``voxels["slice_lesion"]`` (1..m) and ``voxels["lesion"]`` (3-D lesion id, 1..n).
@@ -559,18 +603,29 @@ def _slice_lesions(voxels, ct: Volume, settings, edges_hu, slice_factor) -> dict
         "peak_hu": peak,
         "mean_hu": _per_label(ndimage.mean, voxels["hu"], voxels["slice_lesion"], ids),
         "weight": score.density_weight(peak, edges_hu),
-        "agatston": score.slice_lesion_scores(area, peak, edges_hu, slice_factor),
+        "agatston": score.slice_lesion_scores(area, peak, edges_hu, slice_factor[slice_index]),
+        "scored_thickness_mm": thickness_mm[slice_index],
     }
 
 
-def _lesions(voxels, slices, ct: Volume, settings) -> dict[str, np.ndarray]:
-    """Per 3-D lesion: artery, Agatston (sum of its slice-lesions), volume, mass, HU, centroid."""
+def _lesions(voxels, slices, ct: Volume, settings, thickness_mm) -> dict[str, np.ndarray]:
+    """Per 3-D lesion: artery, Agatston (sum of its slice-lesions), volume, mass, HU, centroid.
+
+    A voxel's volume is pixel area x the thickness its slice scores for
+    (``thickness_mm``, less than the slab in a partial last slab); the mean HU is
+    volume-weighted, so mass = c x volume x mean HU stays the integral of HU.
+    """
     lesion = voxels["lesion"]
     n = int(lesion.max(initial=0))
     ids = np.arange(1, n + 1)
     n_voxels = np.bincount(lesion, minlength=n + 1)[1:]
-    volume = n_voxels * ct.voxel_volume_mm3
-    mean = _per_label(ndimage.mean, voxels["hu"], lesion, ids)
+    z = voxels["index"] // (ct.shape[1] * ct.shape[2])
+    # relative weights (1 for a full slice) keep the mean exact where all slices are full
+    weight = thickness_mm[z] / thickness_mm.max(initial=1.0)
+    weight_sum = np.bincount(lesion, weights=weight, minlength=n + 1)[1:]
+    volume = weight_sum * ct.spacing_mm[0] * ct.spacing_mm[1] * thickness_mm.max(initial=1.0)
+    hu_sum = np.bincount(lesion, weights=weight * voxels["hu"], minlength=n + 1)[1:]
+    mean = hu_sum / np.maximum(weight_sum, 1e-12)
     _, first = np.unique(lesion, return_index=True)
     zyx = np.stack(np.unravel_index(voxels["index"], ct.shape), axis=1)
     centroid_index = (
@@ -614,6 +669,16 @@ def _rows(table: dict[str, Any], names: dict[int, str], keys) -> list[dict[str, 
                 row[key] = float(column[i])
         rows.append(row)
     return rows
+
+
+def _partial_slabs(thickness_mm: np.ndarray) -> list[dict[str, float]]:
+    """Slabs scored over less than 3 mm: index, covered thickness and z range from the scan start."""
+    full = score.REFERENCE_SLICE_MM
+    return [
+        {"index": int(i), "covered_mm": float(t), "z_from_mm": i * full, "z_to_mm": i * full + t}
+        for i, t in enumerate(thickness_mm)
+        if t < full - 1e-6
+    ]
 
 
 def _sum_or_none(values, selection) -> float | None:
@@ -700,6 +765,10 @@ def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
             if derived["resampled"]
             else None,
             "agatston_slice_factor": derived["slice_factor"],
+            "partial_slab_rule": "a last 3-mm slab the scan covers only partly is averaged "
+            "over its covered part and scored over that thickness: Agatston x covered / "
+            "3 mm, volume and mass with pixel area x covered mm (CLINICAL_RULES 1.2, 1.3)",
+            "partial_slabs": derived["partial_slabs"],
             "agatston_reported_as": "3-mm equivalent (native sum x increment / 3 mm)"
             if settings.slice_mode == "native"
             else "on 3-mm slices",

@@ -111,10 +111,11 @@ def slice_lesion_scores(
     """Agatston score of each slice-lesion: area (mm²) x density factor x slice factor.
 
     CLINICAL_RULES 1.1 (rule 4) and 1.2 (``slice_factor`` = increment / 3 mm for
-    native thin slices, 1 on 3-mm slices).
+    native thin slices, 1 on 3-mm slices, covered / 3 mm on a partly covered last
+    slab); ``slice_factor`` is one number or one per slice-lesion.
     """
     area = np.asarray(area_mm2, dtype=float)
-    return area * density_weight(peak_hu, edges_hu) * float(slice_factor)
+    return area * density_weight(peak_hu, edges_hu) * np.asarray(slice_factor, dtype=float)
 
 
 def agatston_category(agatston: float) -> str:
