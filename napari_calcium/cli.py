@@ -254,6 +254,20 @@ def add_coronary(sub) -> None:
         help="kVp-specific threshold and weights (values unverified, see docs)",
     )
     p.add_argument(
+        "--threshold-rule",
+        choices=["fixed", "kvp_formula"],
+        default="fixed",
+        help="fixed (default): --threshold-hu; kvp_formula: round(378 exp(-0.009 kV)) HU from "
+        "the CT's kVp with kV-table weights, weight 0 below the table's first edge",
+    )
+    p.add_argument(
+        "--category-scheme",
+        choices=["rumberger", "mesa"],
+        default="rumberger",
+        help="risk categories: rumberger (default) 0/1-10/11-100/101-400/>400; "
+        "mesa 0/1-99/100-399/>=400",
+    )
+    p.add_argument(
         "--calibration-mg-per-hu",
         type=float,
         help="mass calibration factor c in mg HA/cm³ per HU (rho_HA / (CT_HA - CT_water))",
@@ -287,6 +301,8 @@ def run_coronary_command(args) -> int:
         connectivity_2d=args.connectivity,
         slice_mode=args.slice_mode,
         kvp_adjusted=args.kvp_adjusted,
+        threshold_rule=args.threshold_rule,
+        category_scheme=args.category_scheme,
         calibration_mg_cm3_per_hu=args.calibration_mg_per_hu,
         radiomics=args.radiomics,
         hu_check=not args.no_hu_check,

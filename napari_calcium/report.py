@@ -94,8 +94,10 @@ def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
             for fig, caption in _key_slices(report, scoring_ct, lesion_labels, colors)
         )
     keys = (
-        "threshold_hu_used",
         "threshold_rule",
+        "threshold_hu_used",
+        "threshold_comparison",
+        "weight_one_hu_used",
         "weight_edges_hu_used",
         "min_area_mm2",
         "min_pixels",
@@ -107,6 +109,9 @@ def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
         "agatston_reported_as",
         "calibration_mg_cm3_per_hu",
         "straddling_rule",
+        "partial_slab_rule",
+        "partial_slabs",
+        "category_scheme",
         "category_rule",
     )
     settings_rows = "".join(

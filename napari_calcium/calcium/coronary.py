@@ -65,6 +65,9 @@ EXTRA_COLORS = ("#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324"
 #: Name under which candidates are scored when no artery labels are given.
 UNASSIGNED = "unassigned"
 SLICE_MODES = ("resample3mm", "native")
+#: Candidate threshold rules: ``fixed`` (``threshold_hu``, or the kV table with
+#: ``kvp_adjusted``) and ``kvp_formula`` (round(378 exp(-0.009 kV)) HU).
+THRESHOLD_RULES = ("fixed", "kvp_formula")
 #: Below this minimum a CT is not taken to be in HU (air is -1000 HU).
 HU_MINIMUM_CHECK = -200.0
 
@@ -80,6 +83,13 @@ class CoronarySettings:
     weight_edges_hu : HU where the density factor becomes 2, 3 and 4.
     kvp_adjusted : take threshold and edges from the CT's kVp
         (:data:`napari_calcium.scores.agatston.KVP_EDGES_HU`, values [R]).
+    threshold_rule : ``"fixed"`` (default: ``threshold_hu`` or, with ``kvp_adjusted``,
+        the kV table) or ``"kvp_formula"``: candidates from
+        :func:`~napari_calcium.scores.agatston.kvp_formula_threshold_hu` of the CT's kVp,
+        density weights from the kV table, weight 0 below its first edge (the band
+        between counts in volume and mass, not in Agatston), as CalciumScoring.jl.
+    category_scheme : ``"rumberger"`` (default, 0 / 1-10 / 11-100 / 101-400 / >400)
+        or ``"mesa"`` (0 / 1-99 / 100-399 / >=400); CAC-DRS is reported either way.
     min_area_mm2 : minimum slice-lesion area, applied as ``>=`` (1 mm²).
     min_pixels : optional minimum pixel count per slice-lesion (e.g. 3), also ``>=``.
     connectivity_2d : in-plane connectivity of slice-lesions, 4 or 8.
@@ -98,6 +108,8 @@ class CoronarySettings:
     inclusive_threshold: bool = True
     weight_edges_hu: tuple[float, float, float] = score.STANDARD_WEIGHT_EDGES_HU
     kvp_adjusted: bool = False
+    threshold_rule: str = "fixed"
+    category_scheme: str = "rumberger"
     min_area_mm2: float = 1.0
     min_pixels: int | None = None
     connectivity_2d: int = 8
@@ -114,6 +126,16 @@ class CoronarySettings:
             raise InputError(
                 f"slice mode {self.slice_mode!r} is unknown",
                 f"use one of {', '.join(SLICE_MODES)}",
+            )
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise InputError(
+                f"threshold rule {self.threshold_rule!r} is unknown",
+                f"use one of {', '.join(THRESHOLD_RULES)}",
+            )
+        if self.category_scheme not in score.CATEGORY_SCHEMES:
+            raise InputError(
+                f"category scheme {self.category_scheme!r} is unknown",
+                f"use one of {', '.join(score.CATEGORY_SCHEMES)}",
             )
         if not self.min_area_mm2 >= 0:
             raise InputError(f"minimum area must be >= 0 mm², got {self.min_area_mm2}")
@@ -141,6 +163,8 @@ class CoronarySettings:
         """Settings from :meth:`to_dict` or from a result's ``settings`` (other keys ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
+        if kwargs.get("threshold_rule") in (">=", ">"):
+            del kwargs["threshold_rule"]  # recorded before the rule was a setting
         for key in ("artery_names", "artery_colors"):
             if key in kwargs:
                 kwargs[key] = {int(k): v for k, v in kwargs[key].items()}
@@ -405,7 +429,7 @@ def measure_coronary(
         check_ct_in_hu(ct)
     if arteries is not None:
         check_same_grid(ct, arteries)
-    threshold_hu, edges_hu = _thresholds(ct, settings, warnings)
+    threshold_hu, edges_hu, weight_one_hu = _thresholds(ct, settings, warnings)
     increment_mm = _slice_increment(ct, warnings)
     if not np.allclose(np.abs(ct.direction), np.eye(3), atol=1e-3):
         warnings.append(
@@ -440,7 +464,8 @@ def measure_coronary(
         names[0] = UNASSIGNED
 
     voxels = _calcium_voxels(scoring_ct, scoring_arteries, threshold_hu, settings, names)
-    slices = _slice_lesions(voxels, scoring_ct, settings, edges_hu, slice_factor, thickness_mm)
+    weights = (edges_hu, weight_one_hu)
+    slices = _slice_lesions(voxels, scoring_ct, settings, weights, slice_factor, thickness_mm)
     lesions = _lesions(voxels, slices, scoring_ct, settings, thickness_mm)
 
     per_artery = {}
@@ -463,7 +488,7 @@ def measure_coronary(
                 f"calcium in {', '.join(apart)} is not counted in CAC-DRS N, which counts "
                 f"{', '.join(CAC_DRS_VESSELS)}: label a branch as its parent vessel for N"
             )
-    category = score.agatston_category(total)
+    category = score.agatston_category(total, settings.category_scheme)
     lesion_rows = _rows(lesions, names, LESION_KEYS)
     report = {
         "agatston": total,
@@ -471,7 +496,7 @@ def measure_coronary(
         "mass_mg": _sum_or_none(lesions["mass_mg"], slice(None)),
         "lesion_count": len(lesion_rows),
         "category": category,
-        "category_description": score.category_description(category),
+        "category_description": score.category_description(category, settings.category_scheme),
         "cac_drs": score.cac_drs(total, n_vessels),
         "cac_drs_risk": score.cac_drs_risk(total),
         "vessels_with_calcium": n_vessels,
@@ -484,6 +509,7 @@ def measure_coronary(
             scoring_ct,
             threshold_hu=threshold_hu,
             edges_hu=edges_hu,
+            weight_one_hu=weight_one_hu,
             increment_mm=increment_mm,
             slice_factor=1.0 if resampled else score.native_slice_factor(increment_mm),
             resampled=resampled,
@@ -560,11 +586,13 @@ def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings,
 
 
 def _slice_lesions(
-    voxels, ct: Volume, settings, edges_hu, slice_factor, thickness_mm
+    voxels, ct: Volume, settings, weights, slice_factor, thickness_mm
 ) -> dict[str, np.ndarray]:
     """Qualifying slice-lesions (2-D components per slice and artery) and their scores.
 
-    ``slice_factor`` and ``thickness_mm`` hold one value per slice of ``ct``.
+    ``weights`` is ``(edges_hu, weight_one_hu)`` of
+    :func:`~napari_calcium.scores.agatston.density_weight`; ``slice_factor`` and
+    ``thickness_mm`` hold one value per slice of ``ct``.
 
     Drops the voxels of too-small slice-lesions from ``voxels`` and adds
     ``voxels["slice_lesion"]`` (1..m) and ``voxels["lesion"]`` (3-D lesion id, 1..n).
@@ -602,8 +630,10 @@ def _slice_lesions(
         "n_pixels": n_pixels[qualifies],
         "peak_hu": peak,
         "mean_hu": _per_label(ndimage.mean, voxels["hu"], voxels["slice_lesion"], ids),
-        "weight": score.density_weight(peak, edges_hu),
-        "agatston": score.slice_lesion_scores(area, peak, edges_hu, slice_factor[slice_index]),
+        "weight": score.density_weight(peak, *weights),
+        "agatston": score.slice_lesion_scores(
+            area, peak, weights[0], slice_factor[slice_index], weights[1]
+        ),
         "scored_thickness_mm": thickness_mm[slice_index],
     }
 
@@ -707,24 +737,29 @@ def _per_label(func, values, labels, index) -> np.ndarray:
 
 
 def _thresholds(ct: Volume, settings: CoronarySettings, warnings: list[str]):
+    """Candidate threshold, weight edges (2, 3, 4) and weight-1 edge (``None``: threshold)."""
     kvp = ct.acquisition.kvp
-    if settings.kvp_adjusted:
+    formula = settings.threshold_rule == "kvp_formula"
+    if settings.kvp_adjusted or formula:
+        rule = "the kvp_formula threshold rule" if formula else "kVp-adjusted thresholds"
         if kvp is None:
             raise InputError(
-                "kVp-adjusted thresholds need the tube voltage, which this CT does not record",
+                f"{rule} needs the tube voltage, which this CT does not record",
                 "score with the standard 130 HU threshold or read the DICOM series",
             )
         try:
-            threshold, *edges = score.kvp_edges_hu(kvp)
+            weight_one, *edges = score.kvp_edges_hu(kvp)
         except ValueError as err:
             raise InputError(str(err), "use the standard thresholds") from err
-        return float(threshold), tuple(edges)
+        if formula:
+            return score.kvp_formula_threshold_hu(kvp), tuple(edges), float(weight_one)
+        return float(weight_one), tuple(edges), None
     if kvp is not None and not 110 <= kvp <= 130:
         warnings.append(
             f"the CT was acquired at {kvp:g} kVp; the 130-HU threshold and density factors "
             "were defined at 120-130 kVp (consider kvp_adjusted, values unverified)"
         )
-    return float(settings.threshold_hu), tuple(float(e) for e in settings.weight_edges_hu)
+    return float(settings.threshold_hu), tuple(float(e) for e in settings.weight_edges_hu), None
 
 
 def _slice_increment(ct: Volume, warnings: list[str]) -> float:
@@ -753,7 +788,8 @@ def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
         {
             "threshold_hu_used": derived["threshold_hu"],
             "weight_edges_hu_used": list(derived["edges_hu"]),
-            "threshold_rule": ">=" if settings.inclusive_threshold else ">",
+            "weight_one_hu_used": derived["weight_one_hu"],
+            "threshold_comparison": ">=" if settings.inclusive_threshold else ">",
             "min_area_rule": ">=",
             "peak_rule": "peak HU per lesion per slice",
             "straddling_rule": "slice-lesions are split by artery label; each part has "
@@ -776,7 +812,8 @@ def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
             "scoring_shape_zyx": list(scoring_ct.shape),
             "pixel_area_mm2": scoring_ct.spacing_mm[0] * scoring_ct.spacing_mm[1],
             "mass_formula": "c x volume_cm3 x mean HU of lesion voxels above threshold",
-            "category_rule": "categories of the unrounded Agatston score",
+            "category_rule": f"{settings.category_scheme} categories of the unrounded "
+            "Agatston score",
             "cac_drs_vessels": list(CAC_DRS_VESSELS),
             "ct_spacing_mm": list(ct.spacing_mm),
             "ct_shape_zyx": list(ct.shape),

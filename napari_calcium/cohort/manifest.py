@@ -174,6 +174,8 @@ ANALYSES: dict[str, Analysis] = {
                 Column("connectivity", CHOICE, choices=("4", "8"), help="in-plane connectivity"),
                 Column("slice_mode", CHOICE, choices=("resample3mm", "native")),
                 Column("kvp_adjusted", FLAG, help="kVp-specific threshold and weights"),
+                Column("threshold_rule", CHOICE, choices=("fixed", "kvp_formula")),
+                Column("category_scheme", CHOICE, choices=("rumberger", "mesa")),
                 _positive("calibration_mg_per_hu", "mass calibration (mg HA/cm3 per HU)"),
                 Column("radiomics", FLAG, help="PyRadiomics features per lesion"),
                 Column("no_hu_check", FLAG, help="accept a HU image cropped to exclude air"),

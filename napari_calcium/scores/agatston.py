@@ -24,8 +24,11 @@ REFERENCE_SLICE_MM = 3.0
 #: kVp-specific threshold and weight edges ``kvp: (threshold, w2, w3, w4)`` in HU.
 #: [R] Attributed to Gräni C et al., Eur Heart J Cardiovasc Imaging 2018;19(12):1362-1371
 #: (DOI 10.1093/ehjci/jey019) as tabulated in the public MolloiLab/CalciumScoring.jl
-#: code; the values were NOT re-read from the paper (CLINICAL_RULES 1.1 "kVp").
-#: 120 kVp is not listed: it uses the standard 130/200/300/400 HU edges.
+#: code (``_weight_thresholds`` in ``src/agatston.jl``, a kV table; its older
+#: ``min(floor(peak / 100), 4)`` formula is no longer used there); the values were NOT
+#: re-read from the paper (CLINICAL_RULES 1.1 "kVp"). 120 kVp is not listed: it uses the
+#: standard 130/200/300/400 HU edges (the peer's table has 130/199/299/399 at 120 kV,
+#: i.e. it gives 199, 299 and 399 HU the next weight; this project keeps Agatston's).
 KVP_EDGES_HU: dict[int, tuple[float, float, float, float]] = {
     70: (207.0, 318.0, 477.0, 636.0),
     80: (177.0, 271.0, 408.0, 544.0),
@@ -41,6 +44,23 @@ CATEGORIES: tuple[tuple[str, str, float], ...] = (
     ("101-400", "moderate", 400.0),
     (">400", "severe", math.inf),
 )
+
+#: The groups 0 / 1-99 / 100-399 / >= 400 used in MESA outcome analyses and by other
+#: open scoring tools (e.g. Budoff MJ et al., Eur Heart J 2018;39(25):2401-2408,
+#: DOI 10.1093/eurheartj/ehy217 [R]): label and upper bound (exclusive, except 0).
+MESA_GROUPS: tuple[tuple[str, str, float], ...] = (
+    ("0", "no coronary calcium", 0.0),
+    ("1-99", "mild", 100.0),
+    ("100-399", "moderate", 400.0),
+    (">=400", "severe", math.inf),
+)
+
+#: Category schemes by name: ``rumberger`` (default, CLINICAL_RULES 1.5, upper bounds
+#: inclusive) and ``mesa`` (upper bounds exclusive).
+CATEGORY_SCHEMES: dict[str, tuple[tuple[str, str, float], ...]] = {
+    "rumberger": CATEGORIES,
+    "mesa": MESA_GROUPS,
+}
 
 #: CAC-DRS "A" groups (CLINICAL_RULES 1.6): (group, lower bound inclusive, risk wording).
 CAC_DRS_GROUPS: tuple[tuple[int, float, str], ...] = (
@@ -72,8 +92,26 @@ def kvp_edges_hu(kvp: float) -> tuple[float, float, float, float]:
     return KVP_EDGES_HU[kvp_int]
 
 
-def density_weight(peak_hu, edges_hu: Iterable[float] = STANDARD_WEIGHT_EDGES_HU) -> np.ndarray:
-    """Agatston density factor (1-4) of per-slice lesion peaks (CLINICAL_RULES 1.1).
+def kvp_formula_threshold_hu(kvp: float) -> float:
+    """Candidate threshold ``round(378 x exp(-0.009 x kV))`` HU for a tube voltage.
+
+    The kV-dependent threshold of MolloiLab/CalciumScoring.jl (``src/agatston.jl``,
+    citing Gräni C et al., Eur Heart J Cardiovasc Imaging 2018;19(12):1362-1371,
+    DOI 10.1093/ehjci/jey019; [R], the formula's fit was not re-read from the paper):
+    70 kV -> 201, 80 -> 184, 100 -> 154, 120 -> 128, 135 -> 112 HU. Rounded half away
+    from zero, as the peer's ``round``.
+    """
+    if not kvp > 0:
+        raise ValueError(f"tube voltage must be positive, got {kvp}")
+    return float(math.floor(378.0 * math.exp(-0.009 * float(kvp)) + 0.5))
+
+
+def density_weight(
+    peak_hu,
+    edges_hu: Iterable[float] = STANDARD_WEIGHT_EDGES_HU,
+    weight_one_hu: float | None = None,
+) -> np.ndarray:
+    """Agatston density factor (0-4) of per-slice lesion peaks (CLINICAL_RULES 1.1).
 
     Half-open bins ``[threshold, 200) -> 1, [200, 300) -> 2, [300, 400) -> 3,
     [400, inf) -> 4`` for the standard edges, so integer HU 199 -> 1, 200 -> 2,
@@ -84,11 +122,19 @@ def density_weight(peak_hu, edges_hu: Iterable[float] = STANDARD_WEIGHT_EDGES_HU
     ----------
     peak_hu : array-like of peak HU, one per lesion per slice.
     edges_hu : the three HU values where the weight becomes 2, 3 and 4.
+    weight_one_hu : where the weight becomes 1; a peak below it has weight 0. ``None``
+        gives every candidate weight >= 1. The ``kvp_formula`` threshold rule sets it to
+        the kV table's first edge, so a band of candidates above the formula's threshold
+        counts in volume and mass but not in Agatston (as in CalciumScoring.jl).
     """
     edges = np.asarray(tuple(edges_hu), dtype=float)
     if edges.shape != (3,) or np.any(np.diff(edges) <= 0):
         raise ValueError(f"edges_hu must be three increasing HU values, got {tuple(edges)}")
-    return 1 + np.searchsorted(edges, np.asarray(peak_hu, dtype=float), side="right")
+    peak = np.asarray(peak_hu, dtype=float)
+    weight = 1 + np.searchsorted(edges, peak, side="right")
+    if weight_one_hu is not None:
+        weight = np.where(peak < weight_one_hu, 0, weight)
+    return weight
 
 
 def native_slice_factor(slice_increment_mm: float) -> float:
@@ -107,6 +153,7 @@ def slice_lesion_scores(
     peak_hu,
     edges_hu: Iterable[float] = STANDARD_WEIGHT_EDGES_HU,
     slice_factor: float = 1.0,
+    weight_one_hu: float | None = None,
 ) -> np.ndarray:
     """Agatston score of each slice-lesion: area (mm²) x density factor x slice factor.
 
@@ -115,26 +162,39 @@ def slice_lesion_scores(
     slab); ``slice_factor`` is one number or one per slice-lesion.
     """
     area = np.asarray(area_mm2, dtype=float)
-    return area * density_weight(peak_hu, edges_hu) * np.asarray(slice_factor, dtype=float)
+    weight = density_weight(peak_hu, edges_hu, weight_one_hu)
+    return area * weight * np.asarray(slice_factor, dtype=float)
 
 
-def agatston_category(agatston: float) -> str:
+def agatston_category(agatston: float, scheme: str = "rumberger") -> str:
     """Agatston risk category of an unrounded score (CLINICAL_RULES 1.5).
 
-    ``0`` only for exactly zero, then ``(0, 10]`` -> ``1-10``, ``(10, 100]`` ->
-    ``11-100``, ``(100, 400]`` -> ``101-400``, ``(400, inf)`` -> ``>400``.
+    ``rumberger``: ``0`` only for exactly zero, then ``(0, 10]`` -> ``1-10``,
+    ``(10, 100]`` -> ``11-100``, ``(100, 400]`` -> ``101-400``, ``(400, inf)`` -> ``>400``.
+    ``mesa``: ``0``, then ``(0, 100)`` -> ``1-99``, ``[100, 400)`` -> ``100-399``,
+    ``[400, inf)`` -> ``>=400``.
     """
     if agatston < 0 or not math.isfinite(agatston):
         raise ValueError(f"an Agatston score is a finite number >= 0, got {agatston}")
-    for label, _, upper in CATEGORIES:
-        if agatston <= upper:
+    groups = _scheme(scheme)
+    inclusive = scheme == "rumberger"
+    if agatston == 0:
+        return groups[0][0]
+    for label, _, upper in groups[1:]:
+        if agatston < upper or (inclusive and agatston == upper):
             return label
     raise AssertionError("unreachable")
 
 
-def category_description(label: str) -> str:
+def category_description(label: str, scheme: str = "rumberger") -> str:
     """Wording of an Agatston category label (CLINICAL_RULES 1.5)."""
-    return {lab: text for lab, text, _ in CATEGORIES}[label]
+    return {lab: text for lab, text, _ in _scheme(scheme)}[label]
+
+
+def _scheme(name: str):
+    if name not in CATEGORY_SCHEMES:
+        raise ValueError(f"category scheme {name!r} is unknown; use {', '.join(CATEGORY_SCHEMES)}")
+    return CATEGORY_SCHEMES[name]
 
 
 def cac_drs(agatston: float, n_vessels: int | None) -> str:

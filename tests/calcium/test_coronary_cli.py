@@ -174,3 +174,23 @@ def test_cli_artery_names_score_a_branch_apart(phantom_files, tmp_path, capsys):
     assert main([*args, "--artery-names", "LM,,RCA", "--json", str(tmp_path / "x.json")]) == 2
     assert "have an empty entry" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_cli_threshold_rule_and_category_scheme(phantom_files, tmp_path, capsys):
+    folder, ct, truth = phantom_files
+    args = ["coronary", str(folder / "ct.nii.gz"), "--arteries", str(folder / "arteries.nii.gz")]
+    assert main([*args, "--category-scheme", "mesa"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["agatston"] == pytest.approx(truth["agatston"])  # 188.73
+    assert result["category"] == "100-399"  # mesa groups 0/1-99/100-399/>=400
+    # NIfTI records no tube voltage: the kV formula cannot be applied
+    out = tmp_path / "r.json"
+    assert main([*args, "--threshold-rule", "kvp_formula", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "kvp_formula threshold rule needs the tube voltage" in err and not out.exists()
+    # the phantom Volume is at 120 kVp: round(378 e^-1.08) = 128 HU, weight 1 from 130 HU;
+    # its lesions are all >= 160 HU, so Agatston is unchanged
+    arteries = read(folder / "arteries.nii.gz")
+    formula = run_coronary(ct, arteries, CoronarySettings(threshold_rule="kvp_formula"))
+    assert formula["settings"]["threshold_hu_used"] == 128
+    assert formula["agatston"] == pytest.approx(truth["agatston"])

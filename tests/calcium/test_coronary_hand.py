@@ -250,4 +250,13 @@ def test_strict_threshold_option():
     assert score(ct, geometry)["agatston"] == pytest.approx(6.25)
     strict = score(ct, geometry, inclusive_threshold=False)
     assert strict["agatston"] == 0.0
-    assert strict["settings"]["threshold_rule"] == ">"
+    assert strict["settings"]["threshold_comparison"] == ">"
+
+
+def test_category_scheme_option():
+    ct, geometry = make_ct(3, 3.0)
+    ct[1, 5:10, 5:10] = 400  # 6.25 mm² x 4 = 25
+    assert score(ct, geometry)["category"] == "11-100"  # default 0/1-10/11-100/101-400/>400
+    mesa = score(ct, geometry, category_scheme="mesa")
+    assert mesa["category"] == "1-99" and mesa["cac_drs"] == "A1/N1"
+    assert mesa["settings"]["category_scheme"] == "mesa"

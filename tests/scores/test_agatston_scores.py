@@ -85,3 +85,39 @@ def test_negative_or_nan_scores_refused():
         score.agatston_category(-1)
     with pytest.raises(ValueError):
         score.cac_drs(math.nan, 1)
+
+
+@pytest.mark.parametrize(
+    ("kvp", "threshold_hu"),
+    # round(378 x exp(-0.009 kV)): 378 x e^-0.63 = 201.32, e^-0.72 -> 183.99,
+    # e^-0.9 -> 153.68, e^-1.08 -> 128.37, e^-1.215 -> 112.16
+    [(70, 201), (80, 184), (100, 154), (120, 128), (135, 112)],
+)
+def test_kvp_formula_threshold(kvp, threshold_hu):
+    assert score.kvp_formula_threshold_hu(kvp) == threshold_hu
+
+
+def test_weight_zero_below_the_weight_one_edge():
+    # kvp_formula at 120 kV: candidates from 128 HU, weight 1 only from 130 HU
+    weights = score.density_weight([128, 129.9, 130, 250], (200, 300, 400), weight_one_hu=130)
+    assert list(weights) == [0, 0, 1, 2]
+    assert list(score.slice_lesion_scores([2.0, 2.0], [129, 131], weight_one_hu=130)) == [0, 2]
+
+
+@pytest.mark.parametrize(
+    ("agatston", "category"),
+    [
+        (0, "0"),
+        (0.4, "1-99"),
+        (99.9, "1-99"),
+        (100, "100-399"),
+        (399.9, "100-399"),
+        (400, ">=400"),
+    ],
+)
+def test_mesa_category_groups(agatston, category):
+    # 0 / 1-99 / 100-399 / >=400: lower bounds inclusive, unrounded scores
+    assert score.agatston_category(agatston, "mesa") == category
+    assert score.category_description(category, "mesa")
+    with pytest.raises(ValueError, match="unknown"):
+        score.agatston_category(5, "other")
