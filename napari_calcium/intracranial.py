@@ -85,11 +85,14 @@ CALCIFICATION_COLUMNS = (
     "start_mm",
     "end_mm",
     "spotty",
+    "segment",
     "circularity",
     "thickness_class",
     "morphology",
     "pattern_points",
     "pattern",
+    "pattern_two_class",
+    "pattern_three_class",
 )
 
 #: Accepted median HU of the soft tissue / blood in the vessel region; outside it
@@ -370,25 +373,6 @@ def measure_calcifications(
         rim = ndimage.binary_dilation(lab == k, ndimage.generate_binary_structure(3, 3))
         rim &= (lab == 0) | (lab == k)
         excess_hu_mm3 = float((hu_all[rim] - background).sum() * ct.voxel_volume_mm3)
-        circularity = scores.circularity_category(
-            arc, length, cfg["dot_max_length_mm"], cfg["dot_max_arc_deg"]
-        )
-        thickness_class = scores.thickness_category(thickness, cfg["thick_min_mm"])
-        morphology = scores.morphology_category(
-            circularity,
-            covered,
-            area_cv,
-            cfg["continuous_min_covered_fraction"],
-            cfg["continuous_max_area_cv"],
-        )
-        points, pattern = scores.kockelkoren_score(
-            circularity,
-            thickness_class,
-            morphology,
-            cfg["kockelkoren_points"],
-            cfg["kockelkoren_iel_min_points"],
-            cfg["kockelkoren_dots_indistinguishable"],
-        )
         centroid = ct.index_to_physical(np.argwhere(lab == k).mean(axis=0))
         out.append(
             {
@@ -408,11 +392,6 @@ def measure_calcifications(
                 "spotty": scores.is_spotty(
                     length, arc, cfg["spotty_max_length_mm"], cfg["spotty_max_arc_deg"]
                 ),
-                "circularity": circularity,
-                "thickness_class": thickness_class,
-                "morphology": morphology,
-                "pattern_points": points,
-                "pattern": pattern,
                 "centroid_mm": centroid.tolist(),
             }
         )
@@ -442,17 +421,41 @@ def _half_maximum_extent(area: np.ndarray, present: np.ndarray, window: int) -> 
 def segment_grades(
     calcifications: list[dict],
     segments: Mapping[str, tuple[float, float]],
-    thick_min_mm: float = 1.5,
-    babiarz_combine: str = "sum",
+    score_settings: Mapping | None = None,
 ) -> dict:
     """Kockelkoren pattern, Babiarz-style and Woodcock-style grades per artery segment.
 
-    A calcification belongs to the segment (``name -> (start_mm, end_mm)`` along
-    the centreline) that holds the middle of its extent. The segment's Kockelkoren
-    pattern is that of its largest calcification by volume (the dominant one; the
-    paper scores an artery as a whole, [R]); the counts of each pattern are given
-    alongside.
+    A calcification belongs to the segment (``name -> (start_mm, end_mm)`` along the
+    centreline) that holds the middle of its extent. The Kockelkoren items are scored
+    on the segment as a whole, as the paper scores an artery
+    (:func:`~napari_calcium.scores.intracranial.segment_pattern`): two thick focal
+    pieces make one interrupted, intimal-pattern calcification, not two continuous
+    ones. ``pattern`` follows ``pattern_reading`` (``two-class`` by default, see
+    :data:`~napari_calcium.scores.intracranial.PATTERN_READINGS`); both readings are
+    given. Each calcification gets its segment's name and items (``segment``,
+    ``circularity``, ``thickness_class``, ``morphology``, ``pattern_points``,
+    ``pattern``, ``pattern_two_class``, ``pattern_three_class``) next to its own
+    measurements. ``score_settings`` overrides
+    :func:`~napari_calcium.scores.intracranial.default_settings`.
     """
+    cfg = scores.default_settings()
+    cfg.update(score_settings or {})
+    reading = cfg["pattern_reading"]
+    if reading not in scores.PATTERN_READINGS:
+        raise InputError(
+            f"unknown pattern reading {reading!r}",
+            f"choose one of {', '.join(scores.PATTERN_READINGS)}",
+        )
+    outside = scores.segment_pattern([])  # a calcification outside every segment
+    for c in calcifications:
+        c.update(
+            segment=None,
+            **{k: outside[k] for k in ("circularity", "thickness_class", "morphology")},
+            pattern_points=0,
+            pattern="absent/indistinguishable",
+            pattern_two_class="absent/indistinguishable",
+            pattern_three_class="absent/indistinguishable",
+        )
     out = {}
     for name, (lo, hi) in segments.items():
         members = [
@@ -460,18 +463,37 @@ def segment_grades(
             for c in calcifications
             if np.isfinite(c["start_mm"]) and lo <= 0.5 * (c["start_mm"] + c["end_mm"]) <= hi
         ]
-        dominant = max(members, key=lambda c: c["volume_mm3"], default=None)
+        items = scores.segment_pattern(
+            members,
+            cfg["kockelkoren_points"],
+            cfg["kockelkoren_iel_min_points"],
+            cfg["dot_max_length_mm"],
+            cfg["dot_max_arc_deg"],
+            cfg["thick_min_mm"],
+            cfg["continuous_min_covered_fraction"],
+            cfg["continuous_max_area_cv"],
+            cfg["continuous_min_length_mm"],
+        )
+        pattern = items[f"pattern_{reading.replace('-', '_')}"]
+        for c in members:
+            c.update(
+                segment=name,
+                circularity=items["circularity"],
+                thickness_class=items["thickness_class"],
+                morphology=items["morphology"],
+                pattern_points=items["pattern_points"],
+                pattern=pattern,
+                pattern_two_class=items["pattern_two_class"],
+                pattern_three_class=items["pattern_three_class"],
+            )
         out[name] = {
             "range_mm": [float(lo), float(hi)],
             "calcification_ids": [c["id"] for c in members],
-            "pattern": "absent/indistinguishable" if dominant is None else dominant["pattern"],
-            "pattern_points": 0 if dominant is None else dominant["pattern_points"],
-            "pattern_from_id": None if dominant is None else dominant["id"],
-            "pattern_counts": {
-                p: sum(c["pattern"] == p for c in members) for p in scores.PATTERNS
-            },
-            "babiarz": scores.babiarz_grade(members, thick_min_mm, babiarz_combine),
-            "woodcock": scores.woodcock_grade(members, thick_min_mm),
+            "pattern": pattern,
+            "pattern_reading": reading,
+            **items,
+            "babiarz": scores.babiarz_grade(members, cfg["thick_min_mm"], cfg["babiarz_combine"]),
+            "woodcock": scores.woodcock_grade(members, cfg["thick_min_mm"]),
         }
     return out
 
@@ -639,7 +661,7 @@ def run_intracranial(
     cfg = scores.default_settings()
     cfg.update(score_settings or {})
     segments = dict(segments or {artery: (0.0, centerline.length_mm)})
-    seg = segment_grades(calcs, segments, cfg["thick_min_mm"], cfg["babiarz_combine"])
+    seg = segment_grades(calcs, segments, cfg)
 
     plaque = wall_result = None
     if mri is not None:
@@ -667,6 +689,14 @@ def run_intracranial(
         plaque = dict.fromkeys(PLAQUE_KEYS) | {"class": "unknown"}
     grade_cfg = dict(grade_settings or {})
     grade = scores.overall_grade(calcs, plaque["stenosis_pct"], **grade_cfg)
+    if grade["severe_if_narrowed"]:
+        text = (
+            "extensive calcification graded moderate: severe needs vessel narrowing, which "
+            "CT alone does not measure; add the vessel-wall MRI (or read the narrowing) "
+            "before calling it severe"
+        )
+        log.warning(text)
+        warnings.append(text)
     report("done", 1.0)
     settings = {
         "threshold_hu": threshold_hu,

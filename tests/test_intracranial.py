@@ -10,6 +10,7 @@ from napari_calcium.intracranial import (
     find_calcifications,
     measure_calcifications,
     run_intracranial,
+    segment_grades,
 )
 from napari_calcium.phantoms.vessel import (
     CT_CALCIFICATIONS,
@@ -71,14 +72,30 @@ def test_volume_and_density_through_pyradiomics(measured):
         assert c["peak_hu"] == pytest.approx(t["peak_hu"], abs=1e-4)
 
 
+#: One artery segment per calcification of :func:`vessel_ct` (mm along the centreline).
+SEGMENTS = {"iel": (0.0, 9.0), "intimal": (9.0, 15.5), "spotty": (15.5, 22.0)}
+
+
 def test_pattern_class_and_kockelkoren_items(measured):
     _, truth, calcs = measured
+    segments = segment_grades(calcs, SEGMENTS, {"pattern_reading": "three-class"})
     for c, (name, t) in zip(calcs, truth["calcifications"].items(), strict=True):
+        assert c["segment"] == name
         for key in ("circularity", "thickness_class", "morphology", "pattern", "spotty"):
             assert c[key] == t[key], (name, key)
     # points from CLINICAL_RULES 3.2: IEL thin(3) + 270-360(4) + continuous(4) = 11;
     # intimal thick(1) + 90-270(3) + irregular(1) = 5; spot dots(1) + thin(3) + 0 = 4
     assert [c["pattern_points"] for c in calcs] == [11, 5, 4]
+    assert [segments[n]["pattern_points"] for n in SEGMENTS] == [11, 5, 4]
+    # the two-class reading (default) puts the dots (4 < 7) with the intimal pattern
+    two = segment_grades(calcs, SEGMENTS)
+    assert two["spotty"]["pattern"] == "intimal-predominant"
+    assert two["spotty"]["pattern_three_class"] == "absent/indistinguishable"
+    # as one artery the three are scored together: interrupted along 2-14.5 mm
+    # (plaques cover 6 + 4.5 of 12.5 mm = 0.84 < 0.9) -> irregular
+    whole = segment_grades(calcs, {"artery": (0.0, 22.0)})["artery"]
+    assert whole["morphology"] == "irregular" and whole["circularity"] == "270-360"
+    assert whole["covered_fraction"] == pytest.approx(10.5 / 12.5, abs=0.05)
 
 
 def test_bone_outside_the_vessel_region_is_not_calcification():
@@ -188,14 +205,14 @@ def test_run_intracranial_with_registered_pre_and_post_mri(combined):
     assert p["reference_choice"].startswith("automatic: proximal")
     seg = out["segments"]["artery"]
     assert seg["calcification_ids"] == [1, 2, 3]
-    assert seg["pattern_from_id"] == 1  # the IEL ring is the largest (69 mm3)
+    # one artery: largest arc 270-360 (4) + thin (3: the thin ring, 69 mm3, holds most
+    # of the plaque volume) + irregular (1: interrupted between 8 and 10 mm) = 8 -> IEL
+    assert seg["pattern_points"] == 4 + 3 + 1
     assert seg["pattern"] == "IEL-predominant"
     assert seg["babiarz"]["grade"] == 4 + 2  # 270-360 deg + thick (1.8 mm) somewhere
-    assert seg["woodcock"] == 3  # thick and continuous calcification in the segment
-    # the calcifications are those of the CT alone
-    assert [c["pattern"] for c in out["calcifications"]] == [
-        t["pattern"] for t in ct_truth["calcifications"].values()
-    ]
+    assert seg["woodcock"] == 2  # thick, but interrupted along the artery (not continuous)
+    # each calcification carries its artery segment's pattern
+    assert [c["pattern"] for c in out["calcifications"]] == ["IEL-predominant"] * 3
     # narrowing 40 % < 50 %: extensive calcification (320 deg arc) without the
     # required narrowing is moderate, and the rule says why
     assert out["grade"]["grade"] == "moderate"
@@ -285,7 +302,8 @@ def test_cli_writes_json_and_csv(combined, tmp_path):
     assert out["plaque"]["reference_mm"] == pytest.approx(4.0)
     assert out["plaque"]["reference_choice"].startswith("reader")
     table = pd.read_csv(tmp_path / "out.csv")
-    assert list(table["pattern"]) == [t["pattern"] for t in ct_truth["calcifications"].values()]
+    assert list(table["pattern"]) == ["IEL-predominant"] * 3  # one artery segment
+    assert list(table["segment"]) == ["artery"] * 3
     assert "volume_mm3" in table.columns and "arc_deg" in table.columns
 
 

@@ -12,9 +12,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-#: Kockelkoren 2017 item points (CLINICAL_RULES 3.2). [R] from recollection of
-#: Table 1 of Kockelkoren et al., PLoS One 2017;12:e0168360 — to be checked
-#: against that table before the values are frozen.
+#: Kockelkoren 2017 item points (CLINICAL_RULES 3.2): Kockelkoren et al., "Computed
+#: tomographic distinction of intimal and medial calcification in the intracranial
+#: internal carotid artery", PLoS One 2017;12:e0168360 (PMC5218397). The features and
+#: their categories are those of the paper's abstract [V]; the points per category and
+#: the cut-off of 7 are [R]: the paper's Table 1 could not be read from the sources
+#: reachable here (only the abstract is), so they stay parameters.
 KOCKELKOREN_POINTS: dict[str, dict[str, int]] = {
     "circularity": {"absent": 0, "dots": 1, "<90": 2, "90-270": 3, "270-360": 4},
     "thickness_class": {"absent": 0, "thick": 1, "thin": 3},
@@ -22,6 +25,18 @@ KOCKELKOREN_POINTS: dict[str, dict[str, int]] = {
 }
 
 PATTERNS = ("intimal-predominant", "IEL-predominant", "absent/indistinguishable")
+
+#: How a calcified artery segment is classed (``pattern_reading``):
+#:
+#: * ``two-class`` (default) — the vertebrobasilar study (CLINICAL_RULES 0b) puts every
+#:   calcified plaque into intimal- or IEL-predominant by the Kockelkoren sum, dots
+#:   included; only an artery without calcification is ``absent/indistinguishable``.
+#:   It is the default because CLINICAL_RULES 0b makes the seed studies' wording the
+#:   default and this is the study that uses the subtype;
+#: * ``three-class`` — Kockelkoren's reproducibility classes intimal / medial (IEL) /
+#:   absent-or-indistinguishable: a dots-only segment is ``absent/indistinguishable``
+#:   whatever its sum ([R] how the paper handles dots-only arteries).
+PATTERN_READINGS = ("two-class", "three-class")
 
 
 def is_spotty(
@@ -52,6 +67,11 @@ def circularity_category(
         return "absent"
     if length_mm < dot_max_length_mm and arc_deg < dot_max_arc_deg:
         return "dots"
+    return arc_category(arc_deg)
+
+
+def arc_category(arc_deg: float) -> str:
+    """Kockelkoren circularity of a plaque by its arc: ``<90``, ``90-270``, ``270-360``."""
     if arc_deg < 90:
         return "<90"
     if arc_deg < 270:
@@ -69,59 +89,138 @@ def thickness_category(thickness_mm: float, thick_min_mm: float = 1.5) -> str:
     return "thick" if thickness_mm >= thick_min_mm else "thin"
 
 
-def morphology_category(
-    circularity: str,
-    covered_fraction: float,
-    area_cv: float,
-    min_covered_fraction: float = 0.9,
-    max_area_cv: float = 0.35,
-) -> str:
-    """Kockelkoren morphology: ``continuous``, ``irregular`` (patchy) or ``indistinguishable``.
-
-    CLINICAL_RULES 3.2 leaves this to the reader; operationalised from continuity
-    along the vessel: ``continuous`` when the calcification is present in at least
-    ``min_covered_fraction`` of the cross-sections over its length **and** its
-    calcified area per cross-section varies little (coefficient of variation <=
-    ``max_area_cv``); otherwise ``irregular``. Dots are ``indistinguishable``.
-    Both cut-offs are [R]-type choices of this software, kept as parameters.
-    """
-    if circularity in ("absent", "dots"):
-        return "indistinguishable"
-    if covered_fraction >= min_covered_fraction and area_cv <= max_area_cv:
-        return "continuous"
-    return "irregular"
-
-
 def kockelkoren_score(
     circularity: str,
     thickness_class: str,
     morphology: str,
     points: Mapping[str, Mapping[str, int]] | None = None,
     iel_min_points: int = 7,
-    dots_indistinguishable: bool = True,
+    reading: str = "two-class",
 ) -> tuple[int, str]:
-    """Kockelkoren intimal vs IEL (medial) score and class.
+    """Kockelkoren intimal vs IEL (medial) score and class of one artery segment.
 
-    CLINICAL_RULES 3.2 (Kockelkoren et al., PLoS One 2017). Sum of the item points
-    (default :data:`KOCKELKOREN_POINTS`, [R]); ``>= iel_min_points`` (7, [R]) ->
-    ``IEL-predominant``, 1 to 6 -> ``intimal-predominant``, 0 ->
-    ``absent/indistinguishable``. With ``dots_indistinguishable`` a dots-only
-    calcification is ``absent/indistinguishable`` whatever its sum ([R]).
+    CLINICAL_RULES 3.2 (Kockelkoren et al., PLoS One 2017, PMC5218397). Sum of the
+    item points (default :data:`KOCKELKOREN_POINTS`, [R]); ``>= iel_min_points``
+    (7, [R]) -> ``IEL-predominant``, 1 to 6 -> ``intimal-predominant``, 0 ->
+    ``absent/indistinguishable``. ``reading`` is one of :data:`PATTERN_READINGS`:
+    with ``three-class`` a dots-only segment is ``absent/indistinguishable``; with
+    ``two-class`` (the vertebrobasilar study, default) it is classed by its sum.
 
     Returns
     -------
     points : int, the sum.
     pattern : one of :data:`PATTERNS`.
     """
+    if reading not in PATTERN_READINGS:
+        raise ValueError(f"reading must be one of {PATTERN_READINGS}, got {reading!r}")
     table = points or KOCKELKOREN_POINTS
     total = int(
         table["circularity"][circularity]
         + table["thickness_class"][thickness_class]
         + table["morphology"][morphology]
     )
-    if total == 0 or (dots_indistinguishable and circularity == "dots"):
+    if total == 0 or (reading == "three-class" and circularity == "dots"):
         return total, "absent/indistinguishable"
     return total, "IEL-predominant" if total >= iel_min_points else "intimal-predominant"
+
+
+def segment_pattern(
+    calcifications: Sequence[Mapping],
+    points: Mapping[str, Mapping[str, int]] | None = None,
+    iel_min_points: int = 7,
+    dot_max_length_mm: float = 3.0,
+    dot_max_arc_deg: float = 90.0,
+    thick_min_mm: float = 1.5,
+    min_covered_fraction: float = 0.9,
+    max_area_cv: float = 0.35,
+    continuous_min_length_mm: float = 5.0,
+) -> dict:
+    """Kockelkoren items, points and both class readings of one artery segment.
+
+    Kockelkoren et al. score the artery (the intracranial ICA of one side) as a whole,
+    not each deposit apart (CLINICAL_RULES 3.2, PLoS One 2017, PMC5218397). From the
+    per-calcification measurements (``arc_deg``, ``length_mm``, ``thickness_mm``,
+    ``start_mm``, ``end_mm``, ``covered_fraction``, ``area_cv``, ``volume_mm3``):
+
+    * plaques are the calcifications that are not dots (a dot: length <
+      ``dot_max_length_mm`` and arc < ``dot_max_arc_deg``, [R]);
+    * circularity: the largest arc of a plaque (``dots`` when there are only dots,
+      ``absent`` when there is nothing);
+    * thickness: ``thick`` when plaques of thickness >= ``thick_min_mm`` hold at least
+      half of the plaques' volume (the predominant thickness), else ``thin``; for
+      dots only, the thickest dot;
+    * morphology: ``continuous`` when the calcification runs along the artery without
+      interruption — the union of the plaques' extents covers at least
+      ``min_covered_fraction`` of the span from the first plaque's start to the last
+      one's end, each plaque is present in that fraction of its own cross-sections,
+      its calcium area varies little (coefficient of variation <= ``max_area_cv``) and
+      the span is at least ``continuous_min_length_mm``; otherwise ``irregular``
+      (interrupted, patchy or focal); ``indistinguishable`` for dots only. The three
+      cut-offs are [R]-type choices of this software, kept as parameters.
+
+    Returns
+    -------
+    dict with ``circularity``, ``thickness_class``, ``morphology``, ``pattern_points``,
+    ``pattern_two_class``, ``pattern_three_class`` and the figures that decided them
+    (``max_arc_deg``, ``thick_volume_fraction``, ``span_mm``, ``covered_fraction``).
+    """
+    calcs = list(calcifications)
+    is_dot = [c["length_mm"] < dot_max_length_mm and c["arc_deg"] < dot_max_arc_deg for c in calcs]
+    plaques = [c for c, dot in zip(calcs, is_dot, strict=True) if not dot]
+    figures = {"max_arc_deg": 0.0, "thick_volume_fraction": 0.0, "span_mm": 0.0}
+    figures["covered_fraction"] = 0.0
+    if not calcs:
+        circularity, thickness, morphology = "absent", "absent", "indistinguishable"
+    elif not plaques:
+        circularity, morphology = "dots", "indistinguishable"
+        thickness = thickness_category(max(c["thickness_mm"] for c in calcs), thick_min_mm)
+        figures["max_arc_deg"] = float(max(c["arc_deg"] for c in calcs))
+    else:
+        max_arc = float(max(c["arc_deg"] for c in plaques))
+        circularity = arc_category(max_arc)
+        volumes = np.array([float(c["volume_mm3"]) for c in plaques])
+        thick = np.array([c["thickness_mm"] >= thick_min_mm for c in plaques])
+        thick_fraction = float(volumes[thick].sum() / max(volumes.sum(), 1e-12))
+        thickness = "thick" if thick_fraction >= 0.5 else "thin"
+        intervals = sorted((float(c["start_mm"]), float(c["end_mm"])) for c in plaques)
+        span = intervals[-1][1] - intervals[0][0]
+        covered, (lo, hi) = 0.0, intervals[0]
+        for a, b in intervals[1:]:
+            if a > hi:
+                covered, lo, hi = covered + hi - lo, a, b
+            else:
+                hi = max(hi, b)
+        covered += hi - lo
+        coverage = covered / span if span > 0 else 0.0
+        uniform = all(
+            c["covered_fraction"] >= min_covered_fraction and c["area_cv"] <= max_area_cv
+            for c in plaques
+        )
+        continuous = (
+            uniform and coverage >= min_covered_fraction and span >= continuous_min_length_mm
+        )
+        morphology = "continuous" if continuous else "irregular"
+        figures.update(
+            max_arc_deg=max_arc,
+            thick_volume_fraction=thick_fraction,
+            span_mm=float(span),
+            covered_fraction=float(coverage),
+        )
+    total, two = kockelkoren_score(
+        circularity, thickness, morphology, points, iel_min_points, "two-class"
+    )
+    _, three = kockelkoren_score(
+        circularity, thickness, morphology, points, iel_min_points, "three-class"
+    )
+    return {
+        "circularity": circularity,
+        "thickness_class": thickness,
+        "morphology": morphology,
+        "pattern_points": total,
+        "pattern_two_class": two,
+        "pattern_three_class": three,
+        **figures,
+    }
 
 
 def babiarz_grade(
@@ -169,65 +268,86 @@ def overall_grade(
     calcifications: Sequence[Mapping],
     stenosis_pct: float | None = None,
     mild_max_spots: int = 2,
-    small_max_length_mm: float = 3.0,
-    small_max_arc_deg: float = 90.0,
+    moderate_min_spread_mm: float = 10.0,
     severe_min_total_length_mm: float = 10.0,
     severe_min_arc_deg: float = 270.0,
     severe_min_stenosis_pct: float = 50.0,
 ) -> dict:
-    """Overall intracranial calcification grade: ``none/mild``, ``moderate``, ``severe``.
+    """Intracranial calcification grade of one artery: ``none/mild``, ``moderate``, ``severe``.
 
-    CLINICAL_RULES 0b (intracranial calcification vs small-vessel disease study):
-    none/mild = no or a few small spots; moderate = several spots, widely
-    distributed; severe = extensive calcification with vessel narrowing. Operational
-    rule (all cut-offs parameters):
+    CLINICAL_RULES 0b (intracranial calcification vs small-vessel disease study, head
+    CT at 1 mm): none/mild = no or a few small spots; moderate = several spots, widely
+    distributed; severe = extensive calcification **with** vessel narrowing. Operational
+    rule (every cut-off a parameter):
 
-    * ``none/mild``: at most ``mild_max_spots`` calcifications, each small (length
-      < ``small_max_length_mm`` and arc < ``small_max_arc_deg``);
     * ``severe``: extensive — total calcified length >= ``severe_min_total_length_mm``
-      or a maximum arc >= ``severe_min_arc_deg`` — **with** narrowing, i.e. a
-      measured stenosis >= ``severe_min_stenosis_pct``; when no stenosis was
-      measured (CT only), extensive calcification alone counts and the rule says so;
-    * ``moderate``: anything else.
+      or a largest arc >= ``severe_min_arc_deg`` — and narrowed: a measured stenosis
+      >= ``severe_min_stenosis_pct``. Without a measured stenosis (CT alone) an artery
+      is never graded severe: the rule and ``narrowing_measured`` say so, and
+      ``severe_if_narrowed`` tells whether it would be;
+    * ``moderate``: several spots (more than ``mild_max_spots``) widely distributed
+      (spread along the artery, first start to last end, >= ``moderate_min_spread_mm``),
+      or extensive calcification without narrowing;
+    * ``none/mild``: otherwise — no calcification, one or a few spots of any size that
+      are not extensive, or several spots clustered in a short stretch.
 
     Returns
     -------
-    dict with ``grade`` and ``rule`` (the rule applied, with the measured values).
+    dict with ``grade``, ``rule`` (the rule applied, with the measured values),
+    ``extensive``, ``narrowing_measured``, ``severe_if_narrowed``, ``n_spots``,
+    ``spread_mm``, ``total_length_mm``, ``max_arc_deg``.
     """
     n = len(calcifications)
-    small = [
-        x["length_mm"] < small_max_length_mm and x["arc_deg"] < small_max_arc_deg
-        for x in calcifications
-    ]
     total_length = float(sum(x["length_mm"] for x in calcifications))
     max_arc = float(max((x["arc_deg"] for x in calcifications), default=0.0))
-    if n <= mild_max_spots and all(small):
-        return {
-            "grade": "none/mild",
-            "rule": f"{n} calcification(s) (<= {mild_max_spots}), all small "
-            f"(length < {small_max_length_mm} mm and arc < {small_max_arc_deg} deg)",
-        }
-    extensive = total_length >= severe_min_total_length_mm or max_arc >= severe_min_arc_deg
-    facts = (
-        f"total calcified length {total_length:.1f} mm (severe >= {severe_min_total_length_mm}), "
-        f"max arc {max_arc:.0f} deg (severe >= {severe_min_arc_deg})"
+    spread = (
+        float(
+            max(x["end_mm"] for x in calcifications) - min(x["start_mm"] for x in calcifications)
+        )
+        if n
+        else 0.0
     )
-    if extensive and stenosis_pct is None:
-        return {
-            "grade": "severe",
-            "rule": f"extensive calcification: {facts}; narrowing not measured (no vessel-wall MRI)",
-        }
-    if extensive and stenosis_pct >= severe_min_stenosis_pct:
-        return {
-            "grade": "severe",
-            "rule": f"extensive calcification: {facts}; with narrowing: stenosis "
-            f"{stenosis_pct:.0f}% (>= {severe_min_stenosis_pct}%)",
-        }
-    narrowing = "" if stenosis_pct is None else f"; stenosis {stenosis_pct:.0f}%"
+    extensive = total_length >= severe_min_total_length_mm or max_arc >= severe_min_arc_deg
+    measured = stenosis_pct is not None
+    narrowed = measured and stenosis_pct >= severe_min_stenosis_pct
+    facts = (
+        f"total calcified length {total_length:.1f} mm (extensive >= "
+        f"{severe_min_total_length_mm:g}), largest arc {max_arc:.0f} deg (extensive >= "
+        f"{severe_min_arc_deg:g})"
+    )
+    narrowing = (
+        "narrowing not measured (no vessel-wall MRI): severe needs narrowing"
+        if not measured
+        else f"stenosis {stenosis_pct:.0f}% (narrowing >= {severe_min_stenosis_pct:g}%)"
+    )
+    spots = (
+        f"{n} spot(s) (several > {mild_max_spots}) spread over {spread:.1f} mm "
+        f"(widely >= {moderate_min_spread_mm:g} mm)"
+    )
+    if extensive and narrowed:
+        grade, rule = "severe", f"extensive calcification with narrowing: {facts}; {narrowing}"
+    elif n > mild_max_spots and spread >= moderate_min_spread_mm:
+        grade, rule = "moderate", f"several spots widely distributed: {spots}; {narrowing}"
+    elif extensive:
+        grade, rule = (
+            "moderate",
+            f"extensive calcification without narrowing: {facts}; {narrowing}",
+        )
+    else:
+        grade = "none/mild"
+        rule = (
+            "no calcification" if n == 0 else f"no or a few spots, not extensive: {spots}; {facts}"
+        )
     return {
-        "grade": "moderate",
-        "rule": f"{n} calcification(s), not all small, not extensive with narrowing: "
-        f"{facts}{narrowing}",
+        "grade": grade,
+        "rule": rule,
+        "extensive": bool(extensive),
+        "narrowing_measured": measured,
+        "severe_if_narrowed": bool(extensive and not measured),
+        "n_spots": n,
+        "spread_mm": spread,
+        "total_length_mm": total_length,
+        "max_arc_deg": max_arc,
     }
 
 
@@ -287,8 +407,15 @@ def default_settings() -> dict:
     return {
         "kockelkoren_points": KOCKELKOREN_POINTS,
         "kockelkoren_iel_min_points": 7,
-        "kockelkoren_dots_indistinguishable": True,
-        "kockelkoren_source": "CLINICAL_RULES 3.2; [R] to check against Kockelkoren 2017 Table 1",
+        "pattern_reading": "two-class",
+        "pattern_reading_why": "two-class is the default: the vertebrobasilar study "
+        "(CLINICAL_RULES 0b, whose wording settles the defaults) puts every calcified plaque "
+        "into intimal- or IEL-predominant; three-class is Kockelkoren's reading with dots-only "
+        "arteries absent/indistinguishable",
+        "pattern_unit": "artery segment (Kockelkoren scores the artery as a whole)",
+        "kockelkoren_source": "Kockelkoren et al., PLoS One 2017;12:e0168360 (PMC5218397): "
+        "features and categories [V] (abstract); points and the cut-off 7 [R] (Table 1 not "
+        "readable here)",
         "thick_min_mm": 1.5,
         "dot_max_length_mm": 3.0,
         "dot_max_arc_deg": 90.0,
@@ -296,6 +423,7 @@ def default_settings() -> dict:
         "spotty_max_arc_deg": 90.0,
         "continuous_min_covered_fraction": 0.9,
         "continuous_max_area_cv": 0.35,
+        "continuous_min_length_mm": 5.0,
         "babiarz_combine": "sum",
         "remodeling_positive_min": 1.05,
         "remodeling_negative_max": 0.95,

@@ -34,6 +34,17 @@ from napari_calcium.vessel.centerline import (
 )
 from napari_calcium.volume import Volume
 
+#: Largest in-plane voxel (mm) of a vessel-wall MRI whose wall metrics are trusted.
+MAX_IN_PLANE_VOXEL_MM = 0.7
+RESOLUTION_SOURCE = (
+    "3-D intracranial vessel-wall MRI at 3 T is acquired with isotropic voxels of "
+    "0.4-0.7 mm (the range of the ASNR Vessel Wall Imaging Study Group consensus, Mandell "
+    "et al., AJNR 2017;38:218-229, PMC7963837, as summarised in the Radiopaedia 'MR vessel "
+    "wall imaging' article); the threshold is the upper end of that range [R: the "
+    "consensus text itself could not be read here], so the vertebrobasilar study's "
+    "0.7 x 0.7 x 1.1 mm acquisition passes"
+)
+
 
 def default_wall_settings() -> dict:
     """Contour-detection and plaque-summary parameters with their defaults."""
@@ -46,10 +57,9 @@ def default_wall_settings() -> dict:
         "recentre": True,
         # calcium on a registered CT is wall: MRI shows calcification as signal void
         "ct_calcium_as_wall": True,
-        # most clinical intracranial VW-MRI studies report a non-interpolated in-plane
-        # resolution <= 0.55 mm ("MR intracranial vessel wall imaging: a systematic
-        # review", J Neuroimaging) [R]; coarser MRI gets a warning with its results
-        "max_in_plane_voxel_mm": 0.55,
+        # see RESOLUTION_SOURCE: coarser in-plane voxels get a warning with the results
+        "max_in_plane_voxel_mm": MAX_IN_PLANE_VOXEL_MM,
+        "resolution_source": RESOLUTION_SOURCE,
         "end_margin_mm": 1.0,
         "reference_min_distance_mm": 2.0,
         "reference_nwi_tolerance": 0.02,
@@ -57,7 +67,10 @@ def default_wall_settings() -> dict:
         "enhancement_normalisation": "post/pre of the plaque wall divided by post/pre "
         "of the normal wall at the reference site",
         "wall_signal": "mean over the middle half of the wall thickness",
-        "lumen_diameter": "area-equivalent diameter 2 sqrt(LA / pi)",
+        "lumen_diameter": "WASID (Samuels et al., AJNR 2000) on measured diameters: the "
+        "minimum caliper lumen diameter at the narrowest site (D_stenosis) and at the "
+        "reference site (D_normal); the figure from area-equivalent diameters "
+        "2 sqrt(LA / pi) is stenosis_area_based_pct",
         "plaque_calcified_fraction": "largest over the plaque's cross-sections of the "
         "wall area with CT >= threshold / wall area",
     }
@@ -254,6 +267,35 @@ def contour_metrics(lumen_uv: np.ndarray, outer_uv: np.ndarray) -> dict:
         "min_wall_thickness_mm": wmin,
         "eccentricity_index": scores.eccentricity_index(wmax, wmin),
         "lumen_diameter_mm": 2.0 * np.sqrt(la / np.pi),
+        **caliper_diameters(lumen_uv),
+    }
+
+
+def caliper_diameters(polygon_uv: np.ndarray) -> dict:
+    """Measured lumen diameters (mm) of a closed contour ``(n, 2)``.
+
+    ``lumen_min_diameter_mm``: the minimum caliper (Feret) width, the narrowest
+    diameter a projection through the cross-section shows — exact by rotating
+    calipers: the smallest, over the convex hull's edges, of the largest distance of a
+    hull vertex from that edge's line. ``lumen_mean_diameter_mm``: the caliper width
+    averaged over all directions, the hull perimeter / pi (Cauchy's formula); for a
+    circle both are its diameter. WASID measures diameters (Samuels et al., AJNR
+    2000;21:643-646); the hull comes from ``scipy.spatial.ConvexHull``.
+    """
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = polygon_uv[ConvexHull(polygon_uv).vertices]
+    except (QhullError, ValueError):
+        return {"lumen_min_diameter_mm": 0.0, "lumen_mean_diameter_mm": 0.0}
+    edges = np.roll(hull, -1, axis=0) - hull
+    lengths = np.linalg.norm(edges, axis=1)
+    normals = np.stack([-edges[:, 1], edges[:, 0]], axis=1) / lengths[:, None]
+    heights = np.abs((hull[None, :, :] - hull[:, None, :]) @ normals[..., None])[..., 0]
+    width = heights.max(axis=1)
+    return {
+        "lumen_min_diameter_mm": float(width.min()),
+        "lumen_mean_diameter_mm": float(lengths.sum() / np.pi),
     }
 
 
@@ -432,7 +474,12 @@ def summarise_plaque(
       narrowest site, those whose NWI is within ``reference_nwi_tolerance`` of the
       lowest, the one nearest the lesion (the distal side when there is no proximal
       segment); the choice is recorded in ``reference_choice``;
-    * stenosis (WASID, area-equivalent lumen diameters), remodeling index = OWA at
+    * stenosis (WASID, Samuels et al., AJNR 2000): (1 - D_stenosis / D_normal) x 100
+      on measured diameters — the minimum caliper lumen diameter
+      (:func:`caliper_diameters`) at the narrowest site (D_stenosis) and at the
+      reference site (D_normal), the same measurement at both as WASID measures both
+      on one image; the figure from area-equivalent diameters is kept as
+      ``stenosis_area_based_pct``; remodeling index = OWA at
       the narrowest site / reference OWA and its class, plaque length = extent of
       the contiguous cross-sections around the narrowest site whose NWI exceeds the
       reference NWI by ``plaque_nwi_margin``;
@@ -466,7 +513,8 @@ def summarise_plaque(
             arc, nwi, inner, calcified, mln, reference_min_distance_mm, reference_nwi_tolerance
         )
     m, r = table[mln], table[ref]
-    stenosis = scores.wasid_stenosis_pct(m["lumen_diameter_mm"], r["lumen_diameter_mm"])
+    stenosis = scores.wasid_stenosis_pct(m["lumen_min_diameter_mm"], r["lumen_min_diameter_mm"])
+    stenosis_area = scores.wasid_stenosis_pct(m["lumen_diameter_mm"], r["lumen_diameter_mm"])
     ri = m["outer_wall_area_mm2"] / r["outer_wall_area_mm2"]
     thickened = nwi >= nwi[ref] + plaque_nwi_margin
     lo = hi = mln
@@ -488,6 +536,7 @@ def summarise_plaque(
         "class": scores.plaque_class(calcified_fraction, calcified_min_fraction),
         "calcified_fraction": calcified_fraction,
         "stenosis_pct": stenosis,
+        "stenosis_area_based_pct": stenosis_area,
         "remodeling_index": float(ri),
         "remodeling": scores.remodeling_class(
             ri, remodeling_positive_min, remodeling_negative_max
@@ -505,8 +554,10 @@ def summarise_plaque(
         "enhancement_ratio": None if enhancement is None else float(enhancement),
         "narrowest_mm": float(arc[mln]),
         "narrowest_frame": mln,
-        "d_stenosis_mm": m["lumen_diameter_mm"],
-        "d_normal_mm": r["lumen_diameter_mm"],
+        "d_stenosis_mm": m["lumen_min_diameter_mm"],
+        "d_normal_mm": r["lumen_min_diameter_mm"],
+        "d_stenosis_area_equivalent_mm": m["lumen_diameter_mm"],
+        "d_normal_area_equivalent_mm": r["lumen_diameter_mm"],
         "reference_mm": float(arc[ref]),
         "reference_frame": ref,
         "reference_choice": choice,

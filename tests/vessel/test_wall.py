@@ -168,8 +168,43 @@ def _row(arc_mm, lumen_r_mm, outer_r_mm, calcified_fraction):
         "min_wall_thickness_mm": outer_r_mm - lumen_r_mm,
         "eccentricity_index": 0.0,
         "lumen_diameter_mm": 2 * lumen_r_mm,
+        "lumen_min_diameter_mm": 2 * lumen_r_mm,
+        "lumen_mean_diameter_mm": 2 * lumen_r_mm,
         "calcified_fraction": calcified_fraction,
     }
+
+
+def _ellipse(a_mm, b_mm, n=720):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([a_mm * np.cos(t), b_mm * np.sin(t)], axis=1)
+
+
+def test_caliper_diameters_of_measured_contours():
+    # ellipse semi-axes 1.2 x 0.6: minimum caliper 2 x 0.6 = 1.2 mm; circle r 1.5: 3.0 mm
+    m = contour_metrics(_ellipse(1.2, 0.6), _ellipse(2.4, 2.4))
+    assert m["lumen_min_diameter_mm"] == pytest.approx(1.2, rel=1e-3)
+    assert m["lumen_diameter_mm"] == pytest.approx(2 * np.sqrt(1.2 * 0.6), rel=1e-3)
+    c = contour_metrics(_ellipse(1.5, 1.5), _ellipse(2.4, 2.4))
+    assert c["lumen_min_diameter_mm"] == pytest.approx(3.0, rel=1e-3)
+    assert c["lumen_mean_diameter_mm"] == pytest.approx(3.0, rel=1e-3)
+
+
+def test_wasid_uses_measured_diameters():
+    # 0-10 mm normal round lumen r 1.5; at 5 mm an elliptic residual lumen 1.2 x 0.6 mm.
+    # WASID on diameters: 1 - 1.2 / 3.0 = 60 %; from area-equivalent diameters
+    # 1 - 2 sqrt(1.2 x 0.6) / 3.0 = 43.4 %, kept as stenosis_area_based_pct.
+    outer = _ellipse(2.4, 2.4)
+    table = []
+    for a in np.arange(0.0, 10.01, 0.5):
+        lumen = _ellipse(1.2, 0.6) if a == 5.0 else _ellipse(1.5, 1.5)
+        table.append({"arc_mm": float(a), **contour_metrics(lumen, outer)})
+    p = summarise_plaque(table, end_margin_mm=0.5)
+    assert p["narrowest_mm"] == 5.0
+    assert p["d_stenosis_mm"] == pytest.approx(1.2, rel=1e-3)
+    assert p["d_normal_mm"] == pytest.approx(3.0, rel=1e-3)
+    assert p["stenosis_pct"] == pytest.approx(100 * (1 - 1.2 / 3.0), abs=0.2)
+    area_based = 100 * (1 - 2 * np.sqrt(1.2 * 0.6) / 3.0)
+    assert p["stenosis_area_based_pct"] == pytest.approx(area_based, abs=0.2)
 
 
 def test_automatic_reference_is_free_of_ct_calcium():
@@ -206,3 +241,16 @@ def test_resolution_warning_names_the_in_plane_voxel():
     text = resolution_warning(mri((1.0, 1.0, 1.0)), 0.55)
     assert "in-plane voxel is 1.00 mm" in text and "0.55 mm" in text
     assert resolution_warning(mri((0.3, 0.7, 0.7)), 0.55).count("0.70 mm") == 1
+
+
+def test_default_resolution_accepts_the_vertebrobasilar_study_acquisition():
+    from napari_calcium.vessel.wall import default_wall_settings, resolution_warning
+    from napari_calcium.volume import Volume
+
+    cfg = default_wall_settings()
+    assert cfg["max_in_plane_voxel_mm"] == 0.7 and "PMC7963837" in cfg["resolution_source"]
+    # the study's 0.7 x 0.7 x 1.1 mm VW-MRI (z, y, x = 1.1, 0.7, 0.7) passes; 0.8 mm does not
+    study = Volume(np.zeros((4, 4, 4), np.float32), (0.7, 0.7, 1.1), modality="MR")
+    assert resolution_warning(study, cfg["max_in_plane_voxel_mm"]) is None
+    coarse = Volume(np.zeros((4, 4, 4), np.float32), (0.8, 0.8, 1.1), modality="MR")
+    assert "0.80 mm" in resolution_warning(coarse, cfg["max_in_plane_voxel_mm"])
