@@ -278,6 +278,22 @@ def add_coronary(sub) -> None:
         action="store_true",
         help="accept a CT whose minimum is above -200 HU (a HU image cropped to exclude air)",
     )
+    p.add_argument(
+        "--allow-contrast",
+        action="store_true",
+        help="score a CT whose blood pool looks contrast-enhanced (refused by default; the "
+        "scores are then not valid Agatston scores)",
+    )
+    p.add_argument(
+        "--heart",
+        type=Path,
+        help="heart mask (any grid, same frame): lesions outside it are flagged, not counted",
+    )
+    p.add_argument(
+        "--count-implausible",
+        action="store_true",
+        help="count lesions flagged as implausible (too large, metal-bright, outside the heart)",
+    )
     p.add_argument("--json", type=Path, help="write the result JSON here (default: stdout)")
     p.add_argument("--csv", type=Path, help="write one row per lesion here")
     p.add_argument("--html", type=Path, help="write a one-page HTML report here")
@@ -306,12 +322,16 @@ def run_coronary_command(args) -> int:
         calibration_mg_cm3_per_hu=args.calibration_mg_per_hu,
         radiomics=args.radiomics,
         hu_check=not args.no_hu_check,
+        allow_contrast=args.allow_contrast,
+        count_implausible=args.count_implausible,
     )
     ct = read(args.ct_path, modality="CT")
-    arteries = None
+    arteries = heart = None
     if args.arteries is not None:
         arteries = read(args.arteries).replace(modality="LABELS", units="label")
-    result = measure_coronary(ct, arteries, settings)
+    if args.heart is not None:
+        heart = read(args.heart).replace(modality="LABELS", units="label")
+    result = measure_coronary(ct, arteries, settings, heart)
     write_json(result.report, args.json)
     if args.csv:
         reports.atomic_write_text(args.csv, reports.coronary_csv_text(result.report))

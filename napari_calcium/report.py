@@ -22,7 +22,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
 #: Per-lesion CSV columns of a coronary result, units in the names: the lesion keys of
 #: :func:`~napari_calcium.calcium.run_coronary` with the centroid split into x, y, z.
 CENTROID_COLUMNS = ("centroid_x_mm", "centroid_y_mm", "centroid_z_mm")
-CORONARY_LESION_COLUMNS = ("lesion_id", *LESION_KEYS[1:-1], *CENTROID_COLUMNS)
+CORONARY_LESION_COLUMNS = ("lesion_id", *LESION_KEYS[1:-1], *CENTROID_COLUMNS, "counted", "flags")
 
 
 def coronary_lesion_rows(report: dict) -> list[dict]:
@@ -35,6 +35,8 @@ def coronary_lesion_rows(report: dict) -> list[dict]:
     for lesion in report["lesions"]:
         row = {"lesion_id": lesion["id"], **{k: lesion[k] for k in LESION_KEYS[1:-1]}}
         row.update(zip(CENTROID_COLUMNS, lesion["centroid_mm"], strict=True))
+        row["counted"] = lesion.get("counted", True)
+        row["flags"] = "; ".join(lesion.get("flags", []))
         row.update({k: v for k, v in lesion.items() if k.startswith("rad_")})
         rows.append(row)
     return rows
@@ -81,11 +83,19 @@ def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
         f"<td>{fmt(v['mass_mg'])}</td><td>{v['lesions']}</td></tr>"
         for name, v in report["per_artery"].items()
     )
-    rows += (
-        f"<tr class='total'><td>Total</td><td>{fmt(report['agatston'])}</td>"
-        f"<td>{fmt(report['volume_mm3'])}</td><td>{fmt(report['mass_mg'])}</td>"
-        f"<td>{report['lesion_count']}</td></tr>"
-    )
+    if report.get("scored", True):
+        rows += (
+            f"<tr class='total'><td>Total</td><td>{fmt(report['agatston'])}</td>"
+            f"<td>{fmt(report['volume_mm3'])}</td><td>{fmt(report['mass_mg'])}</td>"
+            f"<td>{report['lesion_count']}</td></tr>"
+        )
+    unassigned = report.get("unassigned")
+    if unassigned:
+        rows += (
+            f"<tr class='apart'><td>unassigned (not counted)</td>"
+            f"<td>{fmt(unassigned['agatston'])}</td><td>{fmt(unassigned['volume_mm3'])}</td>"
+            f"<td>{fmt(unassigned['mass_mg'])}</td><td>{unassigned['lesions']}</td></tr>"
+        )
     chart = _png_tag(_bar_chart(report, colors))
     slices = ""
     if scoring_ct is not None and lesion_labels is not None:
@@ -118,23 +128,40 @@ def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
         f"<tr><td>{k}</td><td>{html.escape(str(settings.get(k)))}</td></tr>" for k in keys
     )
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in report["warnings"]) or "<li>none</li>"
+    implausible = "".join(
+        f"<li>lesion {item['id']} ({html.escape(item['artery'])}): "
+        f"{html.escape('; '.join(item['reasons']))}</li>"
+        for item in report.get("implausible", [])
+    )
+    implausible = (
+        f"<h2>Flagged lesions (not counted)</h2><ul>{implausible}</ul>" if implausible else ""
+    )
+    if report.get("scored", True):
+        headline = (
+            f"<b>Agatston {report['agatston_reported']}</b> ({fmt(report['agatston'])} "
+            f"unrounded) — category {html.escape(report['category'])} "
+            f"({html.escape(report['category_description'])}); CAC-DRS "
+            f"{html.escape(report['cac_drs'])} ({html.escape(report['cac_drs_risk'])} risk)."
+        )
+    else:
+        headline = f"<b>No coronary score</b>: {html.escape(report['category_description'])}."
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Coronary artery calcium</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:1em auto}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:2px 8px;text-align:right}}
-td:first-child{{text-align:left}}tr.total{{font-weight:bold}}
+td:first-child{{text-align:left}}tr.total{{font-weight:bold}}tr.apart{{color:#777}}
 figure{{display:inline-block;margin:4px}}figcaption{{font-size:small}}</style></head><body>
 <h1>Coronary artery calcium</h1>
-<p><b>Agatston {fmt(report["agatston"])}</b> — category {html.escape(report["category"])}
-({html.escape(report["category_description"])}); CAC-DRS {html.escape(report["cac_drs"])}
-({html.escape(report["cac_drs_risk"])} risk). Rules: {html.escape(settings["rules"])}.
-Decision support only: the category follows from the Agatston score and vessel count above.</p>
+<p>{headline} Rules: {html.escape(settings["rules"])}.
+Decision support only: the category follows from the Agatston score of the calcium assigned
+to arteries and the vessel count above.</p>
 <table><tr><th>artery</th><th>Agatston</th><th>volume (mm³)</th><th>mass (mg)</th><th>lesions</th></tr>
 {rows}</table>
 {chart}
 <h2>Key slices</h2>{slices or "<p>no lesions</p>"}
 <h2>Settings</h2><table>{settings_rows}</table>
 <h2>Warnings</h2><ul>{warnings}</ul>
+{implausible}
 <p><small>{html.escape(settings["software"])}</small></p>
 </body></html>
 """

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from napari_calcium.calcium import safety
 from napari_calcium.calcium.components import forward_offsets, sparse_components
 from napari_calcium.errors import InputError
 from napari_calcium.scores import agatston as score
@@ -102,6 +103,14 @@ class CoronarySettings:
     radiomics : add PyRadiomics features per lesion.
     hu_check : refuse a CT whose minimum is above -200 HU (not in HU); turn off only
         for a CT in HU that holds no air.
+    contrast_check : look for an iodine-enhanced blood pool
+        (:func:`napari_calcium.calcium.safety.blood_pool`) and refuse to score it.
+    allow_contrast : score a contrast CT anyway (with a warning in the result).
+    max_lesion_volume_mm3, max_peak_hu : lesions above either limit are flagged as
+        implausible and not counted (:func:`napari_calcium.calcium.safety.lesion_flags`).
+    heart_margin_mm : with a heart mask, lesions whose centroid lies farther than this
+        outside it are flagged and not counted.
+    count_implausible : count flagged lesions after all (the reader has checked them).
     """
 
     threshold_hu: float = 130.0
@@ -120,6 +129,12 @@ class CoronarySettings:
     artery_colors: dict[int, str] = field(default_factory=lambda: dict(ARTERY_COLORS))
     radiomics: bool = False
     hu_check: bool = True
+    contrast_check: bool = True
+    allow_contrast: bool = False
+    max_lesion_volume_mm3: float = 1500.0
+    max_peak_hu: float = 3000.0
+    heart_margin_mm: float = 10.0
+    count_implausible: bool = False
 
     def __post_init__(self):
         if self.slice_mode not in SLICE_MODES:
@@ -391,6 +406,7 @@ def run_coronary(
     ct: Volume,
     arteries: Volume | None = None,
     settings: CoronarySettings | dict[str, Any] | None = None,
+    heart: Volume | None = None,
 ) -> dict[str, Any]:
     """Coronary calcium scores of a CT with the reader's artery labels, as JSON values.
 
@@ -398,29 +414,39 @@ def run_coronary(
     ----------
     ct : non-contrast CT in HU, ``(z, y, x)``, axial slices along array axis 0.
     arteries : label image on the CT's grid (see ``settings.artery_names``); ``None``
-        scores every candidate as ``"unassigned"`` (with a warning).
+        measures every candidate as ``"unassigned"``: shown apart (``unassigned``),
+        never as the headline score, category or CAC-DRS.
     settings : conventions, as :class:`CoronarySettings` or a dict of its fields (e.g. the
         ``settings`` of an earlier result); defaults to ``CoronarySettings()``.
+    heart : optional heart mask (any grid, same physical frame): lesions outside it are
+        flagged and not counted.
+
+    A contrast CT is refused (``InputError``) unless ``settings.allow_contrast``.
 
     Returns
     -------
     dict
-        ``agatston``, ``volume_mm3``, ``mass_mg`` (``None`` without calibration),
-        ``lesion_count``, ``category``, ``cac_drs``, ``per_artery`` (name ->
+        ``agatston`` (``None`` without artery labels), ``agatston_reported`` (the
+        integer reported clinically, half up), ``volume_mm3``, ``mass_mg`` (``None``
+        without calibration), ``lesion_count``, ``category``, ``cac_drs``, ``scored``
+        (False without artery labels), ``unassigned`` (sums of unassigned candidates
+        or ``None``), ``contrast`` (the blood-pool check), ``implausible`` (flagged
+        lesions, not counted), ``per_artery`` (name ->
         ``agatston``, ``volume_mm3``, ``mass_mg``, ``lesions``), ``lesions`` (one dict
         per 3-D lesion), ``slice_lesions`` (one dict per scored slice-lesion),
         ``settings`` (every convention used) and ``warnings``.
     """
-    return measure_coronary(ct, arteries, settings).report
+    return measure_coronary(ct, arteries, settings, heart).report
 
 
 def measure_coronary(
     ct: Volume,
     arteries: Volume | None = None,
     settings: CoronarySettings | dict[str, Any] | None = None,
+    heart: Volume | None = None,
 ) -> CoronaryResult:
     """As :func:`run_coronary`, also returning the lesions (see :class:`CoronaryResult`)."""
-    require_volumes(ct=ct, arteries=arteries)
+    require_volumes(ct=ct, arteries=arteries, heart=heart)
     if isinstance(settings, dict):
         settings = CoronarySettings.from_dict(settings)
     settings = settings or CoronarySettings()
@@ -429,6 +455,7 @@ def measure_coronary(
         check_ct_in_hu(ct)
     if arteries is not None:
         check_same_grid(ct, arteries)
+    contrast = _check_contrast(ct, settings, warnings)
     threshold_hu, edges_hu, weight_one_hu = _thresholds(ct, settings, warnings)
     increment_mm = _slice_increment(ct, warnings)
     if not np.allclose(np.abs(ct.direction), np.eye(3), atol=1e-3):
@@ -458,8 +485,8 @@ def measure_coronary(
     if scoring_arteries is None:
         warnings.append(
             "no artery labels: every candidate above threshold (bone, valves, aorta "
-            "included) is scored as 'unassigned'; assign lesions to arteries for a "
-            "coronary score"
+            "included) is measured as 'unassigned' and shown apart, with no Agatston "
+            "total, category or CAC-DRS; assign lesions to arteries for a coronary score"
         )
         names[0] = UNASSIGNED
 
@@ -467,17 +494,36 @@ def measure_coronary(
     weights = (edges_hu, weight_one_hu)
     slices = _slice_lesions(voxels, scoring_ct, settings, weights, slice_factor, thickness_mm)
     lesions = _lesions(voxels, slices, scoring_ct, settings, thickness_mm)
+    lesions["flags"] = safety.lesion_flags(
+        lesions["volume_mm3"],
+        lesions["peak_hu"],
+        lesions["centroid_mm"],
+        settings.max_lesion_volume_mm3,
+        settings.max_peak_hu,
+        heart,
+        settings.heart_margin_mm,
+        contrast["blood_pool_hu"] if contrast and contrast["enhanced"] else None,
+    )
+    counted = np.array([not f or settings.count_implausible for f in lesions["flags"]], bool)
+    if not counted.all():
+        warnings.append(
+            f"{int((~counted).sum())} implausible lesion(s) not counted (see 'implausible'); "
+            "exclude them, or count them after checking (count_implausible)"
+        )
 
-    per_artery = {}
-    for code, name in names.items():
-        mine = lesions["artery"] == code
-        per_artery[name] = {
-            "agatston": float(lesions["agatston"][mine].sum()),
-            "volume_mm3": float(lesions["volume_mm3"][mine].sum()),
-            "mass_mg": _sum_or_none(lesions["mass_mg"], mine),
-            "lesions": int(mine.sum()),
+    def sums(selection) -> dict[str, Any]:
+        return {
+            "agatston": float(lesions["agatston"][selection].sum()),
+            "volume_mm3": float(lesions["volume_mm3"][selection].sum()),
+            "mass_mg": _sum_or_none(lesions["mass_mg"], selection),
+            "lesions": int(selection.sum()),
         }
-    total = float(lesions["agatston"].sum())
+
+    per_artery = {
+        name: sums(counted & (lesions["artery"] == code)) for code, name in names.items()
+    }
+    unassigned = per_artery.pop(UNASSIGNED, None)
+    total = float(lesions["agatston"][counted & (lesions["artery"] != 0)].sum())
     n_vessels = None
     if scoring_arteries is not None:
         by_name = {name: v["agatston"] for name, v in per_artery.items()}
@@ -488,18 +534,26 @@ def measure_coronary(
                 f"calcium in {', '.join(apart)} is not counted in CAC-DRS N, which counts "
                 f"{', '.join(CAC_DRS_VESSELS)}: label a branch as its parent vessel for N"
             )
-    category = score.agatston_category(total, settings.category_scheme)
     lesion_rows = _rows(lesions, names, LESION_KEYS)
+    for row, flags, is_counted in zip(lesion_rows, lesions["flags"], counted, strict=True):
+        row["flags"] = flags
+        row["counted"] = bool(is_counted) and row["artery"] != UNASSIGNED
+    assigned = counted & (lesions["artery"] != 0)
     report = {
-        "agatston": total,
-        "volume_mm3": float(lesions["volume_mm3"].sum()),
-        "mass_mg": _sum_or_none(lesions["mass_mg"], slice(None)),
-        "lesion_count": len(lesion_rows),
-        "category": category,
-        "category_description": score.category_description(category, settings.category_scheme),
-        "cac_drs": score.cac_drs(total, n_vessels),
-        "cac_drs_risk": score.cac_drs_risk(total),
+        **_headline(
+            total if scoring_arteries is not None else None, n_vessels, settings.category_scheme
+        ),
+        "volume_mm3": float(lesions["volume_mm3"][assigned].sum()) if unassigned is None else None,
+        "mass_mg": _sum_or_none(lesions["mass_mg"], assigned) if unassigned is None else None,
+        "lesion_count": int(assigned.sum()),
         "vessels_with_calcium": n_vessels,
+        "unassigned": unassigned,
+        "contrast": contrast,
+        "implausible": [
+            {"id": row["id"], "artery": row["artery"], "reasons": row["flags"]}
+            for row in lesion_rows
+            if row["flags"]
+        ],
         "per_artery": per_artery,
         "lesions": lesion_rows,
         "slice_lesions": _rows(slices, names, SLICE_LESION_KEYS),
@@ -530,6 +584,12 @@ def measure_coronary(
     return result
 
 
+#: Where the rules of a coronary result are written down (cited by the reports).
+CORONARY_RULES = (
+    "docs/coronary.md of napari-calcium; Agatston, J Am Coll Cardiol 1990;15:827-832; "
+    "McCollough, Radiology 2007;243:527-538 (mass); Hecht, J Cardiovasc Comput Tomogr "
+    "2018;12:185-191 (CAC-DRS)"
+)
 #: Vessels counted by the CAC-DRS N modifier (CLINICAL_RULES 1.6).
 CAC_DRS_VESSELS = ("LM", "LAD", "LCX", "RCA")
 #: Output keys of one lesion and one slice-lesion, in order.
@@ -558,6 +618,53 @@ SLICE_LESION_KEYS = (
     "agatston",
     "scored_thickness_mm",
 )
+
+
+def _headline(total: float | None, n_vessels: int | None, scheme: str) -> dict[str, Any]:
+    """Headline score, category and CAC-DRS; none without artery labels (``total`` None)."""
+    if total is None:
+        reason = "not scored: no artery labels (assign the calcium to arteries)"
+        return {
+            "agatston": None,
+            "agatston_reported": None,
+            "scored": False,
+            "category": "not scored",
+            "category_description": reason,
+            "cac_drs": "not scored",
+            "cac_drs_risk": "not scored",
+        }
+    category = score.agatston_category(total, scheme)
+    return {
+        "agatston": total,
+        "agatston_reported": int(math.floor(total + 0.5)),
+        "scored": True,
+        "category": category,
+        "category_description": score.category_description(category, scheme),
+        "cac_drs": score.cac_drs(total, n_vessels),
+        "cac_drs_risk": score.cac_drs_risk(total),
+    }
+
+
+def _check_contrast(ct: Volume, settings: CoronarySettings, warnings: list[str]) -> dict | None:
+    """The blood-pool check; refuses a contrast CT unless ``allow_contrast``."""
+    if not settings.contrast_check:
+        return None
+    found = safety.blood_pool(ct)
+    if not found["enhanced"]:
+        return found
+    text = (
+        f"the CT looks contrast-enhanced: a blood pool of {found['blood_pool_volume_ml']:.0f} mL "
+        f"at a median {found['blood_pool_hu']:.0f} HU ({found['rule']}); Agatston scoring "
+        "needs a non-contrast CT, and iodine above 130 HU is scored as calcium"
+    )
+    if not settings.allow_contrast:
+        raise InputError(
+            text,
+            "score the non-contrast (calcium-scoring) series; to score this one anyway, "
+            "allow contrast (--allow-contrast, allow_contrast=True)",
+        )
+    warnings.append(text + "; scored anyway (allow_contrast): the scores are not valid")
+    return found
 
 
 def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings, names):
@@ -813,12 +920,13 @@ def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
             "pixel_area_mm2": scoring_ct.spacing_mm[0] * scoring_ct.spacing_mm[1],
             "mass_formula": "c x volume_cm3 x mean HU of lesion voxels above threshold",
             "category_rule": f"{settings.category_scheme} categories of the unrounded "
-            "Agatston score",
+            "Agatston score, from assigned calcium only",
+            "agatston_reported_rule": "integer, rounded half up",
             "cac_drs_vessels": list(CAC_DRS_VESSELS),
             "ct_spacing_mm": list(ct.spacing_mm),
             "ct_shape_zyx": list(ct.shape),
             "acquisition": acquisition,
-            "rules": "CLINICAL_RULES.md 1.1-1.7",
+            "rules": CORONARY_RULES,
             "software": f"napari-calcium {__version__}",
         }
     )

@@ -471,7 +471,7 @@ def _coronary_subject(outdir: Path, subject_id: str, k: int) -> dict:
     brighter = np.where(calcium, ct.array + 20 * (k % 7), ct.array)
     write(ct.with_array(brighter), outdir / subject_id / "ct.nii.gz")
     cells = {"ct": f"{subject_id}/ct.nii.gz", "threshold_hu": PHANTOM_THRESHOLDS_HU[k // 2 % 4]}
-    if k % 3:  # every third subject without artery labels: all 'unassigned'
+    if k % 3:  # every third subject without artery labels: no headline score
         write(arteries, outdir / subject_id / "arteries.nii.gz")
         cells["arteries"] = f"{subject_id}/arteries.nii.gz"
     return cells

@@ -78,14 +78,20 @@ def test_cli_writes_json_csv_html_and_lesions(phantom_files, tmp_path):
     assert not list(out.glob(".*tmp"))
 
 
-def test_cli_without_arteries_scores_unassigned_with_a_warning(phantom_files, capsys, caplog):
+def test_cli_without_arteries_shows_unassigned_apart_with_no_headline(
+    phantom_files, capsys, caplog
+):
     folder, _, truth = phantom_files
     assert main(["coronary", str(folder / "ct.nii.gz"), "--slice-mode", "native"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert "no artery labels" in caplog.text
     assert any("no artery labels" in w for w in result["warnings"])
     assert result["mass_mg"] is None
-    assert result["per_artery"]["unassigned"]["agatston"] > truth["agatston"]
+    assert result["agatston"] is None and result["agatston_reported"] is None
+    assert result["scored"] is False
+    assert result["category"] == result["cac_drs"] == "not scored"
+    assert "unassigned" not in result["per_artery"]
+    assert result["unassigned"]["agatston"] > truth["agatston"]
 
 
 def test_ct_not_in_hu_is_refused(tmp_path, capsys):
@@ -98,7 +104,8 @@ def test_ct_not_in_hu_is_refused(tmp_path, capsys):
     with pytest.raises(InputError, match="minimum is -24"):
         run_coronary(signed, None)
     # a HU image cropped to exclude all air can be scored once the check is turned off
-    assert run_coronary(signed, None, CoronarySettings(hu_check=False))["lesion_count"] == 1
+    scored = run_coronary(signed, None, CoronarySettings(hu_check=False))
+    assert scored["unassigned"]["lesions"] == 1
     write(volume, tmp_path / "raw.nii.gz")
     assert main(["coronary", str(tmp_path / "raw.nii.gz")]) == 2
     err = capsys.readouterr().err

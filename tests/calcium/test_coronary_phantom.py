@@ -67,14 +67,15 @@ def test_bone_and_inserts_never_count():
     lesions = result.lesion_labels().array
     assert not lesions[:, y0:y1, x0:x1].any()
     assert (ct.array[:, y0:y1, x0:x1] == 700).all()
-    # the same CT without artery labels scores every candidate, bone and HA insert included
+    # without artery labels every candidate, bone and HA insert included, is measured
+    # apart as 'unassigned': no headline score, category or CAC-DRS
     unassigned = run_coronary(ct, None)
-    assert unassigned["agatston"] > truth["agatston"] + 100
-    assert unassigned["cac_drs"] == "A3"  # no N without artery labels
+    assert unassigned["unassigned"]["agatston"] > truth["agatston"] + 100
+    assert unassigned["agatston"] is None and unassigned["cac_drs"] == "not scored"
     assert any("no artery labels" in w for w in unassigned["warnings"])
-    assert set(unassigned["per_artery"]) == {"LM", "LAD", "LCX", "RCA", "unassigned"}
+    assert set(unassigned["per_artery"]) == {"LM", "LAD", "LCX", "RCA"}
     assert unassigned["per_artery"]["LAD"]["agatston"] == 0
-    assert unassigned["per_artery"]["unassigned"]["agatston"] == unassigned["agatston"]
+    assert all(not row["counted"] for row in unassigned["lesions"])
 
 
 def test_calibration_factor_from_the_phantom_inserts():
