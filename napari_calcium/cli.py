@@ -380,7 +380,12 @@ def add_intracranial(sub) -> None:
     p.add_argument("--threshold-hu", type=float, default=130.0, help="calcium threshold (HU)")
     p.add_argument("--region-radius-mm", type=float, default=4.5, help="vessel region radius (mm)")
     p.add_argument("--step-mm", type=float, default=0.25, help="cross-section spacing (mm)")
-    p.add_argument("--artery", default="artery", help="name of the artery segment")
+    p.add_argument(
+        "--artery",
+        default="artery",
+        help="name of the artery measured; one of MCA_left, MCA_right, ICA_left, ICA_right, "
+        "vertebral_left, vertebral_right, basilar lets 'svd --calcification' read its grade",
+    )
     p.add_argument("--json", type=Path, help="write the full result as JSON here")
     p.add_argument("--csv", type=Path, help="write the per-calcification table here")
     p.set_defaults(func=run_intracranial_cli)
@@ -483,7 +488,10 @@ def add_svd(sub) -> None:
     p.add_argument(
         "--calcification",
         type=Path,
-        help="per-artery calcification grades (JSON of the intracranial analysis)",
+        action="append",
+        default=[],
+        help="per-artery calcification grades: the JSON that 'intracranial --json' writes "
+        "(one per artery, repeatable) or a JSON of grades",
     )
     p.add_argument(
         "--grade",
@@ -546,7 +554,9 @@ def run_svd_cli(args) -> int:
         fazekas_deep=args.fazekas_deep,
         resample=args.resample,
     )
-    grades = calcification_from_json(args.calcification) if args.calcification else {}
+    grades = {}
+    for path in args.calcification:
+        grades.update(calcification_from_json(path))
     for item in args.grade:
         artery, _, grade = item.partition("=")
         if not grade:
@@ -555,7 +565,9 @@ def run_svd_cli(args) -> int:
             )
         grades[artery.strip()] = grade.strip()
     if grades:
-        source = str(args.calcification.name) if args.calcification else "reader"
+        source = ", ".join(p.name for p in args.calcification) or "reader"
+        if args.calcification and args.grade:
+            source += " and reader"
         record = set_calcification(record, grades, source=source)
     record["subject_id"] = args.subject
     record["timepoint"] = args.timepoint

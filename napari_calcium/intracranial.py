@@ -749,6 +749,7 @@ def run_intracranial(
         "grade": grade,
         "labels": labels,
         "wall": wall_result,
+        "artery": artery,
         "centerline_length_mm": centerline.length_mm,
         "centerline_mm": centerline.points_mm.tolist(),
         "settings": settings,
@@ -832,6 +833,7 @@ def calcification_table(result: dict):
 def result_json(result: dict) -> dict:
     """The JSON-able part of a :func:`run_intracranial` result."""
     keys = (
+        "artery",
         "calcifications",
         "segments",
         "plaque",

@@ -940,15 +940,21 @@ def set_calcification(record: dict[str, Any], grades: dict[str, Any], source: st
 def calcification_from_json(path) -> dict[str, str | None]:
     """Per-artery grades from a JSON file of the intracranial analysis or a reader.
 
-    Accepted shapes: ``{"grades": {"MCA_left": "moderate", ...}}`` (also under
-    ``"calcification"``), or ``{"arteries": [{"artery": "MCA", "side": "left",
-    "grade": "moderate"}, ...]}``. Unknown arteries are refused.
+    Accepted shapes: the JSON that ``napari-calcium intracranial --json`` writes (the
+    grade of its artery, see :func:`calcification_from_result`);
+    ``{"grades": {"MCA_left": "moderate", ...}}`` (also under ``"calcification"``);
+    or ``{"arteries": [{"artery": "MCA", "side": "left", "grade": "moderate"}, ...]}``.
+    Unknown arteries are refused.
     """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise InputError(f"cannot read calcification grades from {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a JSON object with calcification grades")
+    if isinstance(data.get("grade"), dict) and "calcifications" in data:
+        return calcification_from_result(data, path.name)
     if isinstance(data.get("calcification"), dict):
         data = data["calcification"]
     if isinstance(data.get("grades"), dict):
@@ -963,9 +969,32 @@ def calcification_from_json(path) -> dict[str, str | None]:
         return grades
     raise InputError(
         f"{path} has no per-artery calcification grades",
-        'expected {"grades": {"MCA_left": "moderate", ...}} or {"arteries": [{"artery": '
-        '"MCA", "side": "left", "grade": "moderate"}]}',
+        'expected the JSON of "napari-calcium intracranial --json", {"grades": {"MCA_left": '
+        '"moderate", ...}} or {"arteries": [{"artery": "MCA", "side": "left", "grade": '
+        '"moderate"}]}',
     )
+
+
+def calcification_from_result(result: dict[str, Any], name: str = "the result") -> dict[str, str]:
+    """``{artery: grade}`` from an intracranial result (:func:`run_intracranial` JSON).
+
+    The artery is the result's ``artery`` (``--artery`` on the command line; older
+    files: the name of their single segment); it must be one of
+    :data:`~napari_calcium.scores.small_vessel.CALCIFIED_ARTERIES`, so the CT grade
+    flows into the small vessel disease record without copying.
+    """
+    artery = result.get("artery")
+    segments = result.get("settings", {}).get("segments", {})
+    if artery is None and len(segments) == 1:
+        artery = next(iter(segments))
+    if artery not in CALCIFIED_ARTERIES:
+        raise InputError(
+            f"{name} grades the artery {artery!r}, which is not one of "
+            f"{', '.join(CALCIFIED_ARTERIES)}",
+            "run the intracranial analysis with --artery set to the artery it measured "
+            "(e.g. --artery MCA_left), or give the grade as --grade ARTERY=GRADE",
+        )
+    return {artery: result["grade"]["grade"]}
 
 
 def _plain(value):
@@ -1029,6 +1058,7 @@ __all__ = [
     "RECORD_FORMAT_VERSION",
     "SvdSettings",
     "calcification_from_json",
+    "calcification_from_result",
     "detect_microbleeds",
     "find_ventricles",
     "load_record",

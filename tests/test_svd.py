@@ -317,7 +317,7 @@ def test_cli_svd_writes_a_record(phantom, tmp_path):
     assert record["epvs_basal_ganglia"] == 2 and record["epvs_centrum_semiovale"] is None
     assert record["calcification"]["overall"]["grade"] == "moderate"
     assert record["calcification"]["grades"]["basilar"] == "none/mild"
-    assert record["calcification"]["source"] == "grades.json"
+    assert record["calcification"]["source"] == "grades.json and reader"
     candidates = record["microbleeds"]["candidates"]
     for position, _ in MICROBLEEDS_MM:
         assert _match(candidates, position) is not None  # positions in mm survive the files

@@ -26,6 +26,7 @@ import pandas as pd
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
 
 from napari_calcium.errors import InputError
+from napari_calcium.scores.small_vessel import CALCIFIED_ARTERIES
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
 
@@ -71,6 +72,8 @@ class IntracranialWidget(Container):
         self.mri_layer = ComboBox(label="VW-MRI", choices=self._optional_images)
         self.post_layer = ComboBox(label="VW-MRI post", choices=self._optional_images)
         self.line_layer = ComboBox(label="centreline", choices=self._lines)
+        # a named artery lets the small vessel disease widget take its grade
+        self.artery = ComboBox(label="artery", choices=["artery", *CALCIFIED_ARTERIES])
         self.threshold_hu = FloatSpinBox(label="threshold (HU)", value=130, min=0, max=3000)
         self.radius_mm = FloatSpinBox(
             label="region radius (mm)", value=4.5, min=0.5, max=20, step=0.5
@@ -91,6 +94,7 @@ class IntracranialWidget(Container):
                 self.mri_layer,
                 self.post_layer,
                 self.line_layer,
+                self.artery,
                 self.threshold_hu,
                 self.radius_mm,
                 self.step_mm,
@@ -205,6 +209,7 @@ class IntracranialWidget(Container):
             "step_mm": self.step_mm.value,
             "reference_mm": reference,
             "refine_centerline": self.refine.value,
+            "artery": self.artery.value,
         }
 
         @thread_worker(progress={"total": 100, "desc": "intracranial calcification"})
@@ -247,16 +252,18 @@ class IntracranialWidget(Container):
         return self.worker
 
     def _show(self, result: dict):
-        from napari_calcium.intracranial import calcification_table
+        from napari_calcium.intracranial import calcification_table, result_json
 
         self.result = result
         table = calcification_table(result)
         labels = result["labels"]
         features = table.rename(columns={"id": "index"})
         layer_kwargs = labels.layer_kwargs()
-        self._set_layer(
+        layer = self._set_layer(
             "calcifications", np.asarray(labels.array), "labels", features=features, **layer_kwargs
         )
+        # the JSON result travels with the layer: the SVD widget reads the grade from it
+        layer.metadata["intracranial"] = result_json(result)
         if result["calcifications"]:
             centroids = np.array([c["centroid_mm"] for c in result["calcifications"]])[:, ::-1]
             self._set_layer(

@@ -87,6 +87,7 @@ class SvdWidget(Container):
         }
         self.grades_file = FileEdit(label="grades JSON", mode="r", filter="*.json")
         self.grades_button = PushButton(text="Read calcification grades from JSON")
+        self.take_button = PushButton(text="Take grades from intracranial results")
         self.summary = Label(value="Open a FLAIR and press Find markers.")
         self.table = Table(value={"data": [], "index": [], "columns": TABLE_COLUMNS})
         self.table.min_height = 280
@@ -114,6 +115,7 @@ class SvdWidget(Container):
                 *self.artery_grades.values(),
                 self.grades_file,
                 self.grades_button,
+                self.take_button,
                 self.summary,
                 self.table,
                 self.path,
@@ -127,6 +129,7 @@ class SvdWidget(Container):
         self.reject_button.changed.connect(lambda: self.set_selected_status("rejected"))
         self.remeasure_button.changed.connect(self.remeasure_wmh)
         self.grades_button.changed.connect(lambda: self.read_grades(self.grades_file.value))
+        self.take_button.changed.connect(self.take_intracranial_grades)
         self.save_button.changed.connect(lambda: self.save(self.path.value))
         self.load_button.changed.connect(lambda: self.load(self.path.value))
         for widget in (
@@ -445,14 +448,52 @@ class SvdWidget(Container):
 
     def read_grades(self, path):
         """Fill the per-artery grades from a JSON file (e.g. the intracranial analysis)."""
-        from napari_calcium.scores.small_vessel import grade_index
         from napari_calcium.svd import calcification_from_json
 
         try:
             grades = calcification_from_json(path)
+        except ValueError as err:
+            self._notify_error(err)
+            return
+        self._set_grades(grades, Path(path).name)
+
+    def take_intracranial_grades(self):
+        """Fill the grades of the arteries that the intracranial widget measured.
+
+        Its calcification layers carry the result (``metadata["intracranial"]``); each
+        one that names an artery sets that artery's grade, the others stay as they are.
+        """
+        from napari_calcium.svd import calcification_from_result
+
+        results = [
+            (ly.name, ly.metadata["intracranial"])
+            for ly in self.viewer.layers
+            if isinstance(ly.metadata.get("intracranial"), dict)
+        ]
+        if not results:
+            self._notify_error(
+                InputError(
+                    "no intracranial result in the viewer",
+                    "run the intracranial calcification widget with its artery chosen first",
+                )
+            )
+            return
+        grades = {}
+        try:
+            for name, result in results:
+                grades.update(calcification_from_result(result, f"layer {name!r}"))
+        except ValueError as err:
+            self._notify_error(err)
+            return
+        self._set_grades(grades, "intracranial widget")
+
+    def _set_grades(self, grades: dict, source: str):
+        from napari_calcium.scores.small_vessel import grade_index
+
+        try:
             unknown = set(grades) - set(self.artery_grades)
             if unknown:
-                raise InputError(f"unknown arteries in {Path(path).name}: {sorted(unknown)}")
+                raise InputError(f"unknown arteries in {source}: {sorted(unknown)}")
             texts = {
                 a: None if g is None else CALCIFICATION_GRADES[grade_index(g)]
                 for a, g in grades.items()
