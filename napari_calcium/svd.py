@@ -39,8 +39,10 @@ from napari_calcium.scores.small_vessel import (
     CALCIFIED_ARTERIES,
     MARS_REGIONS,
     fazekas_suggestion,
+    fazekas_sum,
     intracranial_overall_grade,
     mars_counts,
+    periventricular_lesion_grade,
     potter_grade,
     staals_svd_score,
 )
@@ -848,9 +850,14 @@ def summarise(record: dict[str, Any]) -> dict[str, Any]:
 
     * Fazekas: the reader's grade when entered, else the suggestion
       (``fazekas_source`` says which);
+    * ``fazekas_sum`` (0-6) and the study's ``periventricular_lesion_grade``
+      (``0-1`` / ``2`` / ``3``) from the two Fazekas grades;
     * microbleeds: ``count`` = candidates the reader **confirmed**; ``pending`` =
       candidates not yet reviewed; MARS counts by region and certainty over the
       confirmed ones, ``candidates_by_region`` over confirmed + pending;
+      ``total_volume_mm3`` = the patient's total microbleed volume, summed over the
+      confirmed ones with a measured volume (``volume_unmeasured`` counts those
+      marked by the reader without one), ``pending_volume_mm3`` over the pending;
     * lacunes: count of items within the STRIVE size range;
     * EPVS: reader grade, else Potter grade of the count;
     * Staals SVD score (a microbleed item is unknown while none is confirmed and
@@ -867,6 +874,12 @@ def summarise(record: dict[str, Any]) -> dict[str, Any]:
         )
         source[region] = "reader" if reader is not None else "suggested"
     record["fazekas_source"] = source
+    record["fazekas_sum"] = fazekas_sum(
+        record.get("fazekas_periventricular"), record.get("fazekas_deep")
+    )
+    record["periventricular_lesion_grade"] = periventricular_lesion_grade(
+        record.get("fazekas_periventricular")
+    )
     mb = record.get("microbleeds")
     if mb is not None:
         for c in mb["candidates"]:
@@ -884,6 +897,9 @@ def summarise(record: dict[str, Any]) -> dict[str, Any]:
             pending=len(pending),
             rejected=sum(c["status"] == "rejected" for c in mb["candidates"]),
             candidates_by_region=mars_counts(confirmed + pending)["by_region"],
+            total_volume_mm3=float(sum(c.get("volume_mm3") or 0.0 for c in confirmed)),
+            volume_unmeasured=sum(c.get("volume_mm3") is None for c in confirmed),
+            pending_volume_mm3=float(sum(c.get("volume_mm3") or 0.0 for c in pending)),
             count_rule="count = candidates confirmed by the reader (MARS definite + possible); "
             "pending candidates are listed but not counted",
         )

@@ -194,6 +194,14 @@ def test_svd_score_items_after_reader_review(result):
     }
     assert score["total"] == 4 and score["complete"]
     assert record["microbleeds"]["count"] == len(MICROBLEEDS_MM)
+    # the patient's total microbleed volume: the six spheres of the construction,
+    # pi / 6 (4^3 + 5^3 + 3^3 + 6^3 + 4^3 + 8^3) = 528 mm3 (voxelised: within 15 %)
+    total = np.pi / 6 * (4**3 + 5**3 + 3**3 + 6**3 + 4**3 + 8**3)
+    assert record["microbleeds"]["total_volume_mm3"] == pytest.approx(total, rel=0.15)
+    assert record["microbleeds"]["pending_volume_mm3"] == 0.0
+    # Fazekas sum PV 2 + deep 2 = 4; the study's periventricular lesion grade is "2"
+    assert record["fazekas_sum"] == 2 + 2
+    assert record["periventricular_lesion_grade"] == "2"
     assert record["microbleeds"]["by_region"]["lobar"]["definite"] + record["microbleeds"][
         "by_region"
     ]["lobar"]["possible"] == sum(r == "lobar" for _, r in MICROBLEEDS_MM)
@@ -203,6 +211,7 @@ def test_svd_score_items_after_reader_review(result):
     summarise(record)
     assert record["svd_score"]["items"]["wmh"]["point"] == 0
     assert record["svd_score"]["total"] == 3
+    assert record["fazekas_sum"] == 1 + 1 and record["periventricular_lesion_grade"] == "0-1"
 
 
 def test_geometry_mismatch_is_refused_or_resampled(phantom):
@@ -309,7 +318,7 @@ def test_cli_svd_writes_a_record(phantom, tmp_path):
     for key in (
         "wmh_volume_ml", "wmh_periventricular_ml", "wmh_deep_ml", "fazekas_periventricular",
         "fazekas_deep", "microbleeds", "lacunes", "epvs_basal_ganglia", "epvs_centrum_semiovale",
-        "svd_score", "settings", "format_version",
+        "svd_score", "settings", "format_version", "fazekas_sum", "periventricular_lesion_grade",
     ):  # fmt: skip
         assert key in record, key
     assert record["wmh_volume_ml"] == pytest.approx(PV_ML[2] + DEEP_ML[2], rel=0.05)
@@ -318,6 +327,7 @@ def test_cli_svd_writes_a_record(phantom, tmp_path):
     assert record["calcification"]["overall"]["grade"] == "moderate"
     assert record["calcification"]["grades"]["basilar"] == "none/mild"
     assert record["calcification"]["source"] == "grades.json and reader"
+    assert record["fazekas_sum"] == 4 and "total_volume_mm3" in record["microbleeds"]
     candidates = record["microbleeds"]["candidates"]
     for position, _ in MICROBLEEDS_MM:
         assert _match(candidates, position) is not None  # positions in mm survive the files

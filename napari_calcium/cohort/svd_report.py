@@ -35,6 +35,7 @@ from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import (
     CALCIFICATION_GRADES,
     CALCIFIED_ARTERIES,
+    PERIVENTRICULAR_LESION_GRADES,
     grade_index,
     intracranial_overall_grade,
 )
@@ -46,7 +47,14 @@ MARKERS = [
     ("wmh_deep_ml", "Deep WMH (mL)", "continuous"),
     ("fazekas_periventricular", "Fazekas periventricular (0-3)", "ordinal"),
     ("fazekas_deep", "Fazekas deep (0-3)", "ordinal"),
+    ("fazekas_sum", "Fazekas sum (0-6)", "ordinal"),
+    (
+        "periventricular_lesion_grade",
+        "Periventricular lesion grade (0 = 0-1, 1 = 2, 2 = 3)",
+        "ordinal",
+    ),
     ("microbleed_count", "Microbleeds (confirmed)", "count"),
+    ("microbleed_volume_mm3", "Microbleed volume (mm3)", "continuous"),
     ("lacune_count", "Lacunes", "count"),
     ("epvs_basal_ganglia", "EPVS basal ganglia (0-4)", "ordinal"),
     ("epvs_centrum_semiovale", "EPVS c. semiovale (0-4)", "ordinal"),
@@ -80,7 +88,12 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "wmh_deep_ml": record.get("wmh_deep_ml"),
         "fazekas_periventricular": record.get("fazekas_periventricular"),
         "fazekas_deep": record.get("fazekas_deep"),
+        "fazekas_sum": record.get("fazekas_sum"),
+        "periventricular_lesion_grade": _pv_grade_index(
+            record.get("periventricular_lesion_grade")
+        ),
         "microbleed_count": mb_count,
+        "microbleed_volume_mm3": None if mb is None else mb.get("total_volume_mm3"),
         "microbleeds_pending": None if mb is None else mb.get("pending"),
         "lacune_count": lac_count,
         "epvs_basal_ganglia": record.get("epvs_basal_ganglia"),
@@ -90,6 +103,11 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
         "any_lacune": None if lac_count is None else int(lac_count > 0),
     }
     return row
+
+
+def _pv_grade_index(grade: str | None) -> int | None:
+    """The study's periventricular lesion grade ``0-1``/``2``/``3`` as an ordinal 0/1/2."""
+    return None if grade is None else PERIVENTRICULAR_LESION_GRADES.index(grade)
 
 
 def load_table(source) -> pd.DataFrame:

@@ -197,6 +197,40 @@ def intracranial_overall_grade(
     }
 
 
+def fazekas_sum(periventricular: int | None, deep: int | None) -> int | None:
+    """Summed Fazekas score 0-6: periventricular (0-3) + deep (0-3) grade.
+
+    CLINICAL_RULES 5.2 (Fazekas et al., AJR 1987): each region is rated 0-3 and some
+    studies sum them to 0-6; ``None`` until both grades are known.
+    """
+    if periventricular is None or deep is None:
+        return None
+    return int(periventricular) + int(deep)
+
+
+#: Classes of the periventricular lesion grade of the intracranial calcification vs
+#: small-vessel disease study (CLINICAL_RULES 0b: "periventricular punctate lesions
+#: graded 0-1 / 2 / 3").
+PERIVENTRICULAR_LESION_GRADES = ("0-1", "2", "3")
+
+
+def periventricular_lesion_grade(periventricular: int | None) -> str | None:
+    """The study's periventricular lesion grade ``0-1``, ``2`` or ``3``.
+
+    CLINICAL_RULES 0b lists "periventricular punctate lesions graded 0-1 / 2 / 3"
+    among the markers of the intracranial calcification vs small-vessel disease
+    study. The grades are read here as the periventricular Fazekas grade (0-3) with 0
+    and 1 (absent; caps or pencil-thin lining) merged — [R]: the study's own wording
+    of the classes could not be read; the Fazekas grade it is computed from is the
+    reader's when entered, else the suggestion.
+    """
+    if periventricular is None:
+        return None
+    if periventricular not in (0, 1, 2, 3):
+        raise ValueError(f"periventricular Fazekas grade must be 0-3, got {periventricular!r}")
+    return PERIVENTRICULAR_LESION_GRADES[max(int(periventricular) - 1, 0)]
+
+
 def fazekas_suggestion(
     *,
     periventricular_volume_ml: float,

@@ -44,6 +44,12 @@ def test_cohort_table_is_tidy(report):
     baseline = table[table.timepoint == "baseline"]
     assert baseline["subject_id"].nunique() == 60
     assert baseline["calcification_grade"].value_counts().to_dict() == {0: 20, 1: 20, 2: 20}
+    # the three markers of the seed study, from each record's two Fazekas grades
+    pv, deep = table["fazekas_periventricular"], table["fazekas_deep"]
+    assert (table["fazekas_sum"] == pv + deep).all()
+    assert (table["periventricular_lesion_grade"] == (pv - 1).clip(lower=0)).all()
+    # the synthetic records' microbleeds carry no volume: 0 mm3 counted
+    assert (table["microbleed_volume_mm3"] == 0.0).all()
 
 
 def test_spearman_equals_scipy_on_the_written_table(report):

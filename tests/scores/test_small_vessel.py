@@ -124,3 +124,15 @@ def test_fazekas_suggestion_boundaries():
     out = faz(large_confluence_mm=25.0, deep_largest_diameter_mm=20.0)
     assert out["deep"] == 2 and out["settings"]["large_confluence_mm"] == 25.0
     assert out["measured"]["deep_largest_diameter_mm"] == 20.0
+
+
+def test_fazekas_sum_and_periventricular_lesion_grade():
+    from napari_calcium.scores.small_vessel import fazekas_sum, periventricular_lesion_grade
+
+    assert fazekas_sum(3, 2) == 5 and fazekas_sum(0, 0) == 0 and fazekas_sum(3, 3) == 6
+    assert fazekas_sum(None, 2) is None and fazekas_sum(1, None) is None
+    # 0 and 1 are one class (0-1), then 2, then 3
+    assert [periventricular_lesion_grade(g) for g in (0, 1, 2, 3)] == ["0-1", "0-1", "2", "3"]
+    assert periventricular_lesion_grade(None) is None
+    with pytest.raises(ValueError):
+        periventricular_lesion_grade(4)

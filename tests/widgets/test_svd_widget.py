@@ -102,7 +102,14 @@ def test_review_updates_count_and_score_and_record_round_trips(widget, qtbot, tm
     widget.artery_grades["MCA_left"].value = "moderate"
     assert widget.record["calcification"]["overall"]["grade"] == "moderate"
     rows = widget.table.data.to_list()
-    assert len(rows) == 8 and all(row[3].startswith("moderate") for row in rows)
+    assert len(rows) == 11 and all(row[3].startswith("moderate") for row in rows)
+    by_marker = {row[0]: row[1] for row in rows}
+    # the construction's suggested grades PV 2 + deep 2: sum 4, periventricular class "2";
+    # the one confirmed microbleed is the 4 mm sphere: pi / 6 4^3 = 33.5 mm3 (within 15 %)
+    assert by_marker["Fazekas sum"] == "4"
+    assert by_marker["Periventricular lesion grade"] == "2"
+    volume = float(by_marker["Microbleed volume"].removesuffix(" mm3"))
+    assert volume == pytest.approx(np.pi / 6 * 4**3, rel=0.15)
 
     # The reader erases the 8 x 14 x 8 mm deep lesion centred at (-36, -5, 4) mm from the
     # WMH labels: deep WMH drops by its volume 4/3 pi 4 7 4 mm3 = 0.469 mL and the deep
