@@ -1,4 +1,5 @@
-"""napari reader contribution: DICOM folders/files, NIfTI, NRRD, MHA, IVUS frame folders.
+"""napari reader contribution: DICOM folders/files, NIfTI, NRRD, MHA, IVUS TIFF stacks and
+frame folders.
 
 ``napari_get_reader`` only looks at names (it must be cheap and never raise);
 ``read_layers`` does the reading through :func:`napari_calcium.read` and turns
@@ -18,6 +19,7 @@ FRAME_EXTENSIONS = (".png", ".tif", ".tiff")
 def napari_get_reader(path):
     """Return :func:`read_layers` when ``path`` is something this plugin reads, else None."""
     from napari_calcium.io.images import SITK_EXTENSIONS, has_extension
+    from napari_calcium.io.ultrasound import TIFF_EXTENSIONS, tiff_frame_count
 
     if isinstance(path, list | tuple):
         if len(path) != 1:
@@ -28,6 +30,9 @@ def napari_get_reader(path):
         return read_layers if _holds_images(path) else None
     if has_extension(path, SITK_EXTENSIONS + DICOM_EXTENSIONS):
         return read_layers
+    if has_extension(path, TIFF_EXTENSIONS):
+        # a multi-page TIFF is a pullback; a single image is left to napari's own reader
+        return read_layers if tiff_frame_count(path) > 1 else None
     return None
 
 

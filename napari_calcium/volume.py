@@ -51,6 +51,9 @@ class Acquisition:
     manufacturer, series_description : for the report; never patient identity.
     resampling : how the reader resampled the image (e.g. a gantry-tilted or unevenly
         spaced DICOM stack put on a uniform grid), ``None`` when it is as acquired.
+    pullback_start_frame, pullback_stop_frame : IVUS frames (0-based, inclusive) between
+        which the motorised pullback ran (DICOM IVUS Pullback Start / Stop Frame Number,
+        (0018,3103) and (0018,3104)); ``None`` when the whole file is the pullback.
     """
 
     kvp: float | None = None
@@ -62,6 +65,8 @@ class Acquisition:
     manufacturer: str | None = None
     series_description: str | None = None
     resampling: str | None = None
+    pullback_start_frame: int | None = None
+    pullback_stop_frame: int | None = None
 
     @property
     def frame_spacing_mm(self) -> float | None:

@@ -8,14 +8,20 @@ from pathlib import Path
 from napari_calcium.errors import InputError
 from napari_calcium.io.dicom import is_dicom_file, read_dicom_file, read_dicom_folder
 from napari_calcium.io.images import SITK_EXTENSIONS, has_extension, read_image_file
-from napari_calcium.io.ultrasound import frame_files, read_frame_folder, warn_if_no_frame_spacing
+from napari_calcium.io.ultrasound import (
+    TIFF_EXTENSIONS,
+    frame_files,
+    read_frame_folder,
+    read_tiff_stack,
+    warn_if_no_frame_spacing,
+)
 from napari_calcium.volume import MODALITIES, Volume
 
 log = logging.getLogger(__name__)
 
 FORMATS_HINT = (
     "napari-calcium reads a DICOM folder or file, NIfTI (.nii, .nii.gz), NRRD, MHA/MHD, "
-    "or a folder of PNG/TIFF IVUS frames"
+    "a multi-page TIFF (ImageJ stack) or a folder of PNG/TIFF IVUS frames"
 )
 
 
@@ -38,6 +44,8 @@ def read(
     * a folder of PNG/TIFF images: an IVUS pullback, one frame per image, natural order;
     * a DICOM file: a single slice, an enhanced multi-frame CT/MR, or a (multi-frame)
       ultrasound pullback, opened lazily;
+    * a TIFF file (``.tif``/``.tiff``, e.g. an ImageJ stack): an IVUS pullback, one
+      page per frame, with the file's calibration;
     * a NIfTI / NRRD / MHA file.
 
     Ultrasound (and anything read with ``modality="IVUS"``) comes back as modality
@@ -81,6 +89,8 @@ def read(
     pullback = (pullback_speed_mm_s, frame_rate_hz, pixel_spacing_mm)
     if path.is_dir():
         volume = _read_folder(path, series_uid, pick_series, resample, pixel_spacing_mm)
+    elif has_extension(path, TIFF_EXTENSIONS):
+        volume = read_tiff_stack(path, pixel_spacing_mm=pixel_spacing_mm)
     elif has_extension(path, SITK_EXTENSIONS):
         volume = read_image_file(path, modality=None if modality == "IVUS" else modality)
     elif is_dicom_file(path):

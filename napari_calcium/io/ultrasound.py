@@ -1,12 +1,16 @@
-"""IVUS pullbacks: multi-frame ultrasound DICOM and folders of PNG/TIFF frames.
+"""IVUS pullbacks: multi-frame ultrasound DICOM, multi-page TIFF stacks, frame folders.
 
-A pullback is a Volume of shape ``(frame, y, x)``. The in-plane pixel size comes
-from the ultrasound region calibration (SequenceOfUltrasoundRegions, PhysicalDeltaX/Y
-in cm) or PixelSpacing; the frame rate from FrameTime / CineRate /
-RecommendedDisplayFrameRate. DICOM has no pullback-speed attribute, so the distance
-between frames (speed / frame rate) usually comes from the user
-(:meth:`Volume.with_pullback`); until then axis 0 has spacing 1.0 and
-:func:`require_frame_spacing` stops analyses that need millimetres along the vessel.
+A pullback is a Volume of shape ``(frame, y, x)``. In DICOM the in-plane pixel size
+comes from the ultrasound region calibration (SequenceOfUltrasoundRegions,
+PhysicalDeltaX/Y in cm) or PixelSpacing; the frame rate from FrameTime / CineRate /
+RecommendedDisplayFrameRate; the pullback speed from IVUS Pullback Rate (0018,3101,
+mm/s) and the frames of the motorised pullback from IVUS Pullback Start / Stop Frame
+Number (0018,3103 / 0018,3104) when the file has them. A multi-page TIFF (an ImageJ
+stack, the commonest export of IVUS frames) carries its pixel size in the ImageJ
+calibration (or a centimetre TIFF resolution) and its frame interval in ImageJ's
+``finterval``. When the speed or frame rate is unknown the distance between frames
+comes from the user (:meth:`Volume.with_pullback`); until then axis 0 has spacing 1.0
+and :func:`require_frame_spacing` stops analyses that need millimetres along the vessel.
 
 Large pullbacks open lazily: uncompressed pixel data is memory-mapped and wrapped
 in a dask array of one chunk per frame, so only the frames that are displayed or
@@ -274,16 +278,50 @@ def _pullback_volume(frames, ds, source: Path, pixel_spacing_mm: float | None) -
             source.name,
         )
         spacing = (1.0, 1.0)
+    start, stop = pullback_frames(ds, int(frames.shape[0]), source.name)
     return Volume(
         frames,
         (*spacing, 1.0),
         modality="IVUS",
         acquisition=Acquisition(
             frame_rate_hz=frame_rate_hz(ds),
+            pullback_speed_mm_s=pullback_rate_mm_s(ds),
+            pullback_start_frame=start,
+            pullback_stop_frame=stop,
             manufacturer=str(ds.get("Manufacturer", "")) or None,
             series_description=str(ds.get("SeriesDescription", "")) or None,
         ),
     )
+
+
+def pullback_rate_mm_s(ds) -> float | None:
+    """Motorised pullback speed (mm/s) from IVUS Pullback Rate (0018,3101), if present."""
+    value = ds.get("IVUSPullbackRate")
+    try:
+        rate = float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        rate = None
+    return rate if rate is not None and np.isfinite(rate) and rate > 0 else None
+
+
+def pullback_frames(ds, n_frames: int, name: str) -> tuple[int | None, int | None]:
+    """0-based first and last frame of the motorised pullback, from IVUS Pullback Start
+    / Stop Frame Number (0018,3103 / 0018,3104; 1-based), or ``(None, None)``.
+
+    Numbers outside the file's frames or in the wrong order are ignored (logged).
+    """
+    start, stop = ds.get("IVUSPullbackStartFrameNumber"), ds.get("IVUSPullbackStopFrameNumber")
+    if start in (None, "") and stop in (None, ""):
+        return None, None
+    first = int(start) - 1 if start not in (None, "") else 0
+    last = int(stop) - 1 if stop not in (None, "") else n_frames - 1
+    if not 0 <= first <= last < n_frames:
+        log.warning(
+            "%s: IVUS pullback start/stop frame numbers %s/%s do not fit its %d frames; ignored",
+            name, start, stop, n_frames,
+        )  # fmt: skip
+        return None, None
+    return first, last
 
 
 def read_ultrasound_files(paths: list[Path], headers=None, pixel_spacing_mm=None) -> Volume:
@@ -303,6 +341,124 @@ def read_ultrasound_files(paths: list[Path], headers=None, pixel_spacing_mm=None
         raise InputError(f"ultrasound frames of different sizes: {sorted(shapes)}")
     frames = da.concatenate([v.array for v in volumes])
     return volumes[0].replace(array=frames)
+
+
+# ------------------------------------------------------------ TIFF stacks
+TIFF_EXTENSIONS = (".tif", ".tiff")
+#: ImageJ length units (``unit`` in the ImageJ description) -> millimetres.
+IMAGEJ_UNITS_MM = {"mm": 1.0, "millimeter": 1.0, "cm": 10.0, "m": 1000.0, "micron": 1e-3,
+                   "um": 1e-3, "\u00b5m": 1e-3, "\\u00B5m": 1e-3, "nm": 1e-6}  # fmt: skip
+
+
+def tiff_frame_count(path) -> int:
+    """Frames in a TIFF file's first image series (0 when it is not a readable TIFF)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, axes = series.shape, series.axes
+    except Exception:  # noqa: BLE001 -- not a TIFF: the caller decides what to say
+        return 0
+    frame_axes = [n for n, a in zip(shape, axes, strict=True) if a not in "YXS"]
+    return int(np.prod(frame_axes)) if frame_axes else 1
+
+
+def _tiff_calibration(tif) -> tuple[float | None, float | None, str | None]:
+    """(pixel size mm, frame rate Hz, where the pixel size came from) of a TIFF file.
+
+    The pixel size is read from the ImageJ calibration (XResolution in pixels per
+    ``unit``) or from a TIFF resolution in centimetres; an inch resolution is a screen
+    setting (72 or 96 dpi), not a calibration, and is ignored. The frame rate is
+    ``1 / finterval`` of an ImageJ stack.
+    """
+    page = tif.pages[0]
+    tags = page.tags
+    meta = tif.imagej_metadata or {}
+    rate = None
+    interval = meta.get("finterval")
+    if interval and float(interval) > 0 and str(meta.get("tunit", "sec")).startswith("s"):
+        rate = 1.0 / float(interval)
+    if "XResolution" not in tags:
+        return None, rate, None
+    num, den = tags["XResolution"].value
+    if not num or not den:
+        return None, rate, None
+    per_unit = num / den  # pixels per unit
+    unit = str(meta.get("unit", "")).strip()
+    if meta and unit.lower() in IMAGEJ_UNITS_MM:
+        return IMAGEJ_UNITS_MM[unit.lower()] / per_unit, rate, f"ImageJ calibration ({unit})"
+    resolution_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+    if resolution_unit == 3:  # centimetre
+        return 10.0 / per_unit, rate, "TIFF resolution (cm)"
+    return None, rate, None
+
+
+def read_tiff_stack(path, *, pixel_spacing_mm: float | None = None) -> Volume:
+    """A pullback from a multi-page TIFF / ImageJ stack, one page per frame, read lazily.
+
+    Grey pages are kept; colour and palette pages become luminance (BT.601). The pixel
+    size and frame rate come from the file's calibration (:func:`_tiff_calibration`)
+    unless ``pixel_spacing_mm`` is given.
+
+    Returns
+    -------
+    Volume of modality ``IVUS``, array ``(frame, y, x)`` (dask, one chunk per frame).
+    """
+    import dask
+    import dask.array as da
+    import tifffile
+
+    path = Path(path)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, axes, dtype = series.shape, series.axes, series.dtype
+            palette = tif.pages[0].photometric == tifffile.PHOTOMETRIC.PALETTE
+            colormap = tif.pages[0].colormap if palette else None
+            px_mm, rate, source = _tiff_calibration(tif)
+    except Exception as err:  # noqa: BLE001 -- tifffile raises many types on broken files
+        raise InputError(
+            f"{path.name} could not be read as a TIFF ({type(err).__name__}: {err})",
+            "check that the file is complete",
+        ) from err
+    samples = shape[axes.index("S")] if "S" in axes else 1
+    frame_shape = tuple(shape[axes.index(a)] for a in "YX")
+    if "Y" not in axes or "X" not in axes or samples not in (1, 3, 4):
+        raise InputError(f"{path.name} holds {axes} {shape} images, not IVUS frames")
+    n_frames = int(np.prod([n for n, a in zip(shape, axes, strict=True) if a not in "YXS"]))
+
+    def frame(i: int) -> np.ndarray:
+        with tifffile.TiffFile(path) as tif:
+            image = np.asarray(tif.asarray(key=i, series=0))
+        if colormap is not None:  # palette (16-bit colour table) -> 8-bit RGB
+            image = np.moveaxis(colormap[:, image] // 257, 0, -1).astype(np.uint8)
+        if image.ndim == 3:
+            image = _luminance(image[..., :3].astype(np.float64), image.dtype)
+        return image
+
+    out_dtype = np.uint8 if colormap is not None else dtype
+    frames = da.stack(
+        [
+            da.from_delayed(dask.delayed(frame)(i), shape=frame_shape, dtype=out_dtype)
+            for i in range(n_frames)
+        ]
+    )
+    if pixel_spacing_mm:
+        px_mm = float(pixel_spacing_mm)
+    elif px_mm is not None:
+        log.info("%s: pixel size %.4g mm from its %s", path.name, px_mm, source)
+    else:
+        log.warning(
+            "%s: the TIFF carries no pixel size, so in-plane spacing is 1.0 (not mm); "
+            "pass --pixel-spacing MM (Python: pixel_spacing_mm=...)",
+            path.name,
+        )
+    spacing = float(px_mm or 1.0)
+    return Volume(
+        frames, (spacing, spacing, 1.0), modality="IVUS",
+        acquisition=Acquisition(frame_rate_hz=rate),
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------- frame folder
@@ -405,9 +561,10 @@ def write_ultrasound_multiframe(
     """Write a pullback as one Ultrasound Multi-frame Image Storage file, atomically.
 
     The in-plane spacing is written as one 2-D ultrasound region covering the frame
-    (PhysicalDeltaX/Y in cm), the frame rate as FrameTime (ms). There is no DICOM
-    attribute for the pullback speed, so none is written. Uncompressed data is
-    streamed frame by frame (a dask volume is never held whole in memory).
+    (PhysicalDeltaX/Y in cm), the frame rate as FrameTime (ms), the pullback speed
+    (when known) as IVUS Pullback Rate (0018,3101, mm/s) and the pullback frames (when
+    known) as IVUS Pullback Start / Stop Frame Number. Uncompressed data is streamed
+    frame by frame (a dask volume is never held whole in memory).
 
     Parameters
     ----------
@@ -442,6 +599,12 @@ def write_ultrasound_multiframe(
     if rate:
         ds.FrameTime = decimal_string(1000.0 / rate)
         ds.FrameIncrementPointer = 0x00181063  # FrameTime
+    acq = volume.acquisition
+    if acq.pullback_speed_mm_s:
+        ds.IVUSPullbackRate = decimal_string(acq.pullback_speed_mm_s)
+    if acq.pullback_start_frame is not None and acq.pullback_stop_frame is not None:
+        ds.IVUSPullbackStartFrameNumber = acq.pullback_start_frame + 1
+        ds.IVUSPullbackStopFrameNumber = acq.pullback_stop_frame + 1
     ds.Rows, ds.Columns = rows, cols
     ds.SamplesPerPixel = 3 if rgb else 1
     ds.PhotometricInterpretation = "RGB" if rgb else "MONOCHROME2"

@@ -56,6 +56,9 @@ def end_diastolic_frames(
     -------
     frames : indices of the end-diastolic frames, increasing.
     cycle_frames : the cycle length found (frames), or ``None`` when no rhythm is found.
+    reason : why no rhythm could be looked for or found (``None`` when one was found):
+        a frame rate at which the fastest allowed cycle spans fewer than 2 frames, or a
+        pullback shorter than two of the shortest cycles.
     """
     s = np.asarray(signal, dtype=float).copy()
     n = s.size
@@ -63,15 +66,26 @@ def end_diastolic_frames(
     s[~np.isfinite(s)] = np.nanmedian(s) if np.isfinite(s).any() else 0.0
     raw = s
     s = ndimage.uniform_filter1d(s, 3, mode="nearest")
-    lag_min = int(np.floor(frame_rate_hz * 60.0 / heart_rate_range_bpm[1]))
-    lag_max = int(np.ceil(frame_rate_hz * 60.0 / heart_rate_range_bpm[0]))
-    lag_max = min(lag_max, n // 2)
-    if lag_max <= lag_min or n < 2 * lag_min:
-        return [], None
+    low_bpm, high_bpm = heart_rate_range_bpm
+    shortest = frame_rate_hz * 60.0 / high_bpm  # frames per cycle at the fastest rate
+    if shortest < 2.0:
+        return [], None, (
+            f"at {frame_rate_hz:g} frames/s a cardiac cycle at {high_bpm:g} beats/min spans "
+            f"{shortest:.1f} frames (< 2): the frames cannot be gated from the images "
+            "(they may already be one per heartbeat)"
+        )
+    lag_min = int(np.floor(shortest))
+    lag_max = min(int(np.ceil(frame_rate_hz * 60.0 / low_bpm)), n // 2)
+    if lag_max <= lag_min:
+        return [], None, (
+            f"the pullback has {n} frames, too few for a cardiac rhythm: two cycles at "
+            f"{high_bpm:g} beats/min need {int(np.ceil(2 * shortest)) + 2} frames at "
+            f"{frame_rate_hz:g} frames/s"
+        )
     x = s - s.mean()
     ac = np.array([np.dot(x[:-lag], x[lag:]) / (n - lag) for lag in range(lag_min, lag_max + 1)])
     if ac.max() <= 0:
-        return [], None
+        return [], None, "no periodic motion was found in the frame-to-frame signal"
     cycle = lag_min + int(np.argmax(ac))
     span = 2 * cycle + 1
     low = ndimage.minimum_filter1d(s, span, mode="nearest")
@@ -96,4 +110,4 @@ def end_diastolic_frames(
             expected = pick + cycle
         else:
             expected += cycle
-    return chosen, float(cycle)
+    return chosen, float(cycle), None

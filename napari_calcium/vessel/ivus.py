@@ -255,6 +255,7 @@ class IvusAnalysis:
     gating_signal: np.ndarray
     end_diastolic: list[int]
     cycle_frames: float | None
+    gating_note: str | None
     settings: IvusSettings
     tissue_level: float
     messages: list[str] = field(default_factory=list)
@@ -518,7 +519,7 @@ def analysis_steps(
         eem = borders.smooth_along_frames(eem, settings.border_median_frames + 2)
     if (~valid).any():
         messages.append(f"{int((~valid).sum())} blank frame(s) marked invalid")
-    ed, cycle = gating.end_diastolic_frames(
+    ed, cycle, gating_note = gating.end_diastolic_frames(
         signal,
         volume.acquisition.frame_rate_hz or 1.0 / dz_mm,
         settings.heart_rate_range_bpm,
@@ -537,6 +538,7 @@ def analysis_steps(
         gating_signal=signal,
         end_diastolic=ed,
         cycle_frames=cycle,
+        gating_note=gating_note,
         settings=settings,
         tissue_level=tissue,
         messages=messages,
@@ -912,8 +914,7 @@ def run_ivus(
     if gated:
         if not analysis.end_diastolic:
             raise InputError(
-                "no cardiac cycle was found in the frame-to-frame signal, so the pullback "
-                "cannot be gated",
+                f"the pullback cannot be gated: {analysis.gating_note or 'no cardiac cycle found'}",
                 "run without --gated (all frames)",
             )
         frames = analysis.end_diastolic
