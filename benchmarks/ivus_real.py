@@ -143,7 +143,9 @@ def main(argv=None) -> int:
         for name in ("tuning", "held-out", "all")
     }
     print()
-    print("set       frames  median |arc err|  found (VH >= 30 deg)  median |lumen err|  median |EEM err|")
+    print(
+        "set       frames  median |arc err|  found (VH >= 30 deg)  median |lumen err|  median |EEM err|"
+    )
     for name, s in summary.items():
         print(
             f"{name:9s} {s['closed_ring_frames']:6d}  {s['median_arc_error_deg']:12.1f} deg  "

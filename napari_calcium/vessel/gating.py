@@ -69,18 +69,26 @@ def end_diastolic_frames(
     low_bpm, high_bpm = heart_rate_range_bpm
     shortest = frame_rate_hz * 60.0 / high_bpm  # frames per cycle at the fastest rate
     if shortest < 2.0:
-        return [], None, (
-            f"at {frame_rate_hz:g} frames/s a cardiac cycle at {high_bpm:g} beats/min spans "
-            f"{shortest:.1f} frames (< 2): the frames cannot be gated from the images "
-            "(they may already be one per heartbeat)"
+        return (
+            [],
+            None,
+            (
+                f"at {frame_rate_hz:g} frames/s a cardiac cycle at {high_bpm:g} beats/min spans "
+                f"{shortest:.1f} frames (< 2): the frames cannot be gated from the images "
+                "(they may already be one per heartbeat)"
+            ),
         )
     lag_min = int(np.floor(shortest))
     lag_max = min(int(np.ceil(frame_rate_hz * 60.0 / low_bpm)), n // 2)
     if lag_max <= lag_min:
-        return [], None, (
-            f"the pullback has {n} frames, too few for a cardiac rhythm: two cycles at "
-            f"{high_bpm:g} beats/min need {int(np.ceil(2 * shortest)) + 2} frames at "
-            f"{frame_rate_hz:g} frames/s"
+        return (
+            [],
+            None,
+            (
+                f"the pullback has {n} frames, too few for a cardiac rhythm: two cycles at "
+                f"{high_bpm:g} beats/min need {int(np.ceil(2 * shortest)) + 2} frames at "
+                f"{frame_rate_hz:g} frames/s"
+            ),
         )
     x = s - s.mean()
     ac = np.array([np.dot(x[:-lag], x[lag:]) / (n - lag) for lag in range(lag_min, lag_max + 1)])

@@ -154,3 +154,60 @@ def test_folder_of_single_frame_ultrasound_files(tmp_path, caplog):
     np.testing.assert_array_equal(opened.numpy(), volume.array)
     np.testing.assert_allclose(opened.spacing_mm, (0.04, 0.04, 0.05))
     assert caplog.text == ""  # everything needed was given
+
+
+def test_imagej_stack_is_a_pullback_with_its_calibration(tmp_path):
+    import tifffile
+
+    volume = pullback(n_frames=6)
+    path = tmp_path / "pullback.tif"
+    # ImageJ calibration: 40 pixels per mm, one frame every 1/30 s
+    tifffile.imwrite(
+        path, volume.numpy(), imagej=True, resolution=(40.0, 40.0),
+        metadata={"unit": "mm", "finterval": 1 / 30, "axes": "TYX"},
+    )  # fmt: skip
+    read_back = read(path, pullback_speed_mm_s=0.5)
+    assert read_back.modality == "IVUS"
+    assert np.array_equal(read_back.numpy(), volume.numpy())
+    assert read_back.spacing_mm[0] == pytest.approx(1 / 40)
+    assert read_back.acquisition.frame_rate_hz == pytest.approx(30.0)
+    assert read_back.frame_spacing_mm == pytest.approx(0.5 / 30)
+
+
+def test_tiff_stack_without_calibration_and_palette_pages(tmp_path, caplog):
+    import tifffile
+
+    frames = pullback(n_frames=4).numpy()
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, frames, photometric="minisblack")  # 4 pages, no resolution
+    with caplog.at_level(logging.WARNING):
+        volume = read(plain)
+    assert volume.shape == (4, 12, 10) and volume.spacing_mm[0] == 1.0
+    assert "carries no pixel size" in caplog.text
+    assert read(plain, pixel_spacing_mm=0.03).spacing_mm[0] == 0.03
+    # palette pages (index -> colour table) become the luminance of their colours
+    table = np.zeros((3, 256), np.uint16)
+    table[:, 7] = [65535, 65535, 65535]  # index 7 is white, the rest black
+    indexed = np.where(frames % 2 == 0, 7, 0).astype(np.uint8)
+    palette = tmp_path / "palette.tif"
+    tifffile.imwrite(palette, indexed, photometric="palette", colormap=table)
+    grey = read(palette).numpy()
+    assert np.array_equal(grey, np.where(indexed == 7, 255, 0))
+
+
+def test_dicom_pullback_rate_and_frames_are_read_and_written(tmp_path):
+    volume = pullback(n_frames=8).with_pullback(0.5, 30.0)
+    volume = volume.replace(
+        acquisition=Acquisition(
+            pullback_speed_mm_s=0.5, frame_rate_hz=30.0, pullback_start_frame=2,
+            pullback_stop_frame=6,
+        )
+    )  # fmt: skip
+    path = write_ultrasound_multiframe(volume, tmp_path / "pb.dcm")
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    assert float(ds[0x0018, 0x3101].value) == 0.5  # IVUS Pullback Rate, mm/s
+    assert (ds.IVUSPullbackStartFrameNumber, ds.IVUSPullbackStopFrameNumber) == (3, 7)
+    read_back = read(path)  # no pullback speed given: the file has it
+    assert read_back.frame_spacing_mm == pytest.approx(0.5 / 30)
+    acq = read_back.acquisition
+    assert (acq.pullback_start_frame, acq.pullback_stop_frame) == (2, 6)

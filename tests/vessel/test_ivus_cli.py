@@ -80,3 +80,56 @@ def test_cli_refuses_a_negative_speed(pullback_file, capsys):
     path, _ = pullback_file
     assert main(["ivus", str(path), "--pullback-speed", "-1", "--frame-rate", "15"]) == 2
     assert "pullback_speed_mm_s must be a positive number" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiff_pullback(tmp_path_factory):
+    """A 26-frame ImageJ TIFF stack (0.05 mm pixels, no frame interval) of a phantom."""
+    import tifffile
+
+    volume, _ = ivus_pullback(
+        n_frames=26,
+        size=128,
+        pullback_speed_mm_s=1.0,
+        frame_rate_hz=15.0,
+        lesions=[LESION],
+        seed=6,
+    )
+    path = tmp_path_factory.mktemp("tiff") / "pullback.tif"
+    tifffile.imwrite(
+        path, volume.numpy(), imagej=True, resolution=(20.0, 20.0), metadata={"unit": "mm"}
+    )
+    return path
+
+
+def test_cli_reads_a_tiff_stack_with_its_frames(tiff_pullback, tmp_path):
+    out = tmp_path / "r.json"
+    code = main(["ivus", str(tiff_pullback), "--pullback-speed", "1", "--frame-rate", "15",
+                 "--json", str(out)])  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["frames"] == 26 and result["pixel_spacing_mm"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("n_frames", [1, 2, 26])
+@pytest.mark.parametrize("rate", [1.0, 30.0])
+def test_any_number_of_frames_at_any_rate_gives_a_result_or_one_line(
+    tiff_pullback, tmp_path, capsys, n_frames, rate
+):
+    import tifffile
+
+    path = tmp_path / f"pb{n_frames}.tif"
+    frames = tifffile.imread(tiff_pullback)[:n_frames]
+    tifffile.imwrite(path, frames, imagej=True, resolution=(20.0, 20.0), metadata={"unit": "mm"})
+    out = tmp_path / "r.json"
+    args = ["ivus", str(path), "--pullback-speed", "0.5", "--frame-rate", str(rate)]
+    assert main([*args, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["frames"] == n_frames
+    # gating needs a rhythm: too few frames or a rate of one frame per beat says so
+    code = main([*args, "--gated", "--json", str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if code != 0:
+        assert code == 2 and "cannot be gated" in err
+        expected = "too few for a cardiac rhythm" if rate == 30.0 else "frames/s"
+        assert expected in err

@@ -95,3 +95,20 @@ def test_ct_window_presets(make_napari_viewer):
     assert tuple(layer.contrast_limits) == (0.0, 80.0)  # W 80 / L 40
     _, widget = viewer.window.add_plugin_dock_widget("napari-calcium", "CT window presets")
     assert set(widget.window.choices) == set(CT_WINDOWS) >= {"calcium", "bone", "brain"}
+
+
+def test_multi_page_tiff_opens_as_a_pullback_with_its_frames(make_napari_viewer, tmp_path):
+    import tifffile
+
+    frames = (np.arange(5)[:, None, None] * 40 + np.zeros((5, 32, 32))).astype(np.uint8)
+    stack = tmp_path / "pullback.tif"
+    tifffile.imwrite(stack, frames, imagej=True, resolution=(40.0, 40.0), metadata={"unit": "mm"})
+    single = tmp_path / "photo.tif"
+    tifffile.imwrite(single, frames[0])
+    assert napari_get_reader(str(single)) is None  # one image: left to napari's own reader
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(stack, plugin="napari-calcium")
+    assert layer.data.shape == (5, 32, 32)
+    assert np.array_equal(np.asarray(layer.data[3]), frames[3])
+    assert layer.scale[1:] == pytest.approx((0.025, 0.025))
+    assert layer.metadata["napari_calcium"]["modality"] == "IVUS"
