@@ -3,15 +3,20 @@
 The reader's work is one Labels layer of arteries on the CT grid (1 LM, 2 LAD,
 3 LCX, 4 RCA by default; the "arteries" field names labels 1, 2, ... so branches
 such as D1 or OM1 can be scored apart). The widget shows every candidate above the
-threshold as an overlay; with an artery chosen, clicking a candidate assigns its
-whole connected region to that artery (one undoable step), "exclude" clears it, and
-the brush and eraser of the arteries layer split or merge as usual; napari's own
-Ctrl+Z / Ctrl+Shift+Z on that layer undo and redo like the widget's buttons. After
+threshold as an overlay. The reading loop is that of commercial calcium scoring:
+Alt+1, Alt+2, ... choose the artery (Alt+0 "exclude"), and a click on a candidate
+assigns its whole connected region to that artery (one undoable step) whatever layer
+is selected, unless that layer is in an editing mode (painting, adding points);
+Ctrl+Z / Ctrl+Shift+Z undo and redo the arteries from any layer, like the widget's
+buttons; the brush and eraser of the arteries layer split or merge as usual; the
+status bar shows the CT's HU under the cursor and the legend the artery colours.
+A contrast CT is refused unless "score a contrast CT" is ticked, and lesions flagged
+as implausible (see :mod:`napari_calcium.calcium.safety`) are listed, not counted. After
 each edit the scores are recomputed off the GUI thread by
 :func:`napari_calcium.calcium.measure_coronary`; the tables show per-artery scores
 and one row per lesion (click a row to go there), and the lesions land as a Labels
 layer whose ``features`` hold the per-lesion measurements (PyRadiomics columns when
-"radiomics" is ticked).
+"radiomics" is ticked). Agatston is shown as the integer reported clinically.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 import napari
 import numpy as np
 import pandas as pd
-from napari.layers import Image
+from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QTimer, Signal
@@ -61,8 +66,11 @@ ARTERIES = "coronary arteries"
 LESIONS = "coronary lesions"
 CALIBRATION = "calibration ROI"
 EXCLUDE = "exclude"
+NO_HEART = "(no heart mask)"
 SUMMARY_COLUMNS = ("artery", "Agatston", "volume (mm³)", "mass (mg)", "lesions")
-LESION_COLUMNS = ("id", "artery", "Agatston", "volume (mm³)", "peak (HU)")
+LESION_COLUMNS = ("id", "artery", "Agatston", "volume (mm³)", "peak (HU)", "counted")
+#: Modes in which a click on the canvas edits the selected layer instead of assigning.
+EDITING_MODES = {"paint", "erase", "fill", "polygon", "pick", "add", "select", "direct"}
 
 
 class CoronaryWidget(QWidget):
@@ -81,6 +89,7 @@ class CoronaryWidget(QWidget):
         super().__init__()
         self.viewer = viewer
         self.report: dict[str, Any] | None = None
+        self._result = None
         self._ct: Volume | None = None
         self._boxes: list = []
         self._watched = None
@@ -103,6 +112,10 @@ class CoronaryWidget(QWidget):
         calibrate = QPushButton("Calibrate from ROIs")
         calibrate.clicked.connect(self.calibrate)
         self.radiomics = QCheckBox("PyRadiomics features per lesion")
+        self.allow_contrast = QCheckBox("score a contrast CT (not valid Agatston)")
+        self.heart_combo = QComboBox()
+        self.heart_combo.setToolTip("lesions outside this mask (+10 mm) are flagged, not counted")
+        self.legend = QLabel()
         self.artery_names: dict[int, str] = dict(ARTERY_NAMES)
         self.names_edit = QLineEdit(", ".join(ARTERY_NAMES.values()))
         self.names_edit.setToolTip(
@@ -122,6 +135,8 @@ class CoronaryWidget(QWidget):
             control.valueChanged.connect(self.request_update)
         self.slice_mode.currentIndexChanged.connect(self.request_update)
         self.radiomics.toggled.connect(self.request_update)
+        self.allow_contrast.toggled.connect(self.request_update)
+        self.heart_combo.currentIndexChanged.connect(self.request_update)
 
         self.summary = _table(SUMMARY_COLUMNS)
         self.lesion_table = _table(LESION_COLUMNS)
@@ -138,8 +153,11 @@ class CoronaryWidget(QWidget):
         form.addRow("HA insert", self.rho_ha)
         form.addRow(calibrate)
         form.addRow(self.radiomics)
+        form.addRow(self.allow_contrast)
+        form.addRow("heart", self.heart_combo)
         form.addRow("arteries", self.names_edit)
         form.addRow("click assigns to", self.artery)
+        form.addRow(self.legend)
         buttons = QHBoxLayout()
         for button in (undo, redo, recompute):
             buttons.addWidget(button)
@@ -153,7 +171,10 @@ class CoronaryWidget(QWidget):
 
         viewer.layers.events.inserted.connect(self._refresh_layers)
         viewer.layers.events.removed.connect(self._refresh_layers)
+        viewer.mouse_drag_callbacks.append(self._on_click)
+        self._bind_keys()
         self._refresh_layers()
+        self._show_legend()
         fit_dock(self)
 
     # ------------------------------------------------------------------ setup
@@ -168,7 +189,38 @@ class CoronaryWidget(QWidget):
             radiomics=self.radiomics.isChecked(),
             artery_names=dict(self.artery_names),
             artery_colors=artery_colors_for(self.artery_names),
+            allow_contrast=self.allow_contrast.isChecked(),
         )
+
+    def _bind_keys(self) -> None:
+        """Alt+1 ... Alt+9 choose the artery, Alt+0 "exclude"; Ctrl+(Shift+)Z undo/redo."""
+        for n in range(10):
+            self.viewer.bind_key(f"Alt-{n}", self._choose_key(n), overwrite=True)
+        self.viewer.bind_key("Control-Z", lambda _viewer: self.undo(), overwrite=True)
+        self.viewer.bind_key("Control-Shift-Z", lambda _viewer: self.redo(), overwrite=True)
+
+    def _choose_key(self, n: int):
+        def choose(_viewer) -> None:
+            self.choose_artery(n)
+
+        return choose
+
+    def choose_artery(self, n: int) -> None:
+        """Make the n-th artery (1-based, as its label value) the click target; 0 = exclude."""
+        names = list(self.artery_names.values())
+        if n == 0:
+            self.artery.setCurrentText(EXCLUDE)
+        elif n <= len(names):
+            self.artery.setCurrentText(names[n - 1])
+        self.viewer.status = f"click assigns to {self.artery.currentText()}"
+
+    def _show_legend(self) -> None:
+        colors = artery_colors_for(self.artery_names)
+        items = [
+            f"<span style='color:{colors[code]}'>&#9632;</span> {name} (Alt+{code})"
+            for code, name in self.artery_names.items()
+        ]
+        self.legend.setText("&nbsp; ".join(items) + f"&nbsp; {EXCLUDE} (Alt+0)")
 
     def set_artery_names(self, text: str | None = None) -> None:
         """Name the artery labels 1, 2, ... from a comma-separated list (e.g. "LM, LAD, D1").
@@ -196,17 +248,24 @@ class CoronaryWidget(QWidget):
         arteries = self._layer(ARTERIES)
         if arteries is not None:
             arteries.colormap = _label_colormap(self.artery_names)
+        self._show_legend()
         self.request_update()
 
     def _refresh_layers(self, event=None) -> None:
-        current = self.ct_combo.currentText()
-        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
-        self.ct_combo.blockSignals(True)
-        self.ct_combo.clear()
-        self.ct_combo.addItems(names)
-        if current in names:
-            self.ct_combo.setCurrentText(current)
-        self.ct_combo.blockSignals(False)
+        images = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        masks = [
+            layer.name
+            for layer in self.viewer.layers
+            if isinstance(layer, Labels) and layer.name not in (CANDIDATES, ARTERIES, LESIONS)
+        ]
+        _fill(self.ct_combo, images)
+        _fill(self.heart_combo, [NO_HEART, *masks])
+
+    def _heart(self) -> Volume | None:
+        name = self.heart_combo.currentText()
+        if not name or name == NO_HEART or self._layer(name) is None:
+            return None
+        return Volume.from_layer(self._layer(name))
 
     def _layer(self, name: str):
         return next((layer for layer in self.viewer.layers if layer.name == name), None)
@@ -238,7 +297,7 @@ class CoronaryWidget(QWidget):
                 colormap={0: "transparent", None: "yellow"},
                 **geometry,
             )
-            candidates.mouse_drag_callbacks.append(self._on_click)
+            self._own_layer(candidates)
         else:
             candidates.data = labels
         arteries = self._layer(ARTERIES)
@@ -251,6 +310,7 @@ class CoronaryWidget(QWidget):
                 colormap=_label_colormap(self.artery_names),
                 **geometry,
             )
+            self._own_layer(arteries)
         self._watch(arteries)
         self.viewer.layers.selection.active = candidates
         self.status.setText(
@@ -303,10 +363,50 @@ class CoronaryWidget(QWidget):
             f"{cal['water_hu']:.1f}) = {cal['factor_mg_cm3_per_hu']:.4f} mg/cm³ per HU"
         )
 
+    def _own_layer(self, layer) -> None:
+        """Undo/redo of the arteries and HU in the status bar on a layer of this widget."""
+        layer.bind_key("Control-Z", lambda _layer: self.undo(), overwrite=True)
+        layer.bind_key("Control-Shift-Z", lambda _layer: self.redo(), overwrite=True)
+        layer_status = layer.get_status
+
+        def get_status(position=None, **kwargs):
+            status = layer_status(position, **kwargs)
+            hu = self.hu_at(position, world=kwargs.get("world", False), layer=layer)
+            if hu is not None and isinstance(status, dict):
+                status["coordinates"] = f"{status.get('coordinates', '')}  CT {hu:.0f} HU"
+            return status
+
+        layer.get_status = get_status
+
+    def hu_at(self, position, world: bool = True, layer=None) -> float | None:
+        """The CT value (HU) at a world (or ``layer`` data) position, ``None`` outside."""
+        if self._ct is None or position is None:
+            return None
+        point = np.asarray(position, float)[-3:]
+        if not world and layer is not None:
+            point = layer.data_to_world(point)
+        index = np.round(self._ct.physical_to_index(point[::-1])).astype(int)
+        if np.any(index < 0) or np.any(index >= self._ct.shape):
+            return None
+        return float(self._ct.array[tuple(index)])
+
     # ------------------------------------------------------------ assignment
-    def _on_click(self, layer, event) -> None:
-        if event.type == "mouse_press" and event.button == 1:
-            self.assign_at(event.position)
+    def _on_click(self, viewer, event):
+        """Assign on a click (press and release without moving) unless the selected
+        layer is in an editing mode; a drag pans as usual."""
+        active = viewer.layers.selection.active
+        if event.button != 1 or getattr(active, "mode", "pan_zoom") in EDITING_MODES:
+            return
+        if self._layer(CANDIDATES) is None:
+            return
+        position = np.asarray(event.position)
+        yield
+        moved = False
+        while event.type == "mouse_move":
+            moved = True
+            yield
+        if not moved:
+            self.assign_at(position)
 
     def assign_at(self, world_zyx, artery: str | None = None) -> int:
         """Assign the candidate region under a world point (z, y, x mm) to an artery.
@@ -371,10 +471,12 @@ class CoronaryWidget(QWidget):
         try:
             settings = self.settings()
         except InputError as err:
-            show_warning(str(err))
+            self._on_error(err)
             return
         labels = self._ct.replace(array=np.array(arteries.data), modality="LABELS")
-        self._worker = create_worker(_score, self._ct, labels, settings, _start_thread=False)
+        self._worker = create_worker(
+            _score, self._ct, labels, settings, self._heart(), _start_thread=False
+        )
         self._worker.returned.connect(self._show)
         self._worker.errored.connect(self._on_error)
         self._worker.finished.connect(self._scoring_finished)
@@ -388,6 +490,11 @@ class CoronaryWidget(QWidget):
             self._start_scoring()
 
     def _on_error(self, error) -> None:
+        """Show the refusal and clear every score, so no old score stays on screen."""
+        self.report = None
+        self._result = None
+        self.summary.setRowCount(0)
+        self.lesion_table.setRowCount(0)
         self.status.setText(f"error: {error}")
         show_warning(str(error))
 
@@ -395,6 +502,7 @@ class CoronaryWidget(QWidget):
         result, lesions = scored
         report = result.report
         self.report = report
+        self._result = result
         rows = [(name, v) for name, v in report["per_artery"].items()]
         rows.append(
             (
@@ -409,17 +517,25 @@ class CoronaryWidget(QWidget):
         )
         self.summary.setRowCount(len(rows))
         for r, (name, v) in enumerate(rows):
-            cells = (name, v["agatston"], v["volume_mm3"], v["mass_mg"], v["lesions"])
+            cells = (name, _agatston(v["agatston"]), v["volume_mm3"], v["mass_mg"], v["lesions"])
             for c, value in enumerate(cells):
                 self.summary.setItem(r, c, QTableWidgetItem(_text(value)))
         self.lesion_table.setRowCount(len(report["lesions"]))
         for r, les in enumerate(report["lesions"]):
-            cells = (les["id"], les["artery"], les["agatston"], les["volume_mm3"], les["peak_hu"])
+            counted = "yes" if les["counted"] else "no: " + "; ".join(les["flags"])
+            cells = (
+                les["id"],
+                les["artery"],
+                _agatston(les["agatston"]),
+                les["volume_mm3"],
+                les["peak_hu"],
+                counted,
+            )
             for c, value in enumerate(cells):
                 self.lesion_table.setItem(r, c, QTableWidgetItem(_text(value)))
         self._update_lesion_layer(report, lesions)
         self.status.setText(
-            f"Agatston {report['agatston']:.1f} — category {report['category']} "
+            f"Agatston {report['agatston_reported']} — category {report['category']} "
             f"({report['category_description']}), CAC-DRS {report['cac_drs']}"
             + "".join(f"\nwarning: {w}" for w in report["warnings"])
         )
@@ -435,6 +551,7 @@ class CoronaryWidget(QWidget):
             layer = self.viewer.add_labels(
                 lesions.array, name=LESIONS, opacity=0.8, visible=False, **lesions.layer_kwargs()
             )
+            self._own_layer(layer)
             self.viewer.layers.selection.active = self._layer(CANDIDATES)
         else:
             layer.data = lesions.array
@@ -456,9 +573,25 @@ class CoronaryWidget(QWidget):
             layer.selected_label = lesion["id"]
 
 
-def _score(ct: Volume, arteries: Volume, settings: CoronarySettings):
-    result = measure_coronary(ct, arteries, settings)
+def _score(ct: Volume, arteries: Volume, settings: CoronarySettings, heart: Volume | None):
+    result = measure_coronary(ct, arteries, settings, heart)
     return result, result.lesion_labels()
+
+
+def _fill(combo: QComboBox, names: list[str]) -> None:
+    """Replace a combo box's items, keeping the current one when still there."""
+    current = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(names)
+    if current in names:
+        combo.setCurrentText(current)
+    combo.blockSignals(False)
+
+
+def _agatston(value: float) -> int:
+    """Agatston as reported clinically: an integer, rounded half up."""
+    return int(np.floor(value + 0.5))
 
 
 def _find_candidates(ct_array, threshold_hu):

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import napari
 
+from magicgui import magic_factory
+
 from napari_calcium.volume import Volume
 
 #: CT display windows as (width, level) in HU.
@@ -70,3 +72,6 @@ def apply_ct_window(image: napari.layers.Image, window: str = "calcium") -> None
 
 
 apply_ct_window.__annotations__["window"] = Literal[tuple(CT_WINDOWS)]  # type: ignore[valid-type]
+
+#: The "CT window presets" dock: a preset applies as soon as it is picked (no Run button).
+ct_window_widget = magic_factory(apply_ct_window, auto_call=True)

@@ -5,59 +5,28 @@ import pytest
 from napari.utils.colormaps.standardize_color import transform_color
 
 from napari_calcium.calcium.coronary import ARTERY_COLORS, EXTRA_COLORS
-from napari_calcium.phantoms.coronary import PIXEL_MM, coronary_ct
+from napari_calcium.phantoms.coronary import PIXEL_MM
 from napari_calcium.widgets.coronary import (
     ARTERIES,
     CALIBRATION,
     CANDIDATES,
     LESIONS,
-    CoronaryWidget,
 )
-from napari_calcium.widgets.layers import image_tuple
-
-TIMEOUT_MS = 20000
-
-
-def summary(widget) -> dict[str, str]:
-    """Artery -> Agatston cell text of the summary table."""
-    table = widget.summary
-    return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
-
-
-def lesion_world(truth, artery, hu):
-    """World point (z, y, x mm) at the centre of the phantom lesion of that artery and HU."""
-    lesion = next(t for t in truth["lesions"] if t["artery"] == artery and t["hu"] == hu)
-    return np.asarray(lesion["centroid_mm"][::-1])
-
-
-@pytest.fixture
-def scoring(make_napari_viewer, qtbot):
-    """A viewer with the 3-mm phantom CT and the docked widget, candidates shown and
-    the first scoring (nothing assigned yet) done."""
-    viewer = make_napari_viewer()
-    ct, arteries, truth = coronary_ct(3.0)
-    data, kwargs, _ = image_tuple(ct, "phantom CT")
-    viewer.add_image(data, **kwargs)
-    widget = CoronaryWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    with qtbot.waitSignal(widget.candidates_ready, timeout=TIMEOUT_MS):
-        widget.show_candidates()
-    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
-        pass
-    return viewer, widget, ct, arteries, truth
+from tests.widgets.coronary_reading import TIMEOUT_MS, lesion_world, reported, summary
 
 
 def test_assign_two_lesions_by_clicks_then_undo(scoring, qtbot):
     viewer, widget, ct, _, truth = scoring
     assert {CANDIDATES, ARTERIES} <= {layer.name for layer in viewer.layers}
     assert widget.report["agatston"] == 0  # the first scoring: nothing assigned yet
-    assert summary(widget)["Total"] == "0.0"
+    assert summary(widget)["Total"] == "0"
 
     # LAD lesion: 6 x 5 pixels of 0.45 mm, 450 HU (x4), two 3-mm slices = 48.6
     widget.artery.setCurrentText("LAD")
     with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
         assert widget.assign_at(lesion_world(truth, "LAD", 450)) == 30 * 2
-    assert summary(widget)["LAD"] == f"{30 * PIXEL_MM**2 * 4 * 2:.1f}" == "48.6"
+    # reported as the integer, half up (48.6 -> 49)
+    assert summary(widget)["LAD"] == reported(30 * PIXEL_MM**2 * 4 * 2) == "49"
 
     # RCA lesion: 8 x 6 pixels, 600 HU (x4), three slices = 116.64
     with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
@@ -65,8 +34,8 @@ def test_assign_two_lesions_by_clicks_then_undo(scoring, qtbot):
     rca = 48 * PIXEL_MM**2 * 4 * 3
     assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == pytest.approx(rca)
     table = summary(widget)
-    assert table["RCA"] == "116.6" and table["LAD"] == "48.6" and table["LCX"] == "0.0"
-    assert table["Total"] == f"{48.6 + rca:.1f}"
+    assert table["RCA"] == "117" and table["LAD"] == "49" and table["LCX"] == "0"
+    assert table["Total"] == reported(48.6 + rca) == "165"
     lesions = viewer.layers[LESIONS]
     assert set(lesions.features["artery"]) == {"LAD", "RCA"}
     assert lesions.features["volume_mm3"].sum() == pytest.approx(30 * 0.2025 * 6 + 48 * 0.2025 * 9)
@@ -78,7 +47,7 @@ def test_assign_two_lesions_by_clicks_then_undo(scoring, qtbot):
     with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
         widget.undo()
     assert blocker.args[0]["per_artery"]["RCA"]["agatston"] == 0
-    assert summary(widget)["RCA"] == "0.0" and summary(widget)["Total"] == "48.6"
+    assert summary(widget)["RCA"] == "0" and summary(widget)["Total"] == "49"
 
     # napari's own Ctrl+Shift+Z / Ctrl+Z on the arteries layer (Labels.redo / undo) too
     with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
@@ -156,7 +125,7 @@ def test_named_branch_is_scored_apart_and_left_out_of_cac_drs_n(scoring, qtbot):
     report = blocker.args[0]
     assert report["per_artery"]["D1"]["agatston"] == pytest.approx(48.6)
     assert report["per_artery"]["LAD"]["agatston"] == 0
-    assert summary(widget)["D1"] == "48.6" and summary(widget)["Total"] == "48.6"
+    assert summary(widget)["D1"] == "49" and summary(widget)["Total"] == "49"
     assert report["cac_drs"].endswith("N0")
     assert any("calcium in D1 is not counted in CAC-DRS N" in w for w in report["warnings"])
     assert "calcium in D1" in widget.status.text()
