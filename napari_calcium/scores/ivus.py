@@ -16,14 +16,16 @@ import numpy as np
 def arc_grade(
     arc_deg: float,
     bounds_deg: tuple[float, float, float] = (90.0, 180.0, 270.0),
-    upper_inclusive: bool = True,
+    upper_inclusive: bool = False,
 ) -> str:
-    """Semi-quantitative calcium arc grade ``"0"``, ``"I"`` ... ``"IV"`` (CLINICAL_RULES 2.1).
+    """Semi-quantitative calcium arc grade ``"0"``, ``"I"`` ... ``"IV"`` (CLINICAL_RULES 0b, 2.1).
 
-    Grades I < 90, II 90-180, III 180-270, IV > 270 degrees. The literature does not
-    say which grade owns a boundary; the default ``upper_inclusive=True`` gives
-    I (0, 90], II (90, 180], III (180, 270], IV (270, 360], so "> 270 = IV" as in
-    the score wording; ``False`` gives [0, 90), [90, 180), [180, 270), [270, 360].
+    The seed review states grade I as "< 90" degrees, so a boundary belongs to the grade
+    above it: the default ``upper_inclusive=False`` gives I (0, 90), II [90, 180),
+    III [180, 270), IV [270, 360]. That also puts 270 degrees in grade IV, as the
+    review's severe feature "maximum arc >= 270" and its circumferential calcium
+    (">= 270 degrees") do. ``True`` gives I (0, 90], II (90, 180], III (180, 270],
+    IV (270, 360] (the "> 270 = IV" reading of CLINICAL_RULES 2.1).
     """
     if arc_deg <= 0:
         return "0"
@@ -39,6 +41,7 @@ def ivus_calcium_score(
     nodule: bool,
     vessel_diameter_mm: float | None,
     *,
+    nodule_candidate: bool = False,
     arc_threshold_deg: float = 270.0,
     arc_inclusive: bool = False,
     length_threshold_mm: float = 5.0,
@@ -51,7 +54,8 @@ def ivus_calcium_score(
     One point each: (1) 360-degree superficial calcium; (2) superficial calcium with
     arc > 270 degrees over a length > 5 mm (``arc_inclusive=True`` gives the ">= 270"
     wording of 2.2; the 0b wording "> 270" is the default); (3) a calcified nodule
-    (a candidate flagged from the image that the reader confirms); (4) vessel (EEM)
+    confirmed by the reader: ``nodule`` is the confirmation, and an unconfirmed
+    candidate is reported in ``measured`` without a point); (4) vessel (EEM)
     diameter < 3.5 mm at the maximum-calcium site. A total >= 2 predicts stent
     underexpansion.
 
@@ -60,7 +64,9 @@ def ivus_calcium_score(
     max_superficial_arc_deg : largest superficial calcium arc of the lesion (deg).
     superficial_arc_length_mm : longest continuous pullback length over which the
         superficial arc meets the arc threshold (mm).
-    nodule : calcified nodule present.
+    nodule : calcified nodule confirmed by the reader (CLINICAL_RULES 2.2: the CN call is
+        the reader's); an automatic candidate alone does not score.
+    nodule_candidate : an automatic candidate was found (reported, not scored).
     vessel_diameter_mm : mean EEM diameter at the maximum-arc frame (mm), or None.
     """
     comparison = ">=" if arc_inclusive else ">"
@@ -90,8 +96,12 @@ def ivus_calcium_score(
         {
             "key": "calcified_nodule",
             "item": "calcified nodule",
-            "criterion": "calcium protruding convexly into the lumen (candidate for the reader to confirm)",
-            "measured": {"nodule_candidate": bool(nodule)},
+            "criterion": "calcium protruding convexly into the lumen, confirmed by the reader "
+            "(a candidate is shown and not counted until confirmed)",
+            "measured": {
+                "nodule_candidate": bool(nodule_candidate or nodule),
+                "confirmed": bool(nodule),
+            },  # fmt: skip
             "point": int(bool(nodule)),
         },
         {
@@ -122,93 +132,125 @@ def treatment_guidance(
     lesion: dict[str, Any] | None,
     score: dict[str, Any],
     *,
-    mild_max_arc_deg: float = 90.0,
     severe_arc_deg: float = 270.0,
     severe_length_mm: float = 5.0,
+    superficial_is_severe: bool = True,
+    circumferential_arc_deg: float = 270.0,
+    mild_max_arc_deg: float = 90.0,
     deep_dominant_fraction: float = 0.5,
     lithotripsy_max_length_mm: float = 60.0,
     lithotripsy_diameter_range_mm: tuple[float, float] = (2.5, 4.0),
     high_risk_score: int = 2,
 ) -> dict[str, Any]:
-    """Calcium-modification guidance of the reviewed consensus (CLINICAL_RULES 0b, 2.6).
+    """Calcium-modification guidance as the seed review states it (CLINICAL_RULES 0b; 2.6).
 
-    Severe features: maximum arc >= ``severe_arc_deg`` over a lesion longer than
-    ``severe_length_mm``, or an IVUS calcium score >= ``high_risk_score`` (which counts
-    superficial 360-degree and long superficial >= 270-degree calcium). Severe and
-    predominantly superficial -> plaque modification by rotational or orbital
-    atherectomy; severe and predominantly deep (deep share of calcified frames >
-    ``deep_dominant_fraction``) -> intravascular lithotripsy, which suits lesions <= 60 mm
-    long in 2.5-4.0 mm vessels. Otherwise stepwise balloon
-    preparation: semi-compliant balloon for mild (arc <= ``mild_max_arc_deg``)
-    superficial calcium; non-compliant, cutting or scoring balloon for mild-moderate
-    calcium. The mild/moderate arc boundary is a convention of this package (the rule
-    gives none).
+    Each severe feature is on its own a reason for plaque modification, and each one
+    found is named with its measured value: maximum arc >= ``severe_arc_deg`` (270);
+    continuous calcium length > ``severe_length_mm`` (5 mm); superficial calcium (the
+    lesion's leading edges lie mostly in the inner half of plaque + media); an IVUS
+    calcium score >= ``high_risk_score`` (2). Severe and predominantly deep (deep share
+    of calcified frames > ``deep_dominant_fraction``) -> intravascular lithotripsy;
+    otherwise rotational or orbital atherectomy. Circumferential calcium (a ring of
+    >= ``circumferential_arc_deg`` in one frame) is named: rotational / orbital
+    atherectomy or lithotripsy before stenting. Lithotripsy suits lesions <= 60 mm long
+    in 2.5-4.0 mm vessels, checked on the **reference** vessel diameter (the mean EEM
+    diameter of the proximal and distal reference frames) when the lesion has one.
+
+    Without a severe feature: stepwise balloon preparation, a non-compliant, cutting or
+    scoring balloon for mild-moderate calcium. The review also names a semi-compliant
+    balloon for mild superficial calcium, which its own severe list (superficial
+    calcium) overrides; that branch is reached with ``superficial_is_severe=False``
+    (superficial calcium with a maximum arc <= ``mild_max_arc_deg``).
 
     Returns
     -------
-    dict with ``text``, ``rule``, ``category`` and the ``values`` used.
+    dict with ``text``, ``rule``, ``category``, the ``triggers`` found (each with its
+    rule and measured value), ``circumferential`` and the ``values`` used.
     """
-    rule = "calcium-modification decision path of the IVUS review (CLINICAL_RULES.md 0b; consensus 2.6, unverified)"
+    rule = (
+        "calcium-modification decision path of the IVUS review (CLINICAL_RULES.md 0b: "
+        "severe = max arc >= 270 deg, continuous length > 5 mm, superficial calcium, or "
+        "IVUS calcium score >= 2, each on its own; consensus 2.6 unverified)"
+    )
     if lesion is None:
         return {"text": "No calcium lesion was found; no calcium-specific preparation is suggested by this rule.",
-                "rule": rule, "category": "none", "values": {}}  # fmt: skip
+                "rule": rule, "category": "none", "triggers": [], "circumferential": False,
+                "values": {}}  # fmt: skip
     max_arc = float(lesion["max_arc_deg"])
     length = float(lesion["length_mm"])
     sup_fraction = float(lesion["superficial_frame_fraction"])
-    sup_arc = float(lesion["max_superficial_arc_deg"])
-    sup_len = float(lesion["superficial_arc_length_mm"])
-    diameter = lesion.get("vessel_diameter_mm")
+    superficial = bool(lesion.get("superficial", sup_fraction >= 0.5))
+    diameter = lesion.get("reference_vessel_diameter_mm")
+    diameter_source = "reference"
+    if diameter is None:
+        diameter, diameter_source = lesion.get("vessel_diameter_mm"), "lesion"
     total = int(score["total"])
+    circumferential = max_arc >= circumferential_arc_deg
     values = {
         "max_arc_deg": round(max_arc, 1),
         "length_mm": round(length, 2),
-        "max_superficial_arc_deg": round(sup_arc, 1),
-        "superficial_arc_length_mm": round(sup_len, 2),
+        "superficial": superficial,
         "superficial_frame_fraction": round(sup_fraction, 2),
+        "max_superficial_arc_deg": round(float(lesion.get("max_superficial_arc_deg", 0.0)), 1),
         "vessel_diameter_mm": None if diameter is None else round(float(diameter), 2),
+        "vessel_diameter_source": diameter_source,
         "ivus_calcium_score": total,
     }
-    severe_extent = max_arc >= severe_arc_deg and length > severe_length_mm
-    severe = severe_extent or total >= high_risk_score
+    triggers = []
+    if max_arc >= severe_arc_deg:
+        triggers.append({"trigger": "max_arc", "rule": f"maximum arc >= {severe_arc_deg:g} deg",
+                         "measured": f"{max_arc:.0f} deg"})  # fmt: skip
+    if length > severe_length_mm:
+        triggers.append({"trigger": "length", "rule": f"continuous calcium length > {severe_length_mm:g} mm",
+                         "measured": f"{length:.1f} mm"})  # fmt: skip
+    if superficial and superficial_is_severe:
+        triggers.append({"trigger": "superficial", "rule": "superficial calcium",
+                         "measured": f"{100 * sup_fraction:.0f}% of calcified frames superficial"})  # fmt: skip
+    if total >= high_risk_score:
+        triggers.append({"trigger": "ivus_calcium_score", "rule": f"IVUS calcium score >= {high_risk_score}",
+                         "measured": str(total)})  # fmt: skip
     deep_dominant = (1.0 - sup_fraction) > deep_dominant_fraction
     lo, hi = lithotripsy_diameter_range_mm
-    ivl_fits = (
-        length <= lithotripsy_max_length_mm and diameter is not None and lo <= diameter <= hi
+    where = (
+        "reference vessel"
+        if diameter_source == "reference"
+        else "vessel at the lesion (no reference found)"
     )
-    ivl_note = (
-        f" Lithotripsy suits this lesion by size (length {length:.1f} mm <= {lithotripsy_max_length_mm:g} mm, "
-        f"vessel {diameter:.2f} mm within {lo:g}-{hi:g} mm)."
-        if ivl_fits
-        else f" Lithotripsy is described for lesions <= {lithotripsy_max_length_mm:g} mm long in {lo:g}-{hi:g} mm vessels; "
-        f"this lesion is {length:.1f} mm long in a {'unknown' if diameter is None else f'{diameter:.2f} mm'} vessel."
+    if diameter is not None and length <= lithotripsy_max_length_mm and lo <= diameter <= hi:
+        ivl_note = (f" Lithotripsy suits this lesion by size (length {length:.1f} mm <= {lithotripsy_max_length_mm:g} mm, "
+                    f"{where} {diameter:.2f} mm within {lo:g}-{hi:g} mm).")  # fmt: skip
+    else:
+        size = "unknown" if diameter is None else f"{diameter:.2f} mm"
+        ivl_note = (f" Lithotripsy is described for lesions <= {lithotripsy_max_length_mm:g} mm long in {lo:g}-{hi:g} mm "
+                    f"vessels; this lesion is {length:.1f} mm long, {where} {size}.")  # fmt: skip
+    circ_note = (
+        f" Circumferential calcium (max arc {max_arc:.0f} deg >= {circumferential_arc_deg:g} deg): "
+        "rotational / orbital atherectomy or lithotripsy before stenting."
+        if circumferential
+        else ""
     )
-    reasons = []
-    if severe_extent:
-        reasons.append(
-            f"max arc {max_arc:.0f} deg >= {severe_arc_deg:g} deg over {length:.1f} mm > {severe_length_mm:g} mm"
-        )
-    if total >= high_risk_score:
-        reasons.append(f"IVUS calcium score {total} >= {high_risk_score}")
-    if severe and deep_dominant:
+    reasons = "; ".join(f"{t['rule']}: {t['measured']}" for t in triggers)
+    if triggers and deep_dominant:
         category = "severe_deep"
         text = (
-            f"Severe calcium ({'; '.join(reasons)}) that is predominantly deep "
-            f"({100 * (1 - sup_fraction):.0f}% of calcified frames deep): the rule points to plaque "
-            "modification with intravascular lithotripsy." + ivl_note
+            f"Severe calcium ({reasons}) that is predominantly deep ({100 * (1 - sup_fraction):.0f}% "
+            "of calcified frames deep): the rule points to plaque modification with intravascular "
+            "lithotripsy." + circ_note + ivl_note
         )
-    elif severe:
+    elif triggers:
         category = "severe_superficial"
         text = (
-            f"Severe calcium ({'; '.join(reasons)}): the rule points to plaque modification by "
-            "rotational or orbital atherectomy before stenting; lithotripsy is an option when deep "
-            "calcium dominates." + ivl_note
+            f"Severe calcium ({reasons}): the rule points to plaque modification by rotational or "
+            "orbital atherectomy before stenting; lithotripsy when deep calcium dominates."
+            + circ_note
+            + ivl_note
         )
-    elif max_arc <= mild_max_arc_deg and sup_fraction >= 0.5:
+    elif superficial and max_arc <= mild_max_arc_deg:
         category = "mild_superficial"
         text = (
             f"Mild superficial calcium (max arc {max_arc:.0f} deg <= {mild_max_arc_deg:g} deg, "
-            f"score {total}): the rule suggests stepwise balloon preparation starting with a "
-            "semi-compliant balloon."
+            f"length {length:.1f} mm, score {total}): the rule suggests stepwise balloon "
+            "preparation starting with a semi-compliant balloon."
         )
     else:
         category = "mild_moderate"
@@ -218,7 +260,8 @@ def treatment_guidance(
             "scoring balloon."
         )
     return {"text": text + " Decision support only; the operator decides.", "rule": rule,
-            "category": category, "values": values}  # fmt: skip
+            "category": category, "triggers": triggers, "circumferential": circumferential,
+            "values": values}  # fmt: skip
 
 
 def ultimate_criteria(

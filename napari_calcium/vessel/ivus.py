@@ -76,14 +76,20 @@ class IvusSettings:
         nodule_min_protrusion_mm, nodule_max_surface_gap_mm, nodule_min_frames.
     Lesions and grades (2.1)
         lesion_gap_mm: calcium-free gap bridged inside one lesion. arc_grade_bounds_deg
-        with arc_grade_upper_inclusive (I (0,90], II (90,180], III (180,270], IV
-        (270,360]). circumferential_arc_deg: circumferential calcium (>= 270, 0b).
+        with arc_grade_upper_inclusive (default False: I < 90, II [90, 180), III
+        [180, 270), IV >= 270, as the review's "I < 90" and ">= 270" state it).
+        circumferential_arc_deg: circumferential calcium (>= 270, 0b).
+        reference_search_mm: proximal / distal reference frames are looked for within
+        this distance of a lesion (largest calcium-free lumen).
         full_circle_arc_deg: a 360-degree frame.
     IVUS calcium score (Zhang, 0b / 2.2)
         score_arc_deg with score_arc_inclusive (default ``> 270`` as in 0b),
         score_length_mm (> 5 mm), score_diameter_mm (< 3.5 mm), high_risk_score (>= 2).
     Guidance (0b)
-        mild_max_arc_deg: calcium up to this arc counts as mild. deep_dominant_fraction:
+        severe_arc_deg (>= 270), severe_length_mm (> 5 mm), superficial_is_severe: the
+        review's severe features, each on its own a reason for plaque modification.
+        mild_max_arc_deg: with ``superficial_is_severe=False``, superficial calcium up to
+        this arc counts as mild. deep_dominant_fraction:
         deep calcium dominates above this share of calcified frames.
         lithotripsy_max_length_mm, lithotripsy_diameter_range_mm.
     Gating and edits
@@ -119,8 +125,12 @@ class IvusSettings:
     nodule_min_frames: int = 3
     lesion_gap_mm: float = 0.5
     arc_grade_bounds_deg: tuple[float, float, float] = (90.0, 180.0, 270.0)
-    arc_grade_upper_inclusive: bool = True
+    arc_grade_upper_inclusive: bool = False
     circumferential_arc_deg: float = 270.0
+    severe_arc_deg: float = 270.0
+    severe_length_mm: float = 5.0
+    superficial_is_severe: bool = True
+    reference_search_mm: float = 10.0
     full_circle_arc_deg: float = 360.0
     score_arc_deg: float = 270.0
     score_arc_inclusive: bool = False
@@ -261,6 +271,8 @@ class IvusAnalysis:
     messages: list[str] = field(default_factory=list)
     lumen_edits: dict[int, np.ndarray] = field(default_factory=dict)
     eem_edits: dict[int, np.ndarray] = field(default_factory=dict)
+    nodule_decisions: dict[int, bool] = field(default_factory=dict)
+    reference_edits: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
@@ -699,7 +711,7 @@ def measure(
             }
         )
         per_frame.append(row)
-    lesions = find_lesions(per_frame, dz, s)
+    lesions = find_lesions(per_frame, dz, s, analysis.nodule_decisions, analysis.reference_edits)
     target = max(
         lesions, key=lambda d: (d["ivus_calcium_score"]["total"], d["max_arc_deg"]), default=None
     )
@@ -788,8 +800,10 @@ GUIDANCE_RANK = {
 def _guidance_kwargs(s: IvusSettings) -> dict[str, Any]:
     return {
         "mild_max_arc_deg": s.mild_max_arc_deg,
-        "severe_arc_deg": s.circumferential_arc_deg,
-        "severe_length_mm": s.score_length_mm,
+        "severe_arc_deg": s.severe_arc_deg,
+        "severe_length_mm": s.severe_length_mm,
+        "superficial_is_severe": s.superficial_is_severe,
+        "circumferential_arc_deg": s.circumferential_arc_deg,
         "deep_dominant_fraction": s.deep_dominant_fraction,
         "lithotripsy_max_length_mm": s.lithotripsy_max_length_mm,
         "lithotripsy_diameter_range_mm": s.lithotripsy_diameter_range_mm,
@@ -801,8 +815,48 @@ def _meets_score_arc(arc: float, s: IvusSettings) -> bool:
     return arc >= s.score_arc_deg if s.score_arc_inclusive else arc > s.score_arc_deg
 
 
-def find_lesions(per_frame: list[dict], frame_spacing_mm: float, s: IvusSettings) -> list[dict]:
+def _decision(decisions: dict[int, Any], first: int, last: int):
+    """The reader's decision recorded on a frame of ``first..last`` (the last one made), or None."""
+    inside = [f for f in decisions if first <= f <= last]
+    return decisions[max(inside)] if inside else None
+
+
+def reference_frames(
+    rows: list[dict], lesion_rows: tuple[int, int], calcified: np.ndarray, s: IvusSettings
+) -> tuple[int | None, int | None]:
+    """Distal and proximal reference frames of a lesion (indices into ``rows``).
+
+    The reference is the frame with the largest lumen within ``reference_search_mm`` of
+    the lesion on each side, outside any calcium (ACC IVUS consensus, Mintz et al. 2001,
+    CLINICAL_RULES 2.1: the most normal-looking cross-section, the largest lumen,
+    within 10 mm of the lesion). Motorised pullbacks run from distal to proximal, so
+    frames before the lesion are distal.
+    """
+    a, b = lesion_rows
+    pos = np.array([r["position_mm"] for r in rows])
+    sides = []
+    for side, edge in ((np.arange(0, a), a), (np.arange(b, len(rows)), b - 1)):
+        near = side[(np.abs(pos[side] - pos[edge]) <= s.reference_search_mm) & ~calcified[side]]
+        areas = [rows[j]["lumen_area_mm2"] for j in near]
+        sides.append(int(near[np.argmax(areas)]) if near.size else None)
+    return sides[0], sides[1]
+
+
+def find_lesions(
+    per_frame: list[dict],
+    frame_spacing_mm: float,
+    s: IvusSettings,
+    nodule_decisions: dict[int, bool] | None = None,
+    reference_edits: dict[int, tuple[int | None, int | None]] | None = None,
+) -> list[dict]:
     """Lesions: runs of calcified measured frames, bridging gaps <= ``lesion_gap_mm``.
+
+    ``nodule_decisions`` maps a frame to the reader's call on the calcified-nodule
+    candidate of the lesion holding it (True confirmed, False rejected); a candidate
+    without a call is shown and not counted in the IVUS calcium score (the CN call is
+    the reader's, CLINICAL_RULES 2.2). ``reference_edits`` maps a frame of a lesion to
+    the (distal, proximal) reference frame indices the reader chose; otherwise they are
+    found by :func:`reference_frames`.
 
     Each measured frame stands for half the distance to its measured neighbours
     (:func:`frame_weights_mm`), so lengths are pullback distance with all or gated frames.
@@ -867,11 +921,28 @@ def find_lesions(per_frame: list[dict], frame_spacing_mm: float, s: IvusSettings
             "vessel_diameter_mm": rows[site]["vessel_diameter_mean_mm"],
             "min_lumen_area_mm2": float(min(rows[j]["lumen_area_mm2"] for j in idx)),
         }
+        first, last = lesion["start_frame"], lesion["end_frame"]
+        call = _decision(nodule_decisions or {}, first, last)
+        lesion["nodule_confirmed"] = None if call is None else bool(call)
+        lesion["nodule_counted"] = call is True
+        chosen = _decision(reference_edits or {}, first, last)
+        by_index = {r["index"]: k for k, r in enumerate(rows)}
+        if chosen is not None:
+            refs = tuple(by_index.get(f) if f is not None else None for f in chosen)
+            lesion["reference_source"] = "reader"
+        else:
+            refs = reference_frames(rows, (a, b), calcified, s)
+            lesion["reference_source"] = "automatic"
+        diameters = [rows[k]["vessel_diameter_mean_mm"] for k in refs if k is not None]
+        lesion["distal_reference_frame"] = None if refs[0] is None else rows[refs[0]]["index"]
+        lesion["proximal_reference_frame"] = None if refs[1] is None else rows[refs[1]]["index"]
+        lesion["reference_vessel_diameter_mm"] = float(np.mean(diameters)) if diameters else None
         lesion["ivus_calcium_score"] = ivus_calcium_score(
             max_sup_arc,
             float(sup_len),
-            lesion["nodule_candidate"],
+            lesion["nodule_counted"],
             lesion["vessel_diameter_mm"],
+            nodule_candidate=lesion["nodule_candidate"],
             **_score_kwargs(s),
         )
         lesion["guidance"] = treatment_guidance(

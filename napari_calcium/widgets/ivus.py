@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 LESION_COLUMNS = (
     "id", "start_mm", "end_mm", "length_mm", "max_arc_deg", "arc_grade", "superficial",
-    "circumferential", "nodule_candidate", "vessel_diameter_mm", "min_lumen_area_mm2",
+    "circumferential", "nodule_candidate", "nodule_confirmed", "vessel_diameter_mm",
+    "reference_vessel_diameter_mm", "min_lumen_area_mm2",
 )  # fmt: skip
 CONTOUR_COLOURS = {"lumen": "yellow", "eem": "cyan"}
 DISPLAY_VERTICES = 90
@@ -86,19 +87,24 @@ class IvusWidget(Container):
             label="L-mode angle (deg, clockwise from 12)", value=0.0, min=0.0, max=359.0
         )
         self.lmode_button = PushButton(text="L-mode view")
+        self.confirm_nodule = PushButton(text="Confirm nodule (lesion at this frame)")
+        self.reject_nodule = PushButton(text="Reject nodule (lesion at this frame)")
         self.status = Label(value="")
         self.score = Label(value="")
         self.table = Table(value={c: [] for c in LESION_COLUMNS})
         self.extend([
             self.file, self.open_button, self.image, self.speed, self.frame_rate, self.pixel,
             self.centre_y, self.centre_x, self.gated, self.ed_frames, self.remeasure_button,
-            self.run_button, self.angle, self.lmode_button, self.status, self.score,
+            self.run_button, self.angle, self.lmode_button, self.confirm_nodule,
+            self.reject_nodule, self.status, self.score,
             self.table,
         ])  # fmt: skip
         self.open_button.changed.connect(self.open_file)
         self.run_button.changed.connect(self.run)
         self.remeasure_button.changed.connect(lambda _value=None: self._remeasure())
         self.lmode_button.changed.connect(self.show_lmode)
+        self.confirm_nodule.changed.connect(lambda _value=None: self.decide_nodule(True))
+        self.reject_nodule.changed.connect(lambda _value=None: self.decide_nodule(False))
         self.image.changed.connect(self._fill_from_layer)
         self.viewer.layers.events.inserted.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._refresh_choices)
@@ -251,6 +257,26 @@ class IvusWidget(Container):
                 }
         if self._figure is not None:
             self._draw_plots()
+
+    def decide_nodule(self, confirmed: bool):
+        """Record the reader's call on the calcified nodule of the lesion at the current
+        frame; the score counts a nodule only when confirmed (CLINICAL_RULES 2.2)."""
+        if self.analysis is None or self.result is None:
+            self._notify("analyse a pullback first")
+            return
+        frame = int(self.viewer.dims.current_step[0])
+        lesion = next(
+            (d for d in self.result["lesions"] if d["start_frame"] <= frame <= d["end_frame"]),
+            None,
+        )
+        if lesion is None:
+            self._notify(f"frame {frame} is in no calcium lesion")
+            return
+        self.analysis.nodule_decisions[frame] = bool(confirmed)
+        self._remeasure()
+        self._notify(
+            f"lesion {lesion['id']}: calcified nodule {'confirmed' if confirmed else 'rejected'}"
+        )
 
     # ------------------------------------------------------------ layers
     def _layer_name(self, kind: str) -> str:

@@ -123,7 +123,7 @@ def test_frame_measurements_match_the_phantom(analysed):
 
 
 def test_lesions_and_score_match_the_phantom(analysed):
-    name, _, truth, result, _ = analysed
+    name, _, truth, result, analysis = analysed
     found, expected = result["lesions"], truth["lesions"]
     assert len(found) == len(expected), name
     for lesion, true in zip(found, expected, strict=True):
@@ -135,9 +135,20 @@ def test_lesions_and_score_match_the_phantom(analysed):
         assert lesion["full_circle"] == true["has_360"]
         assert lesion["nodule_candidate"] == true["nodule"]
         assert lesion["vessel_diameter_mm"] == pytest.approx(true["vessel_diameter_mm"], abs=0.15)
+        # a nodule candidate is shown and not counted until the reader confirms it
+        items = {i["key"]: bool(i["point"]) for i in lesion["ivus_calcium_score"]["items"]}
+        assert not items["calcified_nodule"] and lesion["nodule_confirmed"] is None
+    # the reader confirms every candidate: the score items are the construction's
+    for lesion in found:
+        if lesion["nodule_candidate"]:
+            analysis.nodule_decisions[lesion["max_arc_frame"]] = True
+    confirmed = measure(analysis)
+    analysis.nodule_decisions.clear()
+    for lesion, true in zip(confirmed["lesions"], expected, strict=True):
         items = {i["key"]: bool(i["point"]) for i in lesion["ivus_calcium_score"]["items"]}
         assert items == true["score_items"], (name, lesion["id"])
         assert lesion["ivus_calcium_score"]["total"] == true["score"]
+    result = confirmed
     best = max(t["score"] for t in expected)
     assert result["ivus_calcium_score"]["total"] == best
     assert result["ivus_calcium_score"]["high_risk_of_underexpansion"] == (best >= 2)
@@ -362,3 +373,33 @@ def test_longitudinal_view_is_the_cut_through_the_catheter():
     assert np.allclose(up, frames[:, ::-1, 64])
     right = longitudinal_view(volume, (64.0, 64.0), 90.0)  # towards 3 o'clock = +x
     assert np.allclose(right, frames[:, 64, :])
+
+
+def test_reference_frames_found_automatically_and_editable():
+    volume, truth = make("moderate")
+    analysis = analyse_pullback(volume)
+    result = measure(analysis)
+    rows = result["per_frame"]
+    lesion = result["lesions"][0]  # 1-7 mm; frames before it are distal, after proximal
+    distal, proximal = lesion["distal_reference_frame"], lesion["proximal_reference_frame"]
+    # the largest lumen among calcium-free frames within 10 mm on each side
+    calcium_free = [r for r in rows if r["calcium_arc_deg"] < 5.0]
+    before = [r for r in calcium_free if r["index"] < lesion["start_frame"]]
+    after = [
+        r
+        for r in calcium_free
+        if lesion["end_frame"] < r["index"] < result["lesions"][1]["start_frame"]
+    ]
+    assert distal == max(before, key=lambda r: r["lumen_area_mm2"])["index"]
+    assert proximal == max(after, key=lambda r: r["lumen_area_mm2"])["index"]
+    assert lesion["reference_vessel_diameter_mm"] == pytest.approx(
+        (rows[distal]["vessel_diameter_mean_mm"] + rows[proximal]["vessel_diameter_mean_mm"]) / 2
+    )
+    assert lesion["reference_source"] == "automatic"
+    # the reader picks other reference frames: the IVL size check follows them
+    analysis.reference_edits[lesion["max_arc_frame"]] = (2, None)
+    edited = measure(analysis)["lesions"][0]
+    assert edited["reference_source"] == "reader"
+    assert (edited["distal_reference_frame"], edited["proximal_reference_frame"]) == (2, None)
+    assert edited["reference_vessel_diameter_mm"] == rows[2]["vessel_diameter_mean_mm"]
+    assert edited["guidance"]["values"]["vessel_diameter_source"] == "reference"

@@ -96,3 +96,26 @@ def test_lmode_view_plot_click_gating_and_opening_a_file(widget, tmp_path):
     w.speed.value = 0.0
     assert w.run() is None
     assert "pullback speed and frame rate are unknown" in w.status.value
+
+
+def test_nodule_confirm_and_reject_change_the_score(make_napari_viewer, qtbot):
+    from napari_calcium.phantoms.ivus import ivus_sample
+
+    viewer = make_napari_viewer()
+    volume, truth = ivus_sample()
+    data, kwargs, _ = image_tuple(volume, name="sample")
+    viewer.add_image(data, **kwargs)
+    w = IvusWidget(viewer)
+    worker = w.run()
+    qtbot.waitUntil(lambda: w.result is not None, timeout=60000)
+    worker.quit()
+    (nodule,) = [d for d in w.result["lesions"] if d["nodule_candidate"]]
+    before = nodule["ivus_calcium_score"]["total"]
+    viewer.dims.set_current_step(0, nodule["max_arc_frame"])
+    w.decide_nodule(True)
+    after = next(d for d in w.result["lesions"] if d["id"] == nodule["id"])
+    assert after["nodule_confirmed"] is True
+    assert after["ivus_calcium_score"]["total"] == before + 1
+    w.decide_nodule(False)
+    back = next(d for d in w.result["lesions"] if d["id"] == nodule["id"])
+    assert back["nodule_confirmed"] is False and back["ivus_calcium_score"]["total"] == before
