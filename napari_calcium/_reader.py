@@ -64,10 +64,11 @@ def read_layers(path, choose_series=None) -> list[tuple]:
     Qt dialog). Problems with the input are shown as an error notification and
     nothing is added.
     """
-    from napari.utils.notifications import show_error, show_warning
+    from napari.utils.notifications import show_error, show_info, show_warning
 
     from napari_calcium.io import read
-    from napari_calcium.widgets.layers import image_tuple, labels_tuple
+    from napari_calcium.io.images import SITK_EXTENSIONS, has_extension
+    from napari_calcium.widgets.layers import enable_window_level, image_tuple, labels_tuple
 
     if isinstance(path, list | tuple):
         path = path[0]
@@ -86,6 +87,15 @@ def read_layers(path, choose_series=None) -> list[tuple]:
     except InputError as err:
         show_error(f"napari-calcium could not open {path.name}: {err}")
         return [(None,)]
+    if volume.modality == "CT":
+        enable_window_level()
+    if volume.modality == "CT" and has_extension(path, SITK_EXTENSIONS):
+        from napari_calcium.io.images import hu_evidence
+
+        show_info(
+            f"{path.name}: the file does not say its modality; opened as CT (HU) because "
+            f"{hu_evidence(volume.array)}"
+        )
     if volume.modality == "IVUS" and volume.frame_spacing_mm is None:
         show_warning(
             f"{path.name}: pullback speed and frame rate are not in the file, so distances "

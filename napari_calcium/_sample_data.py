@@ -6,7 +6,7 @@ Each phantom is deterministic and its truth is in the layer metadata under
 
 from __future__ import annotations
 
-from napari_calcium.widgets.layers import image_tuple, labels_tuple
+from napari_calcium.widgets.layers import enable_window_level, image_tuple, labels_tuple
 
 
 def _with_truth(layer_tuple, truth):
@@ -20,6 +20,7 @@ def coronary_ct() -> list[tuple]:
     from napari_calcium.phantoms.coronary import coronary_ct as make
 
     ct, arteries, truth = make()
+    enable_window_level()
     return [
         _with_truth(image_tuple(ct, "coronary CT phantom (CT)"), truth),
         labels_tuple(arteries, "coronary arteries"),
@@ -45,6 +46,7 @@ def head_ct_mri() -> list[tuple]:
     ct, mri, truth = make()
     slab = vessel_wall_mri(truth)
     labels_ct, labels_mri = truth.pop("labels_ct"), truth.pop("labels_mri")
+    enable_window_level()
     return [
         _with_truth(image_tuple(ct, "head CT phantom (CT)"), truth),
         labels_tuple(labels_ct, "head structures on CT (labels)", visible=False),

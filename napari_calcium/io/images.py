@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from napari_calcium.errors import InputError
 from napari_calcium.io.atomic import atomic_file
 from napari_calcium.volume import Volume
+
+log = logging.getLogger(__name__)
 
 SITK_EXTENSIONS = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 #: Single-file formats, so a write can be atomic (``.mhd``/``.nhdr`` keep data apart).
@@ -24,8 +27,10 @@ def read_image_file(path, modality: str | None = None) -> Volume:
     Parameters
     ----------
     path : file path.
-    modality : ``CT``, ``MR``, ... when known; otherwise ``OT``. A CT is kept in
-        the file's values, which for CT NIfTI exports are normally HU already.
+    modality : ``CT``, ``MR``, ... when known. Otherwise (these formats do not say)
+        an image whose values are Hounsfield units (:func:`hu_evidence`) is taken as
+        ``CT`` in ``HU``, anything else as ``OT``. A CT is kept in the file's values,
+        which for CT NIfTI exports are HU already.
     """
     import SimpleITK as sitk
 
@@ -43,8 +48,73 @@ def read_image_file(path, modality: str | None = None) -> Volume:
         raise InputError(f"{path} is {image.GetDimension()}-D; a 3-D volume is needed")
     if image.GetNumberOfComponentsPerPixel() != 1:
         image = _to_grey(image)
-    modality = modality or "OT"
+    if modality is None:
+        evidence = hu_evidence(sitk.GetArrayViewFromImage(image))
+        modality = "OT" if evidence is None else "CT"
+        if evidence is not None:
+            log.info("%s: no modality in the file; read as CT because %s", path.name, evidence)
     return Volume.from_sitk(image, modality=modality, units="HU" if modality == "CT" else "a.u.")
+
+
+#: Hounsfield-unit bands of :func:`hu_evidence` (air -1000, fat -100, water 0,
+#: soft tissue and blood 20-60 HU; 3071 is the top of the 12-bit CT range).
+HU_PLAUSIBLE = (-1100.0, 3100.0)
+HU_AIR = (-1100.0, -500.0)
+HU_SOFT_TISSUE = (-150.0, 150.0)
+#: Smallest fractions of voxels: air (or lung), soft tissue / water, and values in the
+#: plausible HU range once a padding value is set aside.
+MIN_AIR_FRACTION = 0.005
+MIN_SOFT_TISSUE_FRACTION = 0.05
+MIN_PLAUSIBLE_FRACTION = 0.99
+
+
+def hu_evidence(array, max_samples: int = 2_000_000) -> str | None:
+    """Why ``array`` looks like a CT in Hounsfield units, or ``None`` when it does not.
+
+    NIfTI, NRRD and MHA carry no modality, so a CT saved in one would open as an
+    unknown image (no HU, no CT window). The HU scale is physical: air is -1000 HU,
+    water 0, soft tissue and blood 20-60 HU. An image counts as a CT in HU when, on a
+    subsample, at least ``MIN_AIR_FRACTION`` of the voxels are air or lung
+    (-1100..-500 HU), at least ``MIN_SOFT_TISSUE_FRACTION`` are fat, water or soft
+    tissue (-150..150 HU), and ``MIN_PLAUSIBLE_FRACTION`` lie within -1100..3100 HU
+    once a padding value below -1100 (e.g. -2048 or -3024 outside the scanner's
+    field of view, always the image minimum) is set aside. Magnitude MR and
+    ultrasound have no values near -1000, label maps neither, and a phase image
+    spreads evenly beyond 3100. Not recognised: a CT holding no air (cropped inside
+    the body) and raw stored values without the rescale (air near 0); read those with
+    an explicit modality.
+    """
+    import numpy as np
+
+    values = np.asarray(array)
+    if values.size == 0 or not np.issubdtype(values.dtype, np.number):
+        return None
+    step = max(1, int(np.ceil(values.size / max_samples)))
+    sample = values.reshape(-1)[::step].astype(np.float64)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return None
+    padding = float(sample.min())
+    if padding < HU_PLAUSIBLE[0]:
+        sample = sample[sample != padding]
+        if sample.size == 0:
+            return None
+
+    def fraction(band):
+        return float(np.mean((sample >= band[0]) & (sample <= band[1])))
+
+    air, soft, plausible = fraction(HU_AIR), fraction(HU_SOFT_TISSUE), fraction(HU_PLAUSIBLE)
+    if (
+        air < MIN_AIR_FRACTION
+        or soft < MIN_SOFT_TISSUE_FRACTION
+        or plausible < MIN_PLAUSIBLE_FRACTION
+    ):
+        return None
+    return (
+        f"its values are Hounsfield units ({air:.1%} air or lung at -1100..-500, "
+        f"{soft:.0%} fat, water or soft tissue at -150..150, "
+        f"{plausible:.1%} within -1100..3100)"
+    )
 
 
 def _check_nifti_complete(path: Path) -> None:

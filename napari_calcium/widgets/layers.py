@@ -1,15 +1,20 @@
-"""Volumes to napari layer data tuples and back, with display defaults per modality."""
+"""Volumes to napari layer data tuples and back, with display defaults per modality.
+
+CT display: preset windows (``CT_WINDOWS``, applied as soon as one is picked in the
+*CT window presets* widget) and window / level by dragging with the right mouse
+button on the canvas (:func:`drag_window_level`).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from magicgui import magic_factory
+
 if TYPE_CHECKING:
     import napari
 
-from magicgui import magic_factory
-
-from napari_calcium.volume import Volume
+from napari_calcium.volume import METADATA_KEY, Volume
 
 #: CT display windows as (width, level) in HU.
 CT_WINDOWS: dict[str, tuple[float, float]] = {
@@ -73,5 +78,106 @@ def apply_ct_window(image: napari.layers.Image, window: str = "calcium") -> None
 
 apply_ct_window.__annotations__["window"] = Literal[tuple(CT_WINDOWS)]  # type: ignore[valid-type]
 
-#: The "CT window presets" dock: a preset applies as soon as it is picked (no Run button).
-ct_window_widget = magic_factory(apply_ct_window, auto_call=True)
+
+@magic_factory(auto_call=True, window={"choices": list(CT_WINDOWS)})
+def ct_window_widget(
+    image: napari.layers.Image, window: str = "calcium", viewer: napari.Viewer = None
+) -> None:
+    """CT window presets: the window is applied as soon as it is picked (no Run button).
+
+    Opening it also turns on window / level by right-drag (:func:`drag_window_level`).
+    """
+    if viewer is not None:
+        enable_window_level(viewer)
+    apply_ct_window(image, window)
+
+
+#: Right-drag window / level: dragging this many screen pixels to the right doubles
+#: the window width (to the left halves it); dragging ``LEVEL_DRAG_PX`` pixels down
+#: raises the level by the width the drag started with (up lowers it).
+WIDTH_DOUBLING_PX = 200.0
+LEVEL_DRAG_PX = 400.0
+MIN_WIDTH_HU = 1.0
+
+
+def window_after_drag(
+    width_hu: float, level_hu: float, dx_px: float, dy_px: float
+) -> tuple[float, float]:
+    """Window (width, level) in HU after a drag of ``(dx_px, dy_px)`` screen pixels.
+
+    The width changes by a factor (``2 ** (dx / WIDTH_DOUBLING_PX)``) so the same drag
+    is as useful on a brain window (W 80) as on a bone window (W 2000); the level moves
+    by ``width * dy / LEVEL_DRAG_PX``. x is to the right and y down on the screen.
+    """
+    width = max(MIN_WIDTH_HU, width_hu * 2.0 ** (dx_px / WIDTH_DOUBLING_PX))
+    return width, level_hu + width_hu * dy_px / LEVEL_DRAG_PX
+
+
+def is_ct_layer(layer) -> bool:
+    """An Image layer holding a CT in HU (a Volume read or made by napari-calcium)."""
+    meta = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
+    return layer.__class__.__name__ == "Image" and (
+        meta.get("modality") == "CT" or meta.get("units") == "HU"
+    )
+
+
+def ct_layer_for_window(viewer) -> napari.layers.Image | None:
+    """The CT layer that a window / level drag changes: the selected layer when it is a
+    CT, else the topmost visible CT layer; ``None`` without one."""
+    active = viewer.layers.selection.active
+    if active is not None and is_ct_layer(active):
+        return active
+    return next(
+        (layer for layer in reversed(viewer.layers) if layer.visible and is_ct_layer(layer)),
+        None,
+    )
+
+
+def drag_window_level(viewer, event):
+    """Mouse-drag callback of a viewer: right-drag sets the CT window / level in HU.
+
+    Left / right widens or narrows the window, down / up raises or lowers the level
+    (:func:`window_after_drag`); the status bar shows W / L in HU while dragging.
+    napari's right-drag zoom is held off for the drag. Without a CT layer (see
+    :func:`ct_layer_for_window`) the drag does what it did before.
+    """
+    if event.button != 2 or event.modifiers:
+        return
+    layer = ct_layer_for_window(viewer)
+    if layer is None:
+        return
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    mouse_pan = camera.mouse_pan
+    camera.mouse_pan = False  # no zoom while the right button sets the window
+    low, high = layer.contrast_limits
+    width, level = high - low, (high + low) / 2.0
+    start = (float(event.pos[0]), float(event.pos[1]))
+    yield
+    try:
+        while event.type == "mouse_move":
+            new_width, new_level = window_after_drag(
+                width, level, event.pos[0] - start[0], event.pos[1] - start[1]
+            )
+            low, high = window_limits(new_width, new_level)
+            low_range, high_range = layer.contrast_limits_range
+            if low < low_range or high > high_range:
+                layer.contrast_limits_range = (min(low, low_range), max(high, high_range))
+            layer.contrast_limits = (low, high)
+            viewer.status = f"{layer.name}: W {new_width:.0f} / L {new_level:.0f} HU"
+            yield
+    finally:
+        camera.mouse_pan = mouse_pan
+
+
+def enable_window_level(viewer=None) -> None:
+    """Turn on right-drag window / level (:func:`drag_window_level`) in ``viewer`` (once).
+
+    Without a viewer, in napari's current one (the reader and the sample data, which
+    napari calls without a viewer, turn it on for the viewer that opens a CT).
+    """
+    if viewer is None:
+        from napari import current_viewer
+
+        viewer = current_viewer()
+    if viewer is not None and drag_window_level not in viewer.mouse_drag_callbacks:
+        viewer.mouse_drag_callbacks.append(drag_window_level)
