@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_calcium import read, write
+
 from .mouse import drag
 
 
