@@ -21,6 +21,7 @@ layer whose ``features`` hold the per-lesion measurements (PyRadiomics columns w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import napari
@@ -128,6 +129,11 @@ class CoronaryWidget(QWidget):
         find = QPushButton("Show candidates")
         find.clicked.connect(self.show_candidates)
         undo, redo, recompute = QPushButton("Undo"), QPushButton("Redo"), QPushButton("Recompute")
+        save, load = QPushButton("Save session ..."), QPushButton("Load session ...")
+        report = QPushButton("Report ...")
+        save.clicked.connect(lambda: self._ask_folder(self.save_session))
+        load.clicked.connect(lambda: self._ask_folder(self.load_session, existing=True))
+        report.clicked.connect(self._ask_report)
         undo.clicked.connect(self.undo)
         redo.clicked.connect(self.redo)
         recompute.clicked.connect(self.request_update)
@@ -161,10 +167,14 @@ class CoronaryWidget(QWidget):
         buttons = QHBoxLayout()
         for button in (undo, redo, recompute):
             buttons.addWidget(button)
+        files = QHBoxLayout()
+        for button in (save, load, report):
+            files.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(find)
         layout.addLayout(buttons)
+        layout.addLayout(files)
         layout.addWidget(self.status)
         layout.addWidget(self.summary)
         layout.addWidget(self.lesion_table)
@@ -557,6 +567,93 @@ class CoronaryWidget(QWidget):
             layer.data = lesions.array
         layer.features = features
 
+    # ---------------------------------------------------------- files
+    def _ask_folder(self, action, existing: bool = False) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        if existing:
+            folder = QFileDialog.getExistingDirectory(self, "Session folder")
+        else:
+            folder, _ = QFileDialog.getSaveFileName(self, "Folder to write")
+        if folder:
+            action(folder)
+
+    def _ask_report(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self, "Report", filter="HTML (*.html)")
+        if path:
+            self.write_report(path)
+
+    def _session_layers(self) -> list:
+        names = [
+            self.ct_combo.currentText(),
+            ARTERIES,
+            CALIBRATION,
+            self.heart_combo.currentText(),
+        ]
+        return [self._layer(n) for n in dict.fromkeys(names) if self._layer(n) is not None]
+
+    def save_session(self, folder) -> Path | None:
+        """Save the reading of this patient: CT, arteries (the edits), calibration ROI and
+        heart mask layers, and every setting of the widget (:mod:`napari_calcium.session`)."""
+        from napari_calcium.session import save_session
+        from napari_calcium.widgets.session import layer_record
+
+        if self._layer(ARTERIES) is None:
+            show_warning("Nothing to save yet: press 'Show candidates' first.")
+            return None
+        records = [layer_record(layer) for layer in self._session_layers()]
+        path = save_session(folder, records, {"coronary": _session_state(self)})
+        self.status.setText(f"session saved to {path}")
+        return path
+
+    def load_session(self, folder) -> bool:
+        """Reload a saved reading: its layers replace those of the same name, the settings
+        are restored and the candidates and scores recomputed (``scores_updated`` follows)."""
+        from napari_calcium.session import load_session
+        from napari_calcium.widgets.session import add_record
+
+        try:
+            records, widgets = load_session(folder)
+            state = widgets["coronary"]
+        except (InputError, KeyError) as err:
+            show_warning(f"cannot load the session: {err}")
+            return False
+        for record in records:
+            layer = add_record(self.viewer, record)
+            if record.name == ARTERIES:
+                self._own_layer(layer)
+        self._refresh_layers()
+        self.ct_combo.setCurrentText(state["ct_layer"])
+        self.heart_combo.setCurrentText(state["heart_layer"])
+        for control, key in (
+            (self.threshold, "threshold_hu"),
+            (self.min_area, "min_area_mm2"),
+            (self.calibration, "calibration_mg_cm3_per_hu"),
+            (self.rho_ha, "rho_ha_mg_cm3"),
+        ):
+            control.setValue(state[key])
+        self.slice_mode.setCurrentText(state["slice_mode"])
+        self.radiomics.setChecked(state["radiomics"])
+        self.allow_contrast.setChecked(state["allow_contrast"])
+        self.set_artery_names(state["artery_names"])
+        self.artery.setCurrentText(state["click_assigns_to"])
+        self._watched = None
+        self.show_candidates()
+        return True
+
+    def write_report(self, path) -> Path | None:
+        """Write this patient's HTML report: scores with their rules, key images, lesion table."""
+        from napari_calcium.report import atomic_write_text, coronary_html
+
+        if self._result is None:
+            show_warning("No scores yet: assign calcium first.")
+            return None
+        result = self._result
+        text = coronary_html(result.report, result.scoring_ct, result.lesion_labels())
+        return atomic_write_text(Path(path), text)
+
     def go_to_row(self, row: int, column: int = 0) -> None:
         """Centre the view on the lesion of a row of the lesion table."""
         if self.report is None or row >= len(self.report["lesions"]):
@@ -571,6 +668,22 @@ class CoronaryWidget(QWidget):
         layer = self._layer(LESIONS)
         if layer is not None:
             layer.selected_label = lesion["id"]
+
+
+def _session_state(widget: CoronaryWidget) -> dict[str, Any]:
+    return {
+        "ct_layer": widget.ct_combo.currentText(),
+        "threshold_hu": widget.threshold.value(),
+        "min_area_mm2": widget.min_area.value(),
+        "slice_mode": widget.slice_mode.currentText(),
+        "calibration_mg_cm3_per_hu": widget.calibration.value(),
+        "rho_ha_mg_cm3": widget.rho_ha.value(),
+        "radiomics": widget.radiomics.isChecked(),
+        "allow_contrast": widget.allow_contrast.isChecked(),
+        "heart_layer": widget.heart_combo.currentText(),
+        "artery_names": ", ".join(widget.artery_names.values()),
+        "click_assigns_to": widget.artery.currentText(),
+    }
 
 
 def _score(ct: Volume, arteries: Volume, settings: CoronarySettings, heart: Volume | None):
