@@ -128,6 +128,47 @@ def ivus_calcium_score(
     }
 
 
+def explain_ivus_calcium_score(score: dict[str, Any], lesion_id: int | None = None) -> str:
+    """The IVUS calcium score of :func:`ivus_calcium_score` in words, for the reader.
+
+    One line for what the score is and what its total means, then one line per item:
+    the point it gives (+1 or 0), the criterion and the measured value behind it.
+    """
+    total, threshold = score["total"], score["high_risk_threshold"]
+    where = "" if lesion_id is None else f" for lesion {lesion_id} (the highest-scoring lesion)"
+    verdict = (
+        "high risk of stent underexpansion"
+        if score["high_risk_of_underexpansion"]
+        else "below that threshold"
+    )
+    meaning = (
+        f"{total} of 4 points{where}; {threshold} or more predicts stent underexpansion: "
+        f"{verdict} ({score['rule']})."
+    )
+    lines = [f"IVUS calcium score {meaning}"]
+    for item in score["items"]:
+        lines.append(f"{'+1' if item['point'] else ' 0'}  {item['item']}: {_measured_words(item)}")
+    return "\n".join(lines)
+
+
+def _measured_words(item: dict[str, Any]) -> str:
+    measured = item["measured"]
+    if item["key"] == "calcified_nodule":
+        if measured["confirmed"]:
+            return "confirmed by the reader"
+        if measured["nodule_candidate"]:
+            return "a candidate was found, not counted until the reader confirms it"
+        return "none found"
+    if item["key"] == "small_vessel":
+        diameter = measured["vessel_diameter_mm"]
+        return "not measured" if diameter is None else f"measured {diameter:g} mm"
+    words = {
+        "max_superficial_arc_deg": "maximum superficial arc {:g} deg",
+        "superficial_arc_length_mm": "over {:g} mm",
+    }
+    return "measured " + ", ".join(words[k].format(v) for k, v in measured.items() if k in words)
+
+
 def treatment_guidance(
     lesion: dict[str, Any] | None,
     score: dict[str, Any],

@@ -27,6 +27,7 @@ from magicgui.widgets import (
 )
 
 from napari_calcium.errors import InputError
+from napari_calcium.scores.ivus import explain_ivus_calcium_score
 from napari_calcium.vessel.ivus import (
     IvusAnalysis,
     IvusSettings,
@@ -41,6 +42,7 @@ from napari_calcium.vessel.polar import circular_runs
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import image_tuple
+from napari_calcium.widgets.views import keep_edge_width_px
 
 if TYPE_CHECKING:
     import napari
@@ -115,6 +117,7 @@ class IvusWidget(Container):
         self._shown: dict[str, dict[int, np.ndarray]] = {}
         self._updating = False
         self._figure = None
+        self._frame_marker = []
         self._fill_from_layer()
         fit_dock(self)
 
@@ -238,10 +241,11 @@ class IvusWidget(Container):
         table = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}
         table["ivus_calcium_score"] = [lesion["ivus_calcium_score"]["total"] for lesion in lesions]
         self.table.value = table
-        score = self.result["ivus_calcium_score"]
-        items = "; ".join(f"{i['item']}: {i['point']} ({i['measured']})" for i in score["items"])
         self.score.value = (
-            f"IVUS calcium score {score['total']} ({items})\n{self.result['guidance']['text']}"
+            explain_ivus_calcium_score(
+                self.result["ivus_calcium_score"], self.result["target_lesion"]
+            )
+            + f"\n{self.result['guidance']['text']}"
         )
         rows = [r for r in self.result["per_frame"] if r["valid"]]
         for kind, key in (("lumen", "lumen_area_mm2"), ("eem", "vessel_area_mm2")):
@@ -305,8 +309,9 @@ class IvusWidget(Container):
                 else:
                     layer = self.viewer.add_shapes(
                         list(polygons.values()), shape_type="path", name=name,
-                        edge_color=CONTOUR_COLOURS[kind], edge_width=0.03, **kwargs,
+                        edge_color=CONTOUR_COLOURS[kind], **kwargs,
                     )  # fmt: skip
+                    keep_edge_width_px(self.viewer, layer)
                     layer.events.data.connect(lambda event, kind=kind: self._on_edit(kind))
             finally:
                 self._updating = False
@@ -339,8 +344,10 @@ class IvusWidget(Container):
         kwargs = self.volume.layer_kwargs()
         kwargs.pop("metadata")
         if paths:
-            self.viewer.add_shapes(paths, shape_type="path", name=name, edge_color="orange",
-                                   edge_width=0.05, **kwargs)  # fmt: skip
+            layer = self.viewer.add_shapes(
+                paths, shape_type="path", name=name, edge_color="orange", **kwargs
+            )
+            keep_edge_width_px(self.viewer, layer)
         if np.prod(self.volume.shape) <= MAX_MASK_VOXELS:
             mask = calcium_mask(a, self.volume.shape[1:])
             self.viewer.add_labels(mask, name=MASK_LAYER, opacity=0.5, **kwargs)
@@ -409,8 +416,10 @@ class IvusWidget(Container):
             self.viewer.window.add_dock_widget(
                 canvas, name="IVUS along the pullback", area="bottom"
             )
+            self.viewer.dims.events.current_step.connect(self._move_frame_marker)
         self._figure.clear()
         axes = self._figure.subplots(3, 1, sharex=True)
+        self._frame_marker = []
         for ax, key, label in zip(
             axes,
             ("calcium_arc_deg", "lumen_area_mm2", "vessel_area_mm2"),
@@ -419,7 +428,25 @@ class IvusWidget(Container):
         ):
             ax.plot(pos, [r[key] for r in rows], lw=1)
             ax.set_ylabel(label, fontsize=7)
-        axes[-1].set_xlabel("pullback position (mm)")
+            self._frame_marker.append(ax.axvline(0.0, color="red", lw=1))
+        axes[-1].set_xlabel("pullback position (mm); red: the frame shown")
+        self._move_frame_marker()
+
+    @property
+    def frame_marker_mm(self) -> float | None:
+        """Pullback position (mm) of the current-frame marker on the plots."""
+        if not self._frame_marker:
+            return None
+        return float(self._frame_marker[0].get_xdata()[0])
+
+    def _move_frame_marker(self, _event=None):
+        """Put the plots' marker at the frame shown in the viewer (frame x frame spacing)."""
+        if self.analysis is None or not self._frame_marker:
+            return
+        frame = int(self.viewer.dims.current_step[0])
+        position = frame * self.analysis.frame_spacing_mm
+        for line in self._frame_marker:
+            line.set_xdata([position, position])
         self._figure.canvas.draw_idle()
 
     def _on_plot_click(self, event):
