@@ -9,7 +9,9 @@ def test_two_points_with_an_unconfirmed_nodule():
     lines = explain_ivus_calcium_score(score, lesion_id=2).splitlines()
     assert lines[0].startswith("IVUS calcium score 2 of 4 points for lesion 2")
     assert "high risk of stent underexpansion" in lines[0]
-    assert lines[1] == " 0  360-degree superficial calcium: measured maximum superficial arc 300 deg"
+    assert (
+        lines[1] == " 0  360-degree superficial calcium: measured maximum superficial arc 300 deg"
+    )
     assert lines[2].startswith("+1  superficial calcium > 270 deg over > 5 mm")
     assert lines[2].endswith("maximum superficial arc 300 deg, over 5.6 mm")
     assert lines[3] == (
