@@ -272,6 +272,23 @@ def add_coronary(sub) -> None:
         type=float,
         help="mass calibration factor c in mg HA/cm³ per HU (rho_HA / (CT_HA - CT_water))",
     )
+    p.add_argument(
+        "--calibration-rois",
+        type=Path,
+        help="label image on the CT grid, 1 = HA insert, 2 = water/resin: sets the mass "
+        "calibration and the insert HU mean and SD (needs --calibration-rho)",
+    )
+    p.add_argument(
+        "--calibration-rho", type=float, help="HA density of the calibration insert (mg/cm³)"
+    )
+    p.add_argument(
+        "--calibration-insert-hu",
+        type=float,
+        help="mean HU of the calibration insert (volume-fraction mass, SWCS)",
+    )
+    p.add_argument(
+        "--calibration-insert-sd-hu", type=float, help="HU standard deviation in the insert (SWCS)"
+    )
     p.add_argument("--radiomics", action="store_true", help="add PyRadiomics features per lesion")
     p.add_argument(
         "--no-hu-check",
@@ -304,10 +321,35 @@ def add_coronary(sub) -> None:
 def run_coronary_command(args) -> int:
     from napari_calcium import report as reports
     from napari_calcium.calcium import CoronarySettings, measure_coronary
-    from napari_calcium.calcium.coronary import artery_colors_for, artery_names_from_text
+    from napari_calcium.calcium.coronary import (
+        artery_colors_for,
+        artery_names_from_text,
+        calibration_from_rois,
+    )
     from napari_calcium.io import read, write
 
     names = artery_names_from_text(args.artery_names)
+    ct = read(args.ct_path, modality="CT")
+    calibration = {
+        "calibration_mg_cm3_per_hu": args.calibration_mg_per_hu,
+        "calibration_insert_hu": args.calibration_insert_hu,
+        "calibration_insert_sd_hu": args.calibration_insert_sd_hu,
+        "calibration_rho_mg_cm3": args.calibration_rho,
+    }
+    if args.calibration_rois is not None:
+        if args.calibration_rho is None:
+            raise InputError(
+                "--calibration-rois needs the insert's density",
+                "add --calibration-rho (mg HA/cm³, from the phantom's sheet)",
+            )
+        rois = read(args.calibration_rois).replace(modality="LABELS", units="label")
+        cal = calibration_from_rois(ct, rois, args.calibration_rho)
+        calibration = {
+            "calibration_mg_cm3_per_hu": cal["factor_mg_cm3_per_hu"],
+            "calibration_insert_hu": cal["insert_hu"],
+            "calibration_insert_sd_hu": cal["insert_sd_hu"],
+            "calibration_rho_mg_cm3": cal["rho_ha_mg_cm3"],
+        }
     settings = CoronarySettings(
         artery_names=names,
         artery_colors=artery_colors_for(names),
@@ -319,13 +361,12 @@ def run_coronary_command(args) -> int:
         kvp_adjusted=args.kvp_adjusted,
         threshold_rule=args.threshold_rule,
         category_scheme=args.category_scheme,
-        calibration_mg_cm3_per_hu=args.calibration_mg_per_hu,
+        **calibration,
         radiomics=args.radiomics,
         hu_check=not args.no_hu_check,
         allow_contrast=args.allow_contrast,
         count_implausible=args.count_implausible,
     )
-    ct = read(args.ct_path, modality="CT")
     arteries = heart = None
     if args.arteries is not None:
         arteries = read(args.arteries).replace(modality="LABELS", units="label")

@@ -23,6 +23,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
 #: :func:`~napari_calcium.calcium.run_coronary` with the centroid split into x, y, z.
 CENTROID_COLUMNS = ("centroid_x_mm", "centroid_y_mm", "centroid_z_mm")
 CORONARY_LESION_COLUMNS = ("lesion_id", *LESION_KEYS[1:-1], *CENTROID_COLUMNS, "counted", "flags")
+#: Threshold-free measures (``calcium.mass``), per artery and in total.
+THRESHOLD_FREE_KEYS = ("integrated_mass_mg", "volume_fraction_mass_mg", "swcs")
 
 
 def coronary_lesion_rows(report: dict) -> list[dict]:
@@ -78,23 +80,27 @@ def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
     def fmt(value, digits=1):
         return "n/a" if value is None else f"{value:.{digits}f}"
 
+    def extra(scores):  # threshold-free measures, in results that have them
+        return "".join(f"<td>{fmt(scores.get(k), 2)}</td>" for k in THRESHOLD_FREE_KEYS)
+
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{fmt(v['agatston'])}</td><td>{fmt(v['volume_mm3'])}</td>"
-        f"<td>{fmt(v['mass_mg'])}</td><td>{v['lesions']}</td></tr>"
+        f"<td>{fmt(v['mass_mg'])}</td>{extra(v)}<td>{v['lesions']}</td></tr>"
         for name, v in report["per_artery"].items()
     )
     if report.get("scored", True):
         rows += (
             f"<tr class='total'><td>Total</td><td>{fmt(report['agatston'])}</td>"
             f"<td>{fmt(report['volume_mm3'])}</td><td>{fmt(report['mass_mg'])}</td>"
-            f"<td>{report['lesion_count']}</td></tr>"
+            f"{extra(report)}<td>{report['lesion_count']}</td></tr>"
         )
     unassigned = report.get("unassigned")
     if unassigned:
         rows += (
             f"<tr class='apart'><td>unassigned (not counted)</td>"
             f"<td>{fmt(unassigned['agatston'])}</td><td>{fmt(unassigned['volume_mm3'])}</td>"
-            f"<td>{fmt(unassigned['mass_mg'])}</td><td>{unassigned['lesions']}</td></tr>"
+            f"<td>{fmt(unassigned['mass_mg'])}</td>{extra(unassigned)}"
+            f"<td>{unassigned['lesions']}</td></tr>"
         )
     chart = _png_tag(_bar_chart(report, colors))
     slices = ""
@@ -118,6 +124,12 @@ def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:
         "agatston_slice_factor",
         "agatston_reported_as",
         "calibration_mg_cm3_per_hu",
+        "calibration_insert_hu",
+        "calibration_insert_sd_hu",
+        "calibration_rho_mg_cm3",
+        "mass_roi_margin_mm",
+        "mass_ring_mm",
+        "mass_region_rule",
         "straddling_rule",
         "partial_slab_rule",
         "partial_slabs",
@@ -155,7 +167,8 @@ figure{{display:inline-block;margin:4px}}figcaption{{font-size:small}}</style></
 <p>{headline} Rules: {html.escape(settings["rules"])}.
 Decision support only: the category follows from the Agatston score of the calcium assigned
 to arteries and the vessel count above.</p>
-<table><tr><th>artery</th><th>Agatston</th><th>volume (mm³)</th><th>mass (mg)</th><th>lesions</th></tr>
+<table><tr><th>artery</th><th>Agatston</th><th>volume (mm³)</th><th>mass (mg)</th>
+<th>integrated mass (mg)</th><th>volume-fraction mass (mg)</th><th>SWCS</th><th>lesions</th></tr>
 {rows}</table>
 {chart}
 <h2>Key slices</h2>{slices or "<p>no lesions</p>"}

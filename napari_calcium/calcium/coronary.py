@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from napari_calcium.calcium import safety
+from napari_calcium.calcium import mass, safety
 from napari_calcium.calcium.components import forward_offsets, sparse_components
 from napari_calcium.errors import InputError
 from napari_calcium.scores import agatston as score
@@ -97,7 +97,13 @@ class CoronarySettings:
     connectivity_3d : connectivity of 3-D lesions, 6, 18 or 26 (must contain the 2-D one).
     slice_mode : ``"resample3mm"`` (default) or ``"native"``.
     calibration_mg_cm3_per_hu : mass calibration factor c (mg HA / cm³ per HU); no
-        mass score without it.
+        mass score and no integrated mass without it.
+    calibration_insert_hu, calibration_insert_sd_hu, calibration_rho_mg_cm3 : mean
+        and SD of the HU in a calibration insert and its density (mg HA/cm³), e.g. from
+        :func:`calibration_from_rois`; the volume-fraction mass needs the mean and the
+        density, the SWCS the mean and SD (MESA used a 100 mg HA/cm³ insert).
+    mass_roi_margin_mm, mass_ring_mm : ROI margin around each labelled region and the
+        width of the background shell of the threshold-free measures (:mod:`.mass`).
     artery_names : label value -> artery name; LM, LAD, LCX and RCA count for CAC-DRS N.
     artery_colors : label value -> hex colour for display and reports.
     radiomics : add PyRadiomics features per lesion.
@@ -125,6 +131,11 @@ class CoronarySettings:
     connectivity_3d: int = 26
     slice_mode: str = "resample3mm"
     calibration_mg_cm3_per_hu: float | None = None
+    calibration_insert_hu: float | None = None
+    calibration_insert_sd_hu: float | None = None
+    calibration_rho_mg_cm3: float | None = None
+    mass_roi_margin_mm: float = 1.0
+    mass_ring_mm: float = 2.0
     artery_names: dict[int, str] = field(default_factory=lambda: dict(ARTERY_NAMES))
     artery_colors: dict[int, str] = field(default_factory=lambda: dict(ARTERY_COLORS))
     radiomics: bool = False
@@ -158,6 +169,15 @@ class CoronarySettings:
             raise InputError(
                 f"calibration factor must be positive, got {self.calibration_mg_cm3_per_hu}",
                 "derive it with scores.agatston.mass_calibration_factor from an HA insert",
+            )
+        for name in ("calibration_insert_sd_hu", "calibration_rho_mg_cm3"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise InputError(f"{name} must be positive, got {value}")
+        if not (self.mass_roi_margin_mm > 0 and self.mass_ring_mm > 0):
+            raise InputError(
+                "the ROI margin and background ring of the threshold-free measures must be "
+                f"positive, got {self.mass_roi_margin_mm} and {self.mass_ring_mm} mm"
             )
         if any(int(k) <= 0 for k in self.artery_names):
             raise InputError("artery label values must be positive integers (0 = background)")
@@ -292,7 +312,8 @@ def calibration_from_rois(
     Returns
     -------
     dict
-        ``factor_mg_cm3_per_hu``, ``insert_hu``, ``water_hu``, ``rho_ha_mg_cm3``.
+        ``factor_mg_cm3_per_hu``, ``insert_hu``, ``water_hu``, ``insert_sd_hu`` (sample
+        SD of the insert's HU, for the SWCS), ``rho_ha_mg_cm3``.
     """
     if not ct.same_grid(rois):
         raise InputError("the calibration ROIs are not on the CT's grid", "draw them on this CT")
@@ -307,6 +328,8 @@ def calibration_from_rois(
                 f"paint the {name} with label {label}",
             )
         means[name] = float(values[inside].mean())
+        if name == "insert":
+            insert_sd = float(values[inside].std(ddof=1)) if inside.sum() > 1 else 0.0
     try:
         factor = score.mass_calibration_factor(rho_ha_mg_cm3, means["insert"], means["water"])
     except ValueError as err:
@@ -315,6 +338,7 @@ def calibration_from_rois(
         "factor_mg_cm3_per_hu": factor,
         "insert_hu": means["insert"],
         "water_hu": means["water"],
+        "insert_sd_hu": insert_sd,
         "rho_ha_mg_cm3": float(rho_ha_mg_cm3),
     }
 
@@ -490,10 +514,13 @@ def measure_coronary(
         )
         names[0] = UNASSIGNED
 
-    voxels = _calcium_voxels(scoring_ct, scoring_arteries, threshold_hu, settings, names)
+    voxels, labelled = _calcium_voxels(scoring_ct, scoring_arteries, threshold_hu, settings, names)
     weights = (edges_hu, weight_one_hu)
     slices = _slice_lesions(voxels, scoring_ct, settings, weights, slice_factor, thickness_mm)
     lesions = _lesions(voxels, slices, scoring_ct, settings, thickness_mm)
+    regions = _threshold_free(scoring_ct, voxels, labelled, thickness_mm, threshold_hu, settings)
+    lesions.update(regions["per_lesion"])
+    warnings += regions["warnings"]
     lesions["flags"] = safety.lesion_flags(
         lesions["volume_mm3"],
         lesions["peak_hu"],
@@ -520,7 +547,11 @@ def measure_coronary(
         }
 
     per_artery = {
-        name: sums(counted & (lesions["artery"] == code)) for code, name in names.items()
+        name: {
+            **sums(counted & (lesions["artery"] == code)),
+            **_region_sums(regions["rows"], code),
+        }
+        for code, name in names.items()
     }
     unassigned = per_artery.pop(UNASSIGNED, None)
     total = float(lesions["agatston"][counted & (lesions["artery"] != 0)].sum())
@@ -546,6 +577,11 @@ def measure_coronary(
         "volume_mm3": float(lesions["volume_mm3"][assigned].sum()) if unassigned is None else None,
         "mass_mg": _sum_or_none(lesions["mass_mg"], assigned) if unassigned is None else None,
         "lesion_count": int(assigned.sum()),
+        **(
+            _region_sums([r for r in regions["rows"] if r["artery"] != 0], None)
+            if unassigned is None
+            else dict.fromkeys(mass.MEASURES)
+        ),
         "vessels_with_calcium": n_vessels,
         "unassigned": unassigned,
         "contrast": contrast,
@@ -557,6 +593,7 @@ def measure_coronary(
         "per_artery": per_artery,
         "lesions": lesion_rows,
         "slice_lesions": _rows(slices, names, SLICE_LESION_KEYS),
+        "mass_regions": [{**row, "artery": names[row["artery"]]} for row in regions["rows"]],
         "settings": _settings_record(
             settings,
             ct,
@@ -599,6 +636,9 @@ LESION_KEYS = (
     "agatston",
     "volume_mm3",
     "mass_mg",
+    "integrated_mass_mg",
+    "volume_fraction_mass_mg",
+    "swcs",
     "peak_hu",
     "mean_hu",
     "n_voxels",
@@ -671,6 +711,8 @@ def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings,
     """Flat indices, artery codes and HU of the voxels above threshold with an artery label.
 
     Without artery labels every voxel above threshold counts, with artery code 0.
+    Also returns ``(flat index, artery code)`` of every labelled voxel (``None``
+    without labels), the regions of the threshold-free measures.
     """
     ct_flat = np.asarray(ct.array).reshape(-1)
     if arteries is None:
@@ -687,9 +729,11 @@ def _calcium_voxels(ct: Volume, arteries: Volume | None, threshold_hu, settings,
                 f"(known: {', '.join(f'{k} {v}' for k, v in names.items())})",
                 "relabel those voxels or add the names to the settings (artery_names)",
             )
+        labelled = (index, artery)
         keep = _passes(ct_flat[index], threshold_hu, settings.inclusive_threshold)
         index, artery = index[keep], artery[keep]
-    return {"index": index, "artery": artery, "hu": ct_flat[index].astype(np.float64)}
+    voxels = {"index": index, "artery": artery, "hu": ct_flat[index].astype(np.float64)}
+    return voxels, (None if arteries is None else labelled)
 
 
 def _slice_lesions(
@@ -808,6 +852,48 @@ def _rows(table: dict[str, Any], names: dict[int, str], keys) -> list[dict[str, 
     return rows
 
 
+def _threshold_free(ct: Volume, voxels, labelled, thickness_mm, threshold_hu, settings) -> dict:
+    """Integrated mass, volume-fraction mass and SWCS per lesion and per region (:mod:`.mass`)."""
+    calibration = mass.Calibration(
+        settings.calibration_mg_cm3_per_hu,
+        settings.calibration_insert_hu,
+        settings.calibration_insert_sd_hu,
+        settings.calibration_rho_mg_cm3,
+    )
+    if not calibration.any:
+        return {"per_lesion": dict.fromkeys(mass.MEASURES), "rows": [], "warnings": []}
+    if labelled is None:  # no artery labels: the regions are the lesions
+        regions = (voxels["index"], voxels["artery"], voxels["lesion"])
+    else:
+        index, artery = labelled
+        regions = (index, artery, mass.labelled_regions(index, artery, ct.shape))
+    per_lesion, rows, warnings = mass.region_measures(
+        np.asarray(ct.array),
+        ct.spacing_mm[::-1],
+        thickness_mm,
+        regions,
+        (voxels["index"], voxels["lesion"]),
+        threshold_hu,
+        calibration,
+        settings.mass_roi_margin_mm,
+        settings.mass_ring_mm,
+    )
+    for row in rows:
+        row["centroid_mm"] = [float(v) for v in ct.index_to_physical(row.pop("centroid_zyx"))]
+    return {"per_lesion": per_lesion, "rows": rows, "warnings": warnings}
+
+
+def _region_sums(rows: list[dict], artery: int | None) -> dict[str, float | None]:
+    """Sums of the threshold-free measures over the regions (of one artery, or all)."""
+    mine = [row for row in rows if artery is None or row["artery"] == artery]
+    sums = {}
+    for measure in mass.MEASURES:
+        values = [row[measure] for row in mine if row[measure] is not None]
+        active = any(row[measure] is not None for row in rows)
+        sums[measure] = float(sum(values)) if active else None
+    return sums
+
+
 def _partial_slabs(thickness_mm: np.ndarray) -> list[dict[str, float]]:
     """Slabs scored over less than 3 mm: index, covered thickness and z range from the scan start."""
     full = score.REFERENCE_SLICE_MM
@@ -919,6 +1005,17 @@ def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
             "scoring_shape_zyx": list(scoring_ct.shape),
             "pixel_area_mm2": scoring_ct.spacing_mm[0] * scoring_ct.spacing_mm[1],
             "mass_formula": "c x volume_cm3 x mean HU of lesion voxels above threshold",
+            "integrated_mass_formula": "c x sum over the ROI of voxel cm3 x (HU - background "
+            "HU) (integrated intensity, Med Phys 2023, DOI 10.1002/mp.16326)",
+            "volume_fraction_mass_formula": "insert density x sum over the ROI of voxel cm3 x "
+            "(HU - background) / (insert HU - background) (J Med Imaging 2023, "
+            "DOI 10.1117/1.JMI.10.4.043502)",
+            "swcs_formula": "sum over the ROI of Phi((HU - insert mean) / insert SD), averaged "
+            "in-plane with the 5-point kernel 0.2 (Liang 2012, DOI 10.1186/1471-2342-12-14)",
+            "mass_region_rule": "regions = 26-connected voxels of one artery label at any HU "
+            "(without labels: the lesions); ROI = region grown by the margin (>= 1 voxel per "
+            "axis); background = mean HU of the shell beyond it, without labels, other ROIs "
+            "or voxels above threshold; split between lesions by nearest lesion voxel",
             "category_rule": f"{settings.category_scheme} categories of the unrounded "
             "Agatston score, from assigned calcium only",
             "agatston_reported_rule": "integer, rounded half up",

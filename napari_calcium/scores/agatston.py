@@ -260,3 +260,98 @@ def lesion_mass_mg(volume_mm3, mean_hu, calibration_mg_cm3_per_hu: float):
     """
     volume_cm3 = np.asarray(volume_mm3, dtype=float) / 1000.0
     return float(calibration_mg_cm3_per_hu) * volume_cm3 * np.asarray(mean_hu, dtype=float)
+
+
+# ------------------------------------------------ threshold-free calcium measures
+#: The in-plane kernel of the spatially weighted calcium score: the voxel and its four
+#: edge neighbours, 0.2 each (Liang CJ et al., BMC Med Imaging 2012;12:14, as used in
+#: MolloiLab/CalciumScoring.jl ``src/spatially_weighted.jl``).
+SWCS_KERNEL = np.array([[0.0, 0.2, 0.0], [0.2, 0.2, 0.2], [0.0, 0.2, 0.0]])
+
+
+def integrated_object_voxels(sum_hu: float, n_voxels: float, background_hu, object_hu) -> float:
+    """Number of pure-object voxels in a region by integrated intensity.
+
+    A region of ``N`` voxels holding ``N_obj`` voxels of pure object (intensity
+    ``S_obj``) in background (``S_bkg``) integrates to ``I = N_obj S_obj +
+    (N - N_obj) S_bkg``, so ``N_obj = (I - N S_bkg) / (S_obj - S_bkg)``: partial
+    volume and zero-mean noise do not change ``I`` (Molloi group, "Integrated
+    intensity-based technique for coronary artery calcium mass measurement: a phantom
+    study", Med Phys 2023, DOI 10.1002/mp.16326; formula as in MolloiLab/CalciumScoring.jl
+    ``src/integrated.jl``; [R] for the paper's wording).
+    """
+    if not object_hu > background_hu:
+        raise ValueError(
+            f"object ({object_hu} HU) must be brighter than background ({background_hu} HU)"
+        )
+    return (float(sum_hu) - float(n_voxels) * float(background_hu)) / (
+        float(object_hu) - float(background_hu)
+    )
+
+
+def integrated_mass_mg(hu, voxel_mm3, background_hu: float, calibration_mg_cm3_per_hu: float):
+    """Integrated-intensity calcium mass (mg) of the voxels of a region.
+
+    :func:`integrated_object_voxels` with the object intensity on the calibration line
+    ``S(rho) = S_bkg + rho / c`` (``c`` in mg HA/cm³ per HU, :func:`mass_calibration_factor`)
+    anchored at the local background: ``m = rho V_voxel N_obj = c x sum(v_i (HU_i -
+    S_bkg))``, whatever ``rho``. No threshold: calcium below 130 HU counts, and so does
+    the partial-volume rim. Returns one value per voxel (sum them per lesion).
+    """
+    hu = np.asarray(hu, dtype=float)
+    volume_cm3 = np.asarray(voxel_mm3, dtype=float) / 1000.0
+    return float(calibration_mg_cm3_per_hu) * volume_cm3 * (hu - float(background_hu))
+
+
+def calcium_fraction(hu, background_hu: float, calcium_hu: float):
+    """Fraction of each voxel filled with calcium of the calibration insert's density.
+
+    ``f = (HU - S_bkg) / (S_cal - S_bkg)``, not clipped (noise stays zero-mean): the
+    volume-fraction method (Molloi group, "Coronary artery calcium mass measurement
+    based on integrated intensity and volume fraction techniques", J Med Imaging
+    2023;10(4):043502, DOI 10.1117/1.JMI.10.4.043502; as in CalciumScoring.jl
+    ``src/volume_fraction.jl``; [R] for the paper's wording).
+    """
+    if not calcium_hu > background_hu:
+        raise ValueError(
+            f"the calibration insert ({calcium_hu} HU) must be brighter than the "
+            f"background ({background_hu} HU)"
+        )
+    return (np.asarray(hu, dtype=float) - float(background_hu)) / (
+        float(calcium_hu) - float(background_hu)
+    )
+
+
+def volume_fraction_mass_mg(
+    hu, voxel_mm3, background_hu: float, insert_hu: float, insert_rho_mg_cm3: float
+):
+    """Volume-fraction calcium mass (mg) per voxel: ``rho_cal x v x f`` (:func:`calcium_fraction`).
+
+    ``insert_hu`` is the measured mean HU of a calibration insert of density
+    ``insert_rho_mg_cm3`` (mg HA/cm³); unlike :func:`integrated_mass_mg` the scale
+    comes from that one insert against the local background, not from a calibration
+    line.
+    """
+    fraction = calcium_fraction(hu, background_hu, insert_hu)
+    return float(insert_rho_mg_cm3) * np.asarray(voxel_mm3, dtype=float) / 1000.0 * fraction
+
+
+def swcs_weight(hu, insert_mean_hu: float, insert_sd_hu: float):
+    """Spatially weighted calcium score weight of each voxel: ``Phi((HU - mu) / sigma)``.
+
+    ``mu`` and ``sigma`` are the mean and standard deviation of the HU of a calibration
+    insert (100 mg HA/cm³ in MESA): Liang CJ, Budoff MJ, Kaufman JD, Kronmal RA, Brown
+    ER, "An alternative method for quantifying coronary artery calcification: the
+    Multi-Ethnic Study of Atherosclerosis (MESA)", BMC Med Imaging 2012;12:14,
+    DOI 10.1186/1471-2342-12-14 [V: abstract, threshold-free score]; Blaha MJ et al.
+    (predictive validity), Circ Cardiovasc Imaging 2021;14:e011981,
+    DOI 10.1161/CIRCIMAGING.120.011981 [V: abstract]. The weights are then averaged
+    in-plane with :data:`SWCS_KERNEL` and summed (``calcium.mass``).
+    """
+    from scipy.special import ndtr
+
+    if not insert_sd_hu > 0:
+        raise ValueError(
+            f"the insert's HU standard deviation must be positive, got {insert_sd_hu}"
+        )
+    return ndtr((np.asarray(hu, dtype=float) - float(insert_mean_hu)) / float(insert_sd_hu))

@@ -68,7 +68,18 @@ LESIONS = "coronary lesions"
 CALIBRATION = "calibration ROI"
 EXCLUDE = "exclude"
 NO_HEART = "(no heart mask)"
-SUMMARY_COLUMNS = ("artery", "Agatston", "volume (mm³)", "mass (mg)", "lesions")
+SUMMARY_COLUMNS = (
+    "artery",
+    "Agatston",
+    "volume (mm³)",
+    "mass (mg)",
+    "integrated mass (mg)",
+    "volume-fraction mass (mg)",
+    "SWCS",
+    "lesions",
+)
+#: Threshold-free measures shown after the mass (``calcium.mass``).
+THRESHOLD_FREE_KEYS = ("integrated_mass_mg", "volume_fraction_mass_mg", "swcs")
 LESION_COLUMNS = ("id", "artery", "Agatston", "volume (mm³)", "peak (HU)", "counted")
 #: Modes in which a click on the canvas edits the selected layer instead of assigning.
 EDITING_MODES = {"paint", "erase", "fill", "polygon", "pick", "add", "select", "direct"}
@@ -90,6 +101,8 @@ class CoronaryWidget(QWidget):
         super().__init__()
         self.viewer = viewer
         self.report: dict[str, Any] | None = None
+        #: insert HU mean, SD and density from the last calibration (volume fraction, SWCS)
+        self.insert: dict[str, float | None] = {}
         self._result = None
         self._ct: Volume | None = None
         self._boxes: list = []
@@ -196,6 +209,7 @@ class CoronaryWidget(QWidget):
             min_area_mm2=self.min_area.value(),
             slice_mode=self.slice_mode.currentText(),
             calibration_mg_cm3_per_hu=c if c > 0 else None,
+            **self.insert,
             radiomics=self.radiomics.isChecked(),
             artery_names=dict(self.artery_names),
             artery_colors=artery_colors_for(self.artery_names),
@@ -367,7 +381,13 @@ class CoronaryWidget(QWidget):
         except InputError as err:
             show_warning(str(err))
             return
+        self.insert = {
+            "calibration_insert_hu": cal["insert_hu"],
+            "calibration_insert_sd_hu": cal["insert_sd_hu"] or None,
+            "calibration_rho_mg_cm3": cal["rho_ha_mg_cm3"],
+        }
         self.calibration.setValue(cal["factor_mg_cm3_per_hu"])
+        self.request_update()
         show_info(
             f"calibration c = {self.rho_ha.value():g} / ({cal['insert_hu']:.1f} - "
             f"{cal['water_hu']:.1f}) = {cal['factor_mg_cm3_per_hu']:.4f} mg/cm³ per HU"
@@ -521,13 +541,22 @@ class CoronaryWidget(QWidget):
                     "agatston": report["agatston"],
                     "volume_mm3": report["volume_mm3"],
                     "mass_mg": report["mass_mg"],
+                    **{k: report.get(k) for k in THRESHOLD_FREE_KEYS},
                     "lesions": report["lesion_count"],
                 },
             )
         )
         self.summary.setRowCount(len(rows))
         for r, (name, v) in enumerate(rows):
-            cells = (name, _agatston(v["agatston"]), v["volume_mm3"], v["mass_mg"], v["lesions"])
+            free = (v.get(k) for k in THRESHOLD_FREE_KEYS)
+            cells = (
+                name,
+                _agatston(v["agatston"]),
+                v["volume_mm3"],
+                v["mass_mg"],
+                *free,
+                v["lesions"],
+            )
             for c, value in enumerate(cells):
                 self.summary.setItem(r, c, QTableWidgetItem(_text(value)))
         self.lesion_table.setRowCount(len(report["lesions"]))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from napari_calcium.calcium import CoronarySettings, run_coronary
+from napari_calcium.scores import agatston as score
 from napari_calcium.volume import Acquisition, Volume
 
 
@@ -85,3 +86,106 @@ def test_kvp_formula_band_counts_in_volume_not_in_agatston():
     assert result["slice_lesions"][0]["weight"] == 0
     # the default rule does not see it
     assert run_coronary(ct, arteries, CoronarySettings(hu_check=False))["lesion_count"] == 0
+
+
+def test_integrated_intensity():
+    # test/integrated.jl: a 4 x 4 slice with a 2 x 2 core of 800 in -1024, twice along z;
+    # S_Bkg = -1024, S_Obj = 800 -> 8 object voxels; volume 8 x 0.5³ = 1; mass x rho 10 = 10
+    v1 = np.full((4, 4), -1024.0)
+    v1[1:3, 1:3] = 800
+    vol = np.stack([v1, v1])
+    n_obj = score.integrated_object_voxels(vol.sum(), vol.size, -1024, 800)
+    assert n_obj == 8
+    assert n_obj * 0.5**3 == 1.0
+    # the same mass from the calibration factor: rho = 10 mg/mm³ = 10000 mg/cm³ at
+    # 800 - (-1024) = 1824 HU above background -> c = 10000 / 1824 mg/cm³ per HU
+    per_voxel = score.integrated_mass_mg(vol, 0.5**3, -1024, 10000 / 1824)
+    assert per_voxel.sum() == pytest.approx(8 * 0.5**3 * 10)
+
+
+def test_volume_fraction():
+    # test/volume_fraction.jl: [400 300; 200 100; 0 0], hu_calcium 400, heart tissue 100
+    vol = np.array([[400, 300], [200, 100], [0, 0]])
+    fractions = score.calcium_fraction(vol, 100, 400)
+    assert fractions.sum() == pytest.approx(4 / 3)  # 1 + 2/3 + 1/3 + 0 - 1/3 - 1/3
+    assert score.calcium_fraction(np.stack([vol, vol]), 100, 400).sum() == pytest.approx(8 / 3)
+    # voxel size 0.5 and density 1.5 (mg/mm³ = 1500 mg/cm³): s3 = s1 x 0.5 x 1.5 = 1 mg
+    mass = score.volume_fraction_mass_mg(vol, 0.5, 100, 400, 1500)
+    assert mass.sum() == pytest.approx(4 / 3 * 0.5 * 1.5)
+    assert score.calcium_fraction(np.zeros((3, 3)), 0, 400).sum() == 0
+
+
+SWCS_2D = [
+    [10, 30, 135, 145, 5, 150, 100, 80, 9],
+    [9, 40, 135, 130, 5, 150, 190, 80, 9],
+    [10, 100, 100, 130, 5, 9, 0, 80, 18],
+    [4, 40, 135, -10, 5, 150, 100, 0, 9],
+    [10, 0, 189, 130, 5, 150, 40, 80, 22],
+]
+SWCS_2D_CALIBRATION = [
+    [196.569, 207.709, 177.004, 207.147, 178.809],
+    [207.359, 211.824, 0.0, 168.913, 202.965],
+    [160.564, 0.0, 208.593, 214.862, 220.32],
+    [158.685, 188.71, 226.872, 202.076, 226.995],
+    [186.996, 212.137, 185.208, 228.175, 234.261],
+]
+SWCS_3D_SLICE = [
+    [0, 46, 58, 123, 133, 104, 65, 7],
+    [19, 25, 20, 125, 163, 83, -22, -134],
+    [127, 99, 65, 104, 139, 57, -51, -102],
+    [123, 88, 112, 140, 104, 57, 46, 34],
+    [122, 31, 71, 121, 93, 83, 101, 72],
+    [97, 24, 59, 99, 68, 27, 22, 52],
+    [0, 22, 29, 72, 80, 54, 28, 72],
+    [0, 17, -20, 15, 42, 61, 80, 83],
+    [0, 66, 14, -3, 11, 54, 110, 148],
+    [0, 121, 127, 102, 103, 93, 118, 167],
+]
+SWCS_3D_CALIBRATION = [
+    [153.984, 185.388, 176.888, 168.15, 165.752],
+    [155.811, 161.226, 160.228, 183.94, 151.235],
+    [149.247, 196.509, 167.052, 158.717, 230.236],
+    [174.404, 184.419, 177.621, 149.801, 182.128],
+    [161.85, 192.528, 160.222, 178.946, 176.578],
+]
+
+
+@pytest.mark.parametrize(
+    ("slices", "calibration", "expected"),
+    [
+        # test/spatially_weighted.jl, 2-D case: 3.7176620417439796
+        ([SWCS_2D], SWCS_2D_CALIBRATION, 3.7176620417439796),
+        # 3-D case: the 10 x 8 slice twice along z: 1.4580418264134944
+        ([SWCS_3D_SLICE, SWCS_3D_SLICE], SWCS_3D_CALIBRATION, 1.4580418264134944),
+    ],
+)
+def test_spatially_weighted_calcium_score(slices, calibration, expected):
+    """The peer scores the whole array; here the whole array is one labelled region.
+
+    mu and sigma are the mean and sample SD of the calibration array (Julia's std); the
+    ROI is the array itself, so the 5-point average has zeros outside it.
+    """
+    cal = np.asarray(calibration)
+    mu, sd = float(cal.mean()), float(cal.std(ddof=1))
+    weights = score.swcs_weight(np.asarray(slices, float), mu, sd)
+    from scipy import ndimage
+
+    smoothed = ndimage.convolve(weights, score.SWCS_KERNEL[None], mode="constant")
+    assert smoothed.sum() == pytest.approx(expected, rel=1e-12)
+    # through run_coronary, with the array as one labelled region padded with air: the ROI
+    # grows by one voxel along each axis into the air (weight Phi(-1000 HU) = 0), which
+    # catches all that the 5-point average spreads past the array's edge, so the score is
+    # the plain sum of the weights; the peer loses that part (its zero padding)
+    array = np.asarray(slices, float)
+    padded = np.full((array.shape[0] + 2, array.shape[1] + 8, array.shape[2] + 8), -1000.0)
+    padded[1:-1, 4:-4, 4:-4] = array
+    labels = np.zeros(padded.shape, np.uint8)
+    labels[1:-1, 4:-4, 4:-4] = 2
+    ct = Volume(padded, (0.5, 0.5, 3.0), modality="CT", units="HU")
+    settings = CoronarySettings(
+        calibration_insert_hu=mu, calibration_insert_sd_hu=sd, mass_roi_margin_mm=1e-3
+    )
+    result = run_coronary(ct, ct.replace(array=labels), settings)
+    assert result["swcs"] == pytest.approx(weights.sum(), rel=1e-9)
+    assert result["per_artery"]["LAD"]["swcs"] == result["swcs"]
+    assert result["swcs"] > expected  # the edge part the peer's zero padding drops
