@@ -183,6 +183,13 @@ ANALYSES: dict[str, Analysis] = {
                 _positive("calibration_insert_sd_hu", "HU SD in the calibration insert"),
                 Column("radiomics", FLAG, help="PyRadiomics features per lesion"),
                 Column("no_hu_check", FLAG, help="accept a HU image cropped to exclude air"),
+                _path("heart", help="heart mask: lesions outside it are flagged, not counted"),
+                Column(
+                    "allow_contrast",
+                    FLAG,
+                    help="score a contrast CT (refused by default; not valid Agatston scores)",
+                ),
+                Column("count_implausible", FLAG, help="count lesions flagged as implausible"),
             ),
             lesion_keys=("lesions",),
         ),

@@ -24,7 +24,9 @@ from napari_calcium.cohort.batch import (
     fingerprint,
     flatten,
     run,
+    run_subject,
     sha256_path,
+    subject_json_path,
     tables,
 )
 from napari_calcium.cohort.manifest import (
@@ -34,6 +36,7 @@ from napari_calcium.cohort.manifest import (
     write_manifest,
     write_phantom_cohort,
 )
+from napari_calcium.errors import InputError
 
 #: A result column that differs between phantom subjects, per analysis.
 HEADLINE = {
@@ -445,3 +448,86 @@ def test_external_scheduler_gives_the_same_tables(cohort, full_run, tmp_path, ca
     assert f"1 of {N_SUBSET} subjects failed" in capsys.readouterr().err
     ids = cohort["subset_ids"]
     _assert_same_tables(out, full_run.out, ids)
+
+
+def _contrast_chest(folder: Path) -> dict[str, Path]:
+    """A contrast CT written here: body at 40 HU, a 100-mm cube of blood pool at 350 HU
+    (1000 mL, far above the 30-mL contrast limit) and one 4 x 4 x 6 mm lesion at 600 HU
+    assigned to the LAD; a heart mask that holds the blood pool but not the lesion,
+    whose centre lies 19 mm outside it (more than the 10-mm margin)."""
+    import numpy as np
+
+    from napari_calcium.volume import Volume
+
+    ct = np.full((40, 80, 80), -1000, np.int16)
+    ct[:, 5:75, 5:75] = 40
+    ct[5:35, 10:60, 10:60] = 350  # 2-mm voxels: 30 x 50 x 50 voxels = 60 x 100 x 100 mm
+    ct[18:21, 68:70, 30:32] = 600  # the lesion, 2 x 2 pixels on 3 slices
+    arteries = np.zeros(ct.shape, np.uint8)
+    arteries[18:21, 68:70, 30:32] = 2
+    heart = np.zeros(ct.shape, np.uint8)
+    heart[5:35, 10:60, 10:60] = 1
+    paths = {}
+    for name, array, modality in (
+        ("ct", ct, "CT"),
+        ("arteries", arteries, "LABELS"),
+        ("heart", heart, "LABELS"),
+    ):
+        paths[name] = folder / f"{name}.nii.gz"
+        write(Volume(array, (2.0, 2.0, 2.0), modality=modality), paths[name])
+    return paths
+
+
+def test_heart_and_allow_contrast_columns_are_checked_and_run(tmp_path):
+    """The manifest takes the heart mask and allow_contrast / count_implausible like the
+    CLI: checked before anything runs, then a contrast subject is refused unless allowed
+    and a lesion outside the heart is flagged, not counted."""
+    paths = _contrast_chest(tmp_path)
+    common = {"analysis": "coronary", "ct": "ct.nii.gz", "arteries": "arteries.nii.gz"}
+    rows = [
+        {"subject_id": "refused", **common},
+        {"subject_id": "allowed", **common, "allow_contrast": "yes"},
+        {"subject_id": "heart", **common, "allow_contrast": "1", "heart": "heart.nii.gz"},
+        {
+            "subject_id": "counted",
+            **common,
+            "allow_contrast": "true",
+            "heart": "heart.nii.gz",
+            "count_implausible": "yes",
+        },
+    ]
+    manifest = write_manifest(rows, tmp_path / "m.csv")
+    subjects = read_manifest(manifest)
+    assert subjects[2].cli_args()[-2:] == [
+        f"--heart={paths['heart'].resolve()}",
+        "--allow-contrast",
+    ]
+    out = tmp_path / "out"
+    records = {}
+    for subject in subjects:
+        run_subject(subject, str(out))
+        records[subject.subject_id] = json.loads(
+            subject_json_path(out, subject.subject_id).read_text()
+        )
+    refused = records["refused"]
+    assert refused["status"] == "error" and "contrast-enhanced" in refused["error"]["message"]
+    allowed = records["allowed"]["result"]
+    assert records["allowed"]["status"] == "ok" and allowed["contrast"]["enhanced"] is True
+    # 2 x 2 pixels of 4 mm² at 600 HU (weight 4) on three 2-mm slices (z 36-42 mm),
+    # scored as 3-mm slabs: two slabs of 16 mm² -> 2 x 16 x 4 = 128; 8 slab voxels of 12 mm³
+    assert allowed["agatston"] == pytest.approx(128.0)
+    assert allowed["per_artery"]["LAD"]["volume_mm3"] == pytest.approx(8 * 12.0)
+    flagged = records["heart"]["result"]
+    assert flagged["agatston"] == 0 and flagged["implausible"][0]["artery"] == "LAD"
+    assert any("outside the heart" in r for r in flagged["implausible"][0]["reasons"])
+    assert records["counted"]["result"]["agatston"] == pytest.approx(allowed["agatston"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "subject_id,analysis,ct,heart,allow_contrast\n"
+        "a,coronary,ct.nii.gz,absent.nii.gz,yes\n"
+        "b,coronary,ct.nii.gz,,maybe\n"
+    )
+    with pytest.raises(InputError) as info:
+        read_manifest(bad)
+    assert "line 2: heart 'absent.nii.gz' not found" in str(info.value)
+    assert "line 3: allow_contrast 'maybe' is not true/false" in str(info.value)
