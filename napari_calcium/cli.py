@@ -315,6 +315,23 @@ def add_coronary(sub) -> None:
     p.add_argument("--csv", type=Path, help="write one row per lesion here")
     p.add_argument("--html", type=Path, help="write a one-page HTML report here")
     p.add_argument("--lesions-out", type=Path, help="write the lesion label image here")
+    p.add_argument(
+        "--dicom-seg",
+        type=Path,
+        help="write the artery labels as a DICOM Segmentation here (needs --arteries); it "
+        "references the CT's DICOM series, or a derived CT series written beside it when "
+        "the CT is not DICOM",
+    )
+    p.add_argument(
+        "--dicom-sr",
+        type=Path,
+        help="write the per-artery scores as a DICOM Structured Report (TID 1500) here",
+    )
+    p.add_argument(
+        "--dicom-patient-identity",
+        action="store_true",
+        help="keep the CT's patient name, ID and birth date in the SEG/SR (left empty by default)",
+    )
     p.set_defaults(func=run_coronary_command)
 
 
@@ -373,6 +390,24 @@ def run_coronary_command(args) -> int:
     if args.heart is not None:
         heart = read(args.heart).replace(modality="LABELS", units="label")
     result = measure_coronary(ct, arteries, settings, heart)
+    if args.dicom_seg or args.dicom_sr:
+        from napari_calcium.io.coronary_dicom import write_coronary_dicom
+
+        if arteries is None:
+            raise InputError(
+                "--dicom-seg / --dicom-sr export the reader's artery labels",
+                "give them with --arteries",
+            )
+        written = write_coronary_dicom(
+            ct,
+            arteries,
+            result.report,
+            seg_path=args.dicom_seg,
+            sr_path=args.dicom_sr,
+            ct_source=args.ct_path,
+            patient_identity=args.dicom_patient_identity,
+        )
+        result.report["dicom_export"] = written
     write_json(result.report, args.json)
     if args.csv:
         reports.atomic_write_text(args.csv, reports.coronary_csv_text(result.report))

@@ -702,10 +702,16 @@ def decimal_string(value: float):
     return DSfloat(float(value), auto_format=True)
 
 
-def base_dataset(sop_class_uid: str, modality: str, series_description: str):
+def base_dataset(
+    sop_class_uid: str,
+    modality: str,
+    series_description: str,
+    patient_name: str = "ANONYMOUS^PHANTOM",
+):
     """A dataset with the patient/study/series modules of a de-identified phantom.
 
-    Patient name ``ANONYMOUS^PHANTOM``, empty patient ID, no birth date.
+    Patient name ``patient_name`` (default ``ANONYMOUS^PHANTOM``), empty patient ID, no
+    birth date.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -716,7 +722,7 @@ def base_dataset(sop_class_uid: str, modality: str, series_description: str):
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID = sop_class_uid
     ds.Modality = modality
-    ds.PatientName = "ANONYMOUS^PHANTOM"
+    ds.PatientName = patient_name
     ds.PatientID = ""
     ds.PatientSex = ""
     ds.StudyInstanceUID = generate_uid()
@@ -740,6 +746,7 @@ def write_dicom_series(
     rescale_slope: float = 1.0,
     compress: bool = False,
     overwrite: bool = False,
+    patient_name: str = "ANONYMOUS^PHANTOM",
 ) -> Path:
     """Write ``volume`` as a DICOM series, one file per slice, atomically.
 
@@ -763,6 +770,7 @@ def write_dicom_series(
     rescale_slope : RescaleSlope.
     compress : store with RLE Lossless (smaller sample files).
     overwrite : replace an existing non-empty folder.
+    patient_name : PatientName (patient ID and birth date are always empty).
 
     Returns
     -------
@@ -790,7 +798,7 @@ def write_dicom_series(
             f"values {lo * rescale_slope + rescale_intercept}..{hi * rescale_slope + rescale_intercept} "
             f"do not fit 16 bits with slope {rescale_slope} and intercept {rescale_intercept}"
         )
-    template = base_dataset(sop, modality, series_description)
+    template = base_dataset(sop, modality, series_description, patient_name)
     direction = volume.direction
     sx, sy, sz = volume.spacing_mm
     acq = volume.acquisition

@@ -92,10 +92,12 @@ class CoronaryWidget(QWidget):
     -------
     candidates_ready : emitted when the candidate overlay is shown.
     scores_updated : emitted with the result dict after each recomputation.
+    dicom_written : emitted with what :meth:`export_dicom` wrote.
     """
 
     candidates_ready = Signal()
     scores_updated = Signal(dict)
+    dicom_written = Signal(dict)
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
@@ -104,6 +106,7 @@ class CoronaryWidget(QWidget):
         #: insert HU mean, SD and density from the last calibration (volume fraction, SWCS)
         self.insert: dict[str, float | None] = {}
         self._result = None
+        self._scoring_arteries = self._scored_arteries = None
         self._ct: Volume | None = None
         self._boxes: list = []
         self._watched = None
@@ -144,9 +147,14 @@ class CoronaryWidget(QWidget):
         undo, redo, recompute = QPushButton("Undo"), QPushButton("Redo"), QPushButton("Recompute")
         save, load = QPushButton("Save session ..."), QPushButton("Load session ...")
         report = QPushButton("Report ...")
+        dicom = QPushButton("DICOM SEG + SR ...")
+        dicom.setToolTip(
+            "the artery labels as a DICOM Segmentation, the scores as a Structured Report"
+        )
         save.clicked.connect(lambda: self._ask_folder(self.save_session))
         load.clicked.connect(lambda: self._ask_folder(self.load_session, existing=True))
         report.clicked.connect(self._ask_report)
+        dicom.clicked.connect(lambda: self._ask_folder(self.export_dicom, existing=True))
         undo.clicked.connect(self.undo)
         redo.clicked.connect(self.redo)
         recompute.clicked.connect(self.request_update)
@@ -181,7 +189,7 @@ class CoronaryWidget(QWidget):
         for button in (undo, redo, recompute):
             buttons.addWidget(button)
         files = QHBoxLayout()
-        for button in (save, load, report):
+        for button in (save, load, report, dicom):
             files.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -504,6 +512,7 @@ class CoronaryWidget(QWidget):
             self._on_error(err)
             return
         labels = self._ct.replace(array=np.array(arteries.data), modality="LABELS")
+        self._scoring_arteries = labels
         self._worker = create_worker(
             _score, self._ct, labels, settings, self._heart(), _start_thread=False
         )
@@ -533,6 +542,7 @@ class CoronaryWidget(QWidget):
         report = result.report
         self.report = report
         self._result = result
+        self._scored_arteries = self._scoring_arteries
         rows = [(name, v) for name, v in report["per_artery"].items()]
         rows.append(
             (
@@ -682,6 +692,46 @@ class CoronaryWidget(QWidget):
         result = self._result
         text = coronary_html(result.report, result.scoring_ct, result.lesion_labels())
         return atomic_write_text(Path(path), text)
+
+    def export_dicom(self, folder):
+        """Write ``seg.dcm`` (the artery labels as a DICOM Segmentation) and ``sr.dcm`` (the
+        scores as a TID 1500 Structured Report) of the scores shown into ``folder``, off the
+        GUI thread (:mod:`napari_calcium.io.coronary_dicom`). They reference the CT's DICOM
+        series when the CT layer was opened from one, else a derived CT series written to
+        ``folder/ct``. Returns the worker; ``dicom_written`` is emitted with the result."""
+        from napari_calcium.io.coronary_dicom import write_coronary_dicom
+
+        if self._result is None or not self._result.report["scored"]:
+            show_warning("No reading to export: assign calcium to arteries first.")
+            return None
+        folder = Path(folder)
+        ct_layer = self._layer(self.ct_combo.currentText())
+        worker = create_worker(
+            write_coronary_dicom,
+            self._ct,
+            self._scored_arteries,
+            self._result.report,
+            seg_path=folder / "seg.dcm",
+            sr_path=folder / "sr.dcm",
+            ct_source=getattr(getattr(ct_layer, "source", None), "path", None),
+            derived_ct_folder=folder / "ct",
+            _start_thread=False,
+        )
+        worker.returned.connect(self._dicom_written)
+        worker.errored.connect(lambda err: show_warning(f"DICOM export failed: {err}"))
+        self.status.setText("Writing DICOM SEG + SR ...")
+        worker.start()
+        return worker
+
+    def _dicom_written(self, written) -> None:
+        referenced = written["referenced_ct"]
+        which = (
+            "the CT's own DICOM series"
+            if referenced["kind"] == "source"
+            else f"a derived CT series written to {referenced['folder']}"
+        )
+        self.status.setText(f"wrote {written['seg']} and {written['sr']}; they reference {which}")
+        self.dicom_written.emit(written)
 
     def go_to_row(self, row: int, column: int = 0) -> None:
         """Centre the view on the lesion of a row of the lesion table."""
