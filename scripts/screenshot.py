@@ -1,16 +1,30 @@
-"""Screenshot of napari with the sample coronary CT, scored, for the README.
+"""Screenshots of napari with the plugin, made from phantoms only (never local-only images).
 
-Run with a display (or `xvfb-run -a .venv/bin/python scripts/screenshot.py`); writes
-docs/images/napari-coronary-ct.png.
+* docs/images/napari-coronary-ct.png: the sample coronary CT scored, for the README;
+* docs/images/widgets/<widget>.png: each widget of the plugin after its run
+  (tests/widgets/widget_runs.py, the same runs as the window-size test) in a main window
+  of 1366 x 768, the size of a small laptop screen.
+
+Run with a display of at least that size:
+`xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/screenshot.py [NAME ...]`
+(no names: every image).
 """
 
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import napari
 from qtpy.QtWidgets import QApplication
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "images" / "napari-coronary-ct.png"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.widgets.widget_runs import RUNS  # noqa: E402
+
+IMAGES = ROOT / "docs" / "images"
+SCREEN = (1366, 768)
 
 
 def wait_until(condition, seconds=60.0):
@@ -22,7 +36,15 @@ def wait_until(condition, seconds=60.0):
         time.sleep(0.02)
 
 
-def main():
+def settle(seconds=1.0):
+    """Let napari draw what the run produced."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.05)
+
+
+def readme_coronary():
     viewer = napari.Viewer(title="napari-calcium")
     viewer.window.resize(1500, 900)
     viewer.open_sample("napari-calcium", "coronary_ct")
@@ -33,14 +55,39 @@ def main():
     ct = viewer.layers["coronary CT phantom (CT)"]
     z_index = ct.world_to_data(lesion["centroid_mm"][::-1])[0]
     viewer.dims.set_point(0, ct.data_to_world((round(z_index), 0, 0))[0])
-    for _ in range(20):
-        QApplication.processEvents()
-        time.sleep(0.05)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(OUT), canvas_only=False, flash=False)
-    print(f"wrote {OUT}")
+    settle()
+    out = IMAGES / "napari-coronary-ct.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(str(out), canvas_only=False, flash=False)
+    print(f"wrote {out}")
     viewer.close()
 
 
+def widget_after_run(name, folder):
+    viewer = napari.Viewer(title=f"napari-calcium: {name}")
+    window = viewer.window._qt_window
+    window.resize(*SCREEN)
+    QApplication.processEvents()
+    RUNS[name](viewer, wait_until, folder)
+    settle()
+    size = (window.width(), window.height())
+    out = IMAGES / "widgets" / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(str(out), canvas_only=False, flash=False)
+    fits = "fits" if size[0] <= SCREEN[0] and size[1] <= SCREEN[1] else "DOES NOT FIT"
+    print(f"wrote {out}: main window {size[0]} x {size[1]} ({fits} {SCREEN[0]} x {SCREEN[1]})")
+    viewer.close()
+
+
+def main(names):
+    names = names or ["readme", *RUNS]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            if name == "readme":
+                readme_coronary()
+            else:
+                widget_after_run(name, Path(tmp) / name)
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,4 +1,5 @@
-"""Docks fit the screen: a long result cannot widen or heighten the main window."""
+"""Docks fit the screen: a long result, or a widget's real run, cannot widen or heighten
+the main window."""
 
 import pytest
 from qtpy.QtWidgets import QApplication, QLabel, QScrollArea
@@ -10,6 +11,7 @@ from napari_calcium.widgets.intracranial import IntracranialWidget
 from napari_calcium.widgets.ivus import IvusWidget
 from napari_calcium.widgets.registration import RegistrationWidget
 from napari_calcium.widgets.svd import SvdWidget
+from tests.widgets.widget_runs import RUNS
 
 SCREEN = (1366, 768)
 WIDGETS = (
@@ -38,3 +40,25 @@ def test_long_labels_wrap_inside_a_scroll_area(make_napari_viewer, widget_class)
         label.setText("score " * 500 + "x" * 400)
     QApplication.processEvents()
     assert window.width() <= SCREEN[0] and window.height() <= SCREEN[1]
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_window_fits_the_screen_after_each_widget_runs(make_napari_viewer, qtbot, tmp_path, name):
+    """Each widget docked from the Plugins menu and run for real on a phantom in a
+    1366 x 768 main window: after the run (tables, reports, new layers) the window is
+    still no wider or taller than the screen."""
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(*SCREEN)
+    QApplication.processEvents()
+    assert (window.width(), window.height()) == SCREEN
+
+    def wait(condition, seconds):
+        qtbot.waitUntil(condition, timeout=int(seconds * 1000))
+
+    widget = RUNS[name](viewer, wait, tmp_path)
+    assert widget is not None
+    qtbot.wait(300)  # let the docks lay out the results (one processEvents is not enough)
+    assert window.width() <= SCREEN[0] and window.height() <= SCREEN[1], (
+        f"{name}: {window.width()} x {window.height()}"
+    )
