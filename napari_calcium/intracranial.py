@@ -547,10 +547,11 @@ def check_overlap(mri: Volume, ct: Volume, centerline: Centerline, name: str = "
     inside = np.all((idx >= -0.5) & (idx <= np.asarray(mri.shape) - 0.5), axis=1)
     if inside.mean() < 0.999:
         raise InputError(
-            f"the {name} does not overlap the CT along the centreline "
-            f"({inside.mean():.0%} of the centreline lies inside the {name})",
-            "register the MRI to the CT and pass the transform (--transform MRI_TO_CT.tfm), "
-            "or give an MRI that shares the CT's physical space",
+            f"without a transform the {name} must lie in the CT's physical space along the "
+            f"whole centreline, and only {inside.mean():.0%} of the centreline is inside it",
+            f"register the {name} onto the CT (CT fixed, {name} moving) and give that "
+            "transform (the intracranial widget's 'MRI onto CT registration', or "
+            "--transform T.tfm on the command line), or use an MRI that covers the centreline",
         )
 
 

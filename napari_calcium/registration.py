@@ -610,6 +610,28 @@ def load_transform(path):
     return transform
 
 
+def transform_to_text(transform) -> str:
+    """A transform as ITK's text transform format (what a ``.tfm`` file holds).
+
+    Plain text travels where a SimpleITK object cannot: napari layer metadata saved in
+    a reading session, JSON. :func:`transform_from_text` reads it back exactly.
+    """
+    import SimpleITK as sitk
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "transform.tfm"
+        sitk.WriteTransform(transform, str(path))
+        return path.read_text()
+
+
+def transform_from_text(text: str):
+    """The transform written by :func:`transform_to_text`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "transform.tfm"
+        path.write_text(text)
+        return load_transform(path)
+
+
 def checkerboard(first: Volume, second: Volume, squares: int = 8) -> Volume:
     """Alternate cubes of two volumes on one grid, each scaled to [0, 1].
 

@@ -236,7 +236,7 @@ def test_bad_input_gets_clear_errors(combined):
     with pytest.raises(InputError, match="not in Hounsfield"):
         run_intracranial(ct.replace(units="a.u.", modality="OT"), line)
     # the MRI lives in another scanner frame: without the transform it misses the CT
-    with pytest.raises(InputError, match="does not overlap the CT"):
+    with pytest.raises(InputError, match="of the centreline is inside it"):
         run_intracranial(ct, line, mri=mri)
     with pytest.raises(InputError, match="reference position"):
         run_intracranial(

@@ -23,17 +23,28 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    PushButton,
+)
 
 from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import CALCIFIED_ARTERIES
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
+from napari_calcium.widgets.views import keep_edge_width_px
 
 if TYPE_CHECKING:
     import napari
 
 LINK_SOURCE = "linked point (source)"
+NO_TRANSFORM = "none: the MRI is in the CT's space"
+TRANSFORM_FILE = "transform file (below)"
 LINK_REFORMAT = "linked point (reformat)"
 
 
@@ -59,6 +70,17 @@ def centerline_from_layer(layer) -> np.ndarray:
     return world[:, ::-1]
 
 
+def distinct_vertices(uv) -> np.ndarray:
+    """A contour's vertices without repeats, in their order.
+
+    A contour that collapses at the end of a vessel repeats vertices, and napari cannot
+    triangulate a polygon with a repeated vertex.
+    """
+    uv = np.asarray(uv, dtype=float)
+    _, first = np.unique(np.round(uv, 9), axis=0, return_index=True)
+    return uv[np.sort(first)]
+
+
 class IntracranialWidget(Container):
     """Dock widget for :func:`napari_calcium.intracranial.run_intracranial`."""
 
@@ -71,6 +93,10 @@ class IntracranialWidget(Container):
         self.ct_layer = ComboBox(label="CT (HU)", choices=self._images)
         self.mri_layer = ComboBox(label="VW-MRI", choices=self._optional_images)
         self.post_layer = ComboBox(label="VW-MRI post", choices=self._optional_images)
+        self.transform = ComboBox(label="MRI onto CT registration", choices=self._transforms)
+        self.transform_file = FileEdit(
+            label="transform file", mode="r", filter="*.tfm *.txt *.h5 *.hdf5"
+        )
         self.line_layer = ComboBox(label="centreline", choices=self._lines)
         # a named artery lets the small vessel disease widget take its grade
         self.artery = ComboBox(label="artery", choices=["artery", *CALCIFIED_ARTERIES])
@@ -93,6 +119,8 @@ class IntracranialWidget(Container):
                 self.ct_layer,
                 self.mri_layer,
                 self.post_layer,
+                self.transform,
+                self.transform_file,
                 self.line_layer,
                 self.artery,
                 self.threshold_hu,
@@ -113,6 +141,7 @@ class IntracranialWidget(Container):
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
         self.sections = None
+        self.transform_used = None
         self.result = None
         self.worker = None
         self._source_click = None
@@ -135,8 +164,27 @@ class IntracranialWidget(Container):
             )
         ]
 
+    def _transforms(self, _=None):
+        """No transform, each registration made in this viewer, or a transform file."""
+        registered = [
+            (f"registration: {ly.name}", ly)
+            for ly in self._images()
+            if "registration" in ly.metadata
+        ]
+        return [
+            (NO_TRANSFORM, None),
+            *registered,
+            (TRANSFORM_FILE, TRANSFORM_FILE),
+        ]
+
     def _refresh(self, _=None):
-        for box in (self.ct_layer, self.mri_layer, self.post_layer, self.line_layer):
+        for box in (
+            self.ct_layer,
+            self.mri_layer,
+            self.post_layer,
+            self.transform,
+            self.line_layer,
+        ):
             box.reset_choices()
 
     def _notify(self, message: str):
@@ -155,6 +203,50 @@ class IntracranialWidget(Container):
         mri = None if self.mri_layer.value is None else Volume.from_layer(self.mri_layer.value)
         post = None if self.post_layer.value is None else Volume.from_layer(self.post_layer.value)
         return ct, mri, post, centerline_from_layer(self.line_layer.value)
+
+    def mri_transform(self):
+        """The chosen CT -> MRI transform (``None``: the MRI is in the CT's space) and
+        the words that say where it comes from.
+
+        A registration made by the Registration widget maps its fixed image's points
+        to its moving image's (ITK): with the CT fixed and an MRI moving that is what
+        the analysis needs, and an MRI of the same session (the vessel-wall slab of the
+        whole-head T1) shares it. With the CT moving, its inverse is taken.
+        """
+        from napari_calcium.registration import load_transform, transform_from_text
+
+        choice = self.transform.value
+        if choice is None:
+            return None, "none (the MRI shares the CT's physical space)"
+        for box in (self.mri_layer, self.post_layer):
+            if box.value is not None and "registration" in box.value.metadata:
+                raise InputError(
+                    f"the MRI layer {box.value.name!r} is already registered onto the CT",
+                    "choose the original MRI with this transform, or no transform",
+                )
+        if choice == TRANSFORM_FILE:
+            path = self.transform_file.value
+            if path is None or not str(path) or str(path) == ".":
+                raise InputError("no transform file chosen", "choose the .tfm / .h5 file")
+            return load_transform(path), f"file {path}"
+        registration = choice.metadata["registration"]
+        transform = transform_from_text(registration["transform_tfm"])
+        ct_name = self.ct_layer.value.name if self.ct_layer.value is not None else None
+        words = (
+            f"registration of {registration['moving']!r} onto {registration['fixed']!r} "
+            f"({registration['kind']})"
+        )
+        if registration["moving"] == ct_name:
+            try:
+                transform = transform.GetInverse()
+            except RuntimeError as err:
+                raise InputError(
+                    f"the {registration['kind']} registration of the CT onto the MRI cannot "
+                    "be inverted",
+                    "register the MRI (moving) onto the CT (fixed) instead",
+                ) from err
+            words += ", inverted (the CT was the moving image)"
+        return transform, words
 
     # --------------------------------------------------------------- reformat
     def reformat(self):
@@ -199,9 +291,16 @@ class IntracranialWidget(Container):
 
         try:
             ct, mri, post, points = self._inputs()
+            transform, transform_words = (None, None) if mri is None else self.mri_transform()
+            if mri is not None and transform is None:  # cheap: refuse before the long work
+                from napari_calcium.intracranial import check_overlap
+                from napari_calcium.vessel.centerline import Centerline
+
+                check_overlap(mri, ct, Centerline(points))
         except InputError as err:
             self._notify(f"error: {err}")
             return None
+        self.transform_used = transform_words
         reference = self.reference_mm.value if self.use_reference.value else None
         options = {
             "threshold_hu": self.threshold_hu.value,
@@ -210,6 +309,7 @@ class IntracranialWidget(Container):
             "reference_mm": reference,
             "refine_centerline": self.refine.value,
             "artery": self.artery.value,
+            "transform": transform,
         }
 
         @thread_worker(progress={"total": 100, "desc": "intracranial calcification"})
@@ -282,6 +382,7 @@ class IntracranialWidget(Container):
         self._notify(
             f"{len(table)} calcification(s); grade {grade['grade']} ({grade['rule']}); "
             f"plaque {result['plaque']['class']}"
+            + ("" if result["wall"] is None else f"; MRI onto CT: {self.transform_used}")
             + "".join(f"\nWARNING: {text}" for text in result["warnings"])
         )
 
@@ -304,20 +405,20 @@ class IntracranialWidget(Container):
             ("outer wall", wall["outer_uv"], "magenta"),
         ):
             shapes = [
-                self._contour_to_world(sections, f, c[:: self.display_every])
+                self._contour_to_world(sections, f, distinct_vertices(c[:: self.display_every]))
                 for f, c in enumerate(contours)
             ]
-            self._set_layer(
+            contour_layer = self._set_layer(
                 name,
                 shapes,
                 "shapes",
                 shape_type="polygon",
                 edge_color=colour,
                 face_color="transparent",
-                edge_width=0.05,
                 features=table,
                 metadata={"plaque": plaque},
             )
+            keep_edge_width_px(self.viewer, contour_layer)
 
     def _show_plaque(self, sections, plaque: dict):
         """A point at the narrowest site whose features are the plaque summary (one row)."""

@@ -30,6 +30,7 @@ from napari_calcium.registration import (
     checkerboard,
     register,
     save_transform,
+    transform_to_text,
 )
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
@@ -218,6 +219,13 @@ class RegistrationWidget(Container):
         name = f"{job['moving_name']} on {job['fixed_name']}"
         self._result_names = (name, f"checkerboard {name}")
         self._replace_layer(image_tuple(result.resampled, name, opacity=0.5, colormap="magenta"))
+        # what other widgets (intracranial) need to bring the original moving image over
+        self._find_layer(name).metadata["registration"] = {
+            "fixed": job["fixed_name"],
+            "moving": job["moving_name"],
+            "kind": result.kind,
+            "transform_tfm": transform_to_text(result.transform),
+        }
         self._replace_layer(image_tuple(board, self._result_names[1], visible=False))
         self.save_button.enabled = True
         self._show_check()
