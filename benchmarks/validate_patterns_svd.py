@@ -81,12 +81,19 @@ def head_run(cases) -> dict:
 
 
 def brain_run(cases) -> dict:
-    rows, errors = [], []
+    from napari_calcium.errors import InputError
+
+    rows, errors, refused = [], [], 0
     found = total = found_2mm = total_2mm = false_total = 0
     false_max = 0
     for seed, case in cases:
         flair, swi, truth = brain_cases.brain_case(seed, case)
-        record, _ = run_svd_with_masks(flair, swi)
+        try:
+            record, _ = run_svd_with_masks(flair, swi)
+        except InputError as err:
+            refused += 1
+            rows.append(f"  seed {seed}: refused: error: {err}")
+            continue
         error = 100.0 * (record["wmh_volume_ml"] / truth["wmh_volume_ml"] - 1.0)
         errors.append(error)
         candidates = record["microbleeds"]["candidates"]
@@ -120,6 +127,7 @@ def brain_run(cases) -> dict:
         "microbleed_2mm": total_2mm,
         "false_per_scan_max": false_max,
         "false_total": false_total,
+        "refused": refused,
     }
 
 
@@ -187,7 +195,7 @@ def main() -> None:
             f"  WMH volume error max |{r['wmh_error_max_abs_pct']:.1f}| %; microbleed "
             f"sensitivity {r['microbleed_sensitivity']:.0%} of {r['microbleeds']} (2 mm: "
             f"{r['microbleed_2mm_found']}/{r['microbleed_2mm']}); false candidates per scan "
-            f"at most {r['false_per_scan_max']}"
+            f"at most {r['false_per_scan_max']}; cases refused {r['refused']}"
         )
     real = real_flair()
     results["real FLAIR (NiiVue demo)"] = real

@@ -70,8 +70,9 @@ class SvdSettings:
         FLAIR with holes filled (supply ``brain_mask`` for images with skull).
     Ventricles
         CSF components deeper than ``ventricle_min_depth_mm`` from the brain surface
-        and larger than ``ventricle_min_volume_ml`` (2 mL: a 15 mm lacune, the largest
-        STRIVE allows, holds 1.77 mL, so lacunes are not ventricles) — or the reader's
+        and larger than ``ventricle_min_volume_ml`` (3 mL: above a 15 mm lacune's
+        1.77 mL and an old 16-17 mm infarct cavity's 2.4 mL, so neither is taken for a
+        ventricle; smaller ventricles need the reader's labels) — or the reader's
         ventricle labels.
     WMH
         candidates where FLAIR / brain-tissue median >= ``wmh_threshold`` (1.3),
@@ -107,7 +108,7 @@ class SvdSettings:
 
     csf_fraction: float = 0.5
     ventricle_min_depth_mm: float = 10.0
-    ventricle_min_volume_ml: float = 2.0
+    ventricle_min_volume_ml: float = 3.0
     wmh_threshold: float = 1.3
     wmh_min_volume_mm3: float = 5.0
     wmh_half_way: bool = True
@@ -295,7 +296,8 @@ def segment_wmh(
     * tissue around it: median of the shell ``wmh_shell_mm`` beyond it, inside the
       brain, outside the ventricles, other candidates and CSF-dark voxels;
     * the lesion: voxels at or above the half-way level within ``wmh_shell_mm`` of the
-      candidate, connected to it.
+      candidate, connected to it; candidate voxels touching the ventricles are kept
+      (they mix lesion with CSF, so the half-way level to white matter does not apply).
 
     ``wmh_half_way=False`` keeps the fixed-ratio candidates.
     """
@@ -318,6 +320,9 @@ def segment_wmh(
     reach = np.maximum(np.ceil(s.wmh_shell_mm / spacing).astype(int), 1)
     ball = ndimage.iterate_structure(ndimage.generate_binary_structure(3, 1), int(reach.max()))
     out = np.zeros_like(bright)
+    # next to the ventricles a voxel mixes lesion with CSF, not with white matter: the
+    # half-way level does not apply there and the candidate voxels are kept
+    lining = ndimage.binary_dilation(ventricles, structure)
     objects = ndimage.find_objects(labels)
     for k in keep:
         box = tuple(
@@ -333,7 +338,7 @@ def segment_wmh(
         shell &= values >= s.csf_fraction * median
         around = float(np.median(values[shell])) if shell.sum() >= 10 else median
         level = around + 0.5 * (plateau - around)
-        grown = near & (values >= level)
+        grown = (near & (values >= level)) | (comp & lining[box])
         parts, _ = ndimage.label(grown, structure)
         touching = np.unique(parts[comp & grown])
         out[box] |= np.isin(parts, touching[touching > 0])

@@ -23,9 +23,8 @@ lacune's and each perivascular space's geometry are the drawn ones.
 
 :func:`brain_case` builds one case from a seed and a configuration. :data:`TUNING` is
 the development list. :data:`HELD_OUT` was run once and its figures kept; what it
-showed (a 9.4 mm microbleed measured just over 10 mm, small ventricles refused) led to
-two changes of rule (half a voxel of tolerance on the STRIVE size range; the ventricle
-minimum from the largest lacune's volume), so :data:`HELD_OUT_FRESH`, first run with
+showed (a 9.4 mm microbleed measured just over 10 mm) led to a change of rule (half a
+voxel of tolerance on the STRIVE size range), so :data:`HELD_OUT_FRESH`, first run with
 the final code, is the untouched check. No held-out case chose a parameter value.
 """
 
