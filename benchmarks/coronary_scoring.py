@@ -7,9 +7,11 @@ package installed, or ``PYTHONPATH=.``). Prints seconds and peak memory
 * ``run_coronary`` in native mode without radiomics, against a straightforward
   per-slice ``skimage.measure.regionprops`` Agatston written below as the baseline
   (both must give the same score);
+* ``run_coronary`` in native mode with a calibration, so that the threshold-free
+  measures (integrated mass, volume-fraction mass, SWCS per labelled region) run too;
 * ``run_coronary`` with PyRadiomics, as seconds per lesion.
 
-Targets: scores <= 1 s, radiomics <= 50 ms per lesion, peak memory <= 4 x CT bytes.
+Targets: scores <= 1 s (with and without the threshold-free measures), radiomics <= 50 ms per lesion, peak memory <= 4 x CT bytes.
 """
 
 from __future__ import annotations
@@ -109,6 +111,22 @@ def main() -> None:
     print(f"speed-up over baseline: {base_seconds / seconds:.1f} x")
     assert np.isclose(baseline, report["agatston"]), (baseline, report["agatston"])
 
+    calibrated = CoronarySettings(
+        slice_mode="native",
+        calibration_mg_cm3_per_hu=0.8,
+        calibration_insert_hu=250.0,
+        calibration_insert_sd_hu=12.0,
+        calibration_rho_mg_cm3=200.0,
+    )
+    report_m, seconds_m, peak_m = timed(run_coronary, ct, arteries, calibrated)
+    print(
+        f"run_coronary (native, with integrated / volume-fraction mass and SWCS over "
+        f"{len(report_m['mass_regions'])} regions): {seconds_m:.3f} s = "
+        f"{seconds_m / seconds:.2f} x the scores alone, peak memory {peak_m / 1e6:.0f} MB = "
+        f"{peak_m / ct_bytes:.2f} x CT bytes; integrated mass {report_m['integrated_mass_mg']:.1f} "
+        f"mg, classic mass {report_m['mass_mg']:.1f} mg"
+    )
+
     default, seconds_3mm, peak_3mm = timed(run_coronary, ct, arteries, CoronarySettings())
     print(
         f"run_coronary (default resample3mm, slabs of 0.625-mm slices): {seconds_3mm:.3f} s, "
@@ -125,8 +143,9 @@ def main() -> None:
     )
     targets = {
         "scores <= 1 s": seconds <= 1.0,
+        "scores with threshold-free measures <= 1 s": seconds_m <= 1.0,
         "radiomics <= 50 ms per lesion": per_lesion_ms <= 50,
-        "peak memory <= 4 x CT bytes": max(peak, peak_r) <= 4 * ct_bytes,
+        "peak memory <= 4 x CT bytes": max(peak, peak_r, peak_m) <= 4 * ct_bytes,
     }
     for name, met in targets.items():
         print(f"target {name}: {'met' if met else 'NOT met'}")
