@@ -342,6 +342,7 @@ def run_coronary_command(args) -> int:
         artery_colors_for,
         artery_names_from_text,
         calibration_from_rois,
+        calibration_settings,
     )
     from napari_calcium.io import read, write
 
@@ -360,13 +361,7 @@ def run_coronary_command(args) -> int:
                 "add --calibration-rho (mg HA/cm³, from the phantom's sheet)",
             )
         rois = read(args.calibration_rois).replace(modality="LABELS", units="label")
-        cal = calibration_from_rois(ct, rois, args.calibration_rho)
-        calibration = {
-            "calibration_mg_cm3_per_hu": cal["factor_mg_cm3_per_hu"],
-            "calibration_insert_hu": cal["insert_hu"],
-            "calibration_insert_sd_hu": cal["insert_sd_hu"],
-            "calibration_rho_mg_cm3": cal["rho_ha_mg_cm3"],
-        }
+        calibration = calibration_settings(calibration_from_rois(ct, rois, args.calibration_rho))
     settings = CoronarySettings(
         artery_names=names,
         artery_colors=artery_colors_for(names),

@@ -343,6 +343,20 @@ def calibration_from_rois(
     }
 
 
+def calibration_settings(calibration: dict[str, float]) -> dict[str, float | None]:
+    """The :class:`CoronarySettings` fields set by a :func:`calibration_from_rois` result.
+
+    An insert with no HU spread (SD 0, a noise-free phantom) gives no SWCS weights, so
+    its SD is left unset.
+    """
+    return {
+        "calibration_mg_cm3_per_hu": calibration["factor_mg_cm3_per_hu"],
+        "calibration_insert_hu": calibration["insert_hu"],
+        "calibration_insert_sd_hu": calibration["insert_sd_hu"] or None,
+        "calibration_rho_mg_cm3": calibration["rho_ha_mg_cm3"],
+    }
+
+
 def resample_to_slabs(
     ct: Volume, arteries: Volume | None = None, slab_mm: float = score.REFERENCE_SLICE_MM
 ) -> tuple[Volume, Volume | None]:

@@ -55,6 +55,7 @@ from napari_calcium.calcium.coronary import (
     artery_colors_for,
     artery_names_from_text,
     calibration_from_rois,
+    calibration_settings,
     measure_coronary,
 )
 from napari_calcium.errors import InputError
@@ -389,11 +390,8 @@ class CoronaryWidget(QWidget):
         except InputError as err:
             show_warning(str(err))
             return
-        self.insert = {
-            "calibration_insert_hu": cal["insert_hu"],
-            "calibration_insert_sd_hu": cal["insert_sd_hu"] or None,
-            "calibration_rho_mg_cm3": cal["rho_ha_mg_cm3"],
-        }
+        self.insert = calibration_settings(cal)
+        del self.insert["calibration_mg_cm3_per_hu"]  # the calibration field holds c
         self.calibration.setValue(cal["factor_mg_cm3_per_hu"])
         self.request_update()
         show_info(

@@ -201,3 +201,31 @@ def test_cli_threshold_rule_and_category_scheme(phantom_files, tmp_path, capsys)
     formula = run_coronary(ct, arteries, CoronarySettings(threshold_rule="kvp_formula"))
     assert formula["settings"]["threshold_hu_used"] == 128
     assert formula["agatston"] == pytest.approx(truth["agatston"])
+
+
+def test_cli_calibration_rois_give_the_threshold_free_measures(phantom_files, tmp_path, capsys):
+    folder, ct, truth = phantom_files
+    cal = truth["calibration"]
+    rois = np.zeros(ct.shape, np.uint8)
+    (y0, y1), (x0, x1) = cal["insert_box_yx"]
+    rois[:, y0:y1, x0:x1] = 1
+    (y0, y1), (x0, x1) = cal["water_box_yx"]
+    rois[:, y0:y1, x0:x1] = 2
+    write(ct.replace(array=rois), tmp_path / "rois.nii.gz")
+    args = ["coronary", str(folder / "ct.nii.gz"), "--arteries", str(folder / "arteries.nii.gz")]
+    assert main([*args, "--calibration-rois", str(tmp_path / "rois.nii.gz")]) == 2
+    assert "--calibration-rho" in capsys.readouterr().err
+    csv_path = tmp_path / "r.csv"
+    code = main(
+        [*args, "--calibration-rois", str(tmp_path / "rois.nii.gz"), "--calibration-rho", "200"]
+        + ["--csv", str(csv_path)]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    # 200 mg HA/cm³ / (250 - 0 HU) = 0.8; the insert is noise-free: SD 0 -> no SWCS
+    assert result["settings"]["calibration_mg_cm3_per_hu"] == pytest.approx(0.8)
+    assert result["settings"]["calibration_insert_hu"] == pytest.approx(250)
+    assert result["integrated_mass_mg"] is not None and result["swcs"] is None
+    assert len(result["mass_regions"]) >= truth["lesion_count"]
+    rows = list(csv.DictReader(csv_path.open()))
+    assert {"integrated_mass_mg", "volume_fraction_mass_mg", "swcs"} <= set(rows[0])
