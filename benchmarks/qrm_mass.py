@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from napari_calcium.calcium import CoronarySettings, run_coronary
-from napari_calcium.calcium.coronary import calibration_from_rois
+from napari_calcium.calcium.coronary import calibration_from_rois, calibration_settings
 from napari_calcium.phantoms.qrm import qrm_ct
 
 TUNED = [
@@ -36,13 +36,7 @@ HELD_OUT = [
 def evaluate(config: dict) -> dict[str, list[float]]:
     ct, labels, rois, truth = qrm_ct(**config)
     cal = calibration_from_rois(ct, rois, truth["calibration"]["rho_mg_cm3"])
-    settings = CoronarySettings(
-        calibration_mg_cm3_per_hu=cal["factor_mg_cm3_per_hu"],
-        calibration_insert_hu=cal["insert_hu"],
-        calibration_insert_sd_hu=cal["insert_sd_hu"],
-        calibration_rho_mg_cm3=cal["rho_ha_mg_cm3"],
-    )
-    result = run_coronary(ct, labels, settings)
+    result = run_coronary(ct, labels, CoronarySettings(**calibration_settings(cal)))
     lesions = {les["id"]: les for les in result["lesions"]}
     errors: dict[str, list[float]] = {}
     for insert in truth["inserts"]:

@@ -117,6 +117,16 @@ def coronary_ct(
     return ct_volume, arteries_volume, _truth(t, min_area_mm2)
 
 
+def calibration_rois(ct: Volume, truth: dict[str, Any]) -> Volume:
+    """The phantom's calibration ROIs on its grid: 1 on the HA insert, 2 on the water insert."""
+    cal = truth["calibration"]
+    rois = np.zeros(ct.shape, np.uint8)
+    for label, key in ((1, "insert_box_yx"), (2, "water_box_yx")):
+        (y0, y1), (x0, x1) = cal[key]
+        rois[:, y0:y1, x0:x1] = label
+    return ct.replace(array=rois, modality="LABELS", units="label")
+
+
 def _lesion_box(lesion: dict[str, Any], t: float) -> tuple[slice, slice, slice]:
     """Array slices ``(z, y, x)`` of a lesion at slice thickness ``t``."""
     cy, cx = TUBES[lesion["artery"]]

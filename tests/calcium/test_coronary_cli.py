@@ -10,7 +10,7 @@ from napari_calcium.calcium import CoronarySettings, run_coronary
 from napari_calcium.cli import main
 from napari_calcium.errors import InputError
 from napari_calcium.io import read, write
-from napari_calcium.phantoms.coronary import coronary_ct
+from napari_calcium.phantoms.coronary import calibration_rois, coronary_ct
 from napari_calcium.volume import Volume
 
 
@@ -205,13 +205,7 @@ def test_cli_threshold_rule_and_category_scheme(phantom_files, tmp_path, capsys)
 
 def test_cli_calibration_rois_give_the_threshold_free_measures(phantom_files, tmp_path, capsys):
     folder, ct, truth = phantom_files
-    cal = truth["calibration"]
-    rois = np.zeros(ct.shape, np.uint8)
-    (y0, y1), (x0, x1) = cal["insert_box_yx"]
-    rois[:, y0:y1, x0:x1] = 1
-    (y0, y1), (x0, x1) = cal["water_box_yx"]
-    rois[:, y0:y1, x0:x1] = 2
-    write(ct.replace(array=rois), tmp_path / "rois.nii.gz")
+    write(calibration_rois(ct, truth), tmp_path / "rois.nii.gz")
     args = ["coronary", str(folder / "ct.nii.gz"), "--arteries", str(folder / "arteries.nii.gz")]
     assert main([*args, "--calibration-rois", str(tmp_path / "rois.nii.gz")]) == 2
     assert "--calibration-rho" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import pytest
 from napari_calcium.calcium import CoronarySettings, measure_coronary, run_coronary
 from napari_calcium.calcium.coronary import calibration_from_rois
 from napari_calcium.errors import InputError
-from napari_calcium.phantoms.coronary import LESIONS, PIXEL_MM, coronary_ct
+from napari_calcium.phantoms.coronary import LESIONS, PIXEL_MM, calibration_rois, coronary_ct
 
 
 def test_truth_is_the_hand_arithmetic():
@@ -81,17 +81,13 @@ def test_bone_and_inserts_never_count():
 def test_calibration_factor_from_the_phantom_inserts():
     ct, _, truth = coronary_ct(noise_hu=10)
     cal = truth["calibration"]
-    rois = np.zeros(ct.shape, np.uint8)
-    (y0, y1), (x0, x1) = cal["insert_box_yx"]
-    rois[:, y0:y1, x0:x1] = 1
-    (y0, y1), (x0, x1) = cal["water_box_yx"]
-    rois[:, y0:y1, x0:x1] = 2
-    got = calibration_from_rois(ct, ct.replace(array=rois), cal["rho_ha_mg_cm3"])
+    rois = calibration_rois(ct, truth)
+    got = calibration_from_rois(ct, rois, cal["rho_ha_mg_cm3"])
     # 200 mg HA/cm³ / (250 HU - 0 HU) = 0.8 mg/cm³ per HU
     assert got["factor_mg_cm3_per_hu"] == pytest.approx(200 / 250)
     assert got["insert_hu"] == 250 and got["water_hu"] == 0
     with pytest.raises(InputError, match="no water ROI"):
-        calibration_from_rois(ct, ct.replace(array=(rois == 1).astype(np.uint8)), 200.0)
+        calibration_from_rois(ct, rois.replace(array=(rois.array == 1).astype(np.uint8)), 200.0)
 
 
 def test_thin_phantom_geometry():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from napari_calcium.calcium import CoronarySettings, run_coronary
-from napari_calcium.calcium.coronary import calibration_from_rois
+from napari_calcium.calcium.coronary import calibration_from_rois, calibration_settings
 from napari_calcium.phantoms.qrm import qrm_ct
 
 CONFIGS = [
@@ -22,13 +22,7 @@ CONFIGS = [
 def scored(config):
     ct, labels, rois, truth = qrm_ct(**config)
     cal = calibration_from_rois(ct, rois, truth["calibration"]["rho_mg_cm3"])
-    settings = CoronarySettings(
-        calibration_mg_cm3_per_hu=cal["factor_mg_cm3_per_hu"],
-        calibration_insert_hu=cal["insert_hu"],
-        calibration_insert_sd_hu=cal["insert_sd_hu"],
-        calibration_rho_mg_cm3=cal["rho_ha_mg_cm3"],
-    )
-    result = run_coronary(ct, labels, settings)
+    result = run_coronary(ct, labels, CoronarySettings(**calibration_settings(cal)))
     matched = []
     for insert in truth["inserts"]:
         x, y = insert["centre_xy_mm"]
