@@ -171,7 +171,12 @@ def main() -> None:
     cut = 2 if args.quick else None
     results = {}
     start = time.perf_counter()
-    for name, cases in (("tuning", head_cases.TUNING), ("held-out", head_cases.HELD_OUT)):
+    head_lists = (
+        ("tuning", head_cases.TUNING),
+        ("held-out (first look)", head_cases.HELD_OUT),
+        ("held-out (fresh)", head_cases.HELD_OUT_FRESH),
+    )
+    for name, cases in head_lists:
         r = head_run(cases[:cut])
         results[f"head CT {name}"] = r
         print(f"head CT, {name} cases:")

@@ -29,6 +29,7 @@ from napari_calcium.vessel.centerline import (
     check_inside,
     cross_sections,
     sample_physical,
+    smooth_points,
     tube_mask,
 )
 from napari_calcium.volume import Volume, require_volumes
@@ -564,6 +565,7 @@ def run_intracranial(
     post_transform=None,
     reference_mm: float | None = None,
     refine_centerline: bool = False,
+    smooth_centerline: bool = True,
     threshold_hu: float = 130.0,
     region_radius_mm: float = 4.5,
     step_mm: float = 0.25,
@@ -590,6 +592,10 @@ def run_intracranial(
         and remodeling; ``None`` picks the proximal normal segment automatically.
     refine_centerline : with an MRI, move the centreline to the lumen centre
         (:func:`~napari_calcium.vessel.wall.refine_centerline`) before measuring.
+    smooth_centerline : estimate the vessel axis from the reader's points with a
+        smoothing spline (:func:`~napari_calcium.vessel.centerline.smooth_points`)
+        rather than interpolating them: arcs, thicknesses and lengths are measured in
+        cross-sections about that axis, which strayed clicks would tilt and shift.
     threshold_hu, region_radius_mm, step_mm, n_angles : calcium detection and
         cross-section sampling (see :func:`find_calcifications`,
         :func:`measure_calcifications`).
@@ -615,7 +621,7 @@ def run_intracranial(
             progress(stage, fraction)
 
     require_volumes(ct=ct, mri=mri, mri_post=mri_post)
-    centerline = Centerline(centerline_mm)
+    centerline = Centerline(smooth_points(centerline_mm) if smooth_centerline else centerline_mm)
     check_inside(ct, centerline, "CT")
     if reference_mm is not None and not 0.0 <= reference_mm <= centerline.length_mm:
         raise InputError(
@@ -718,6 +724,11 @@ def run_intracranial(
         "continuity": "cross-sections holding the component over that length; area CV "
         "over it less half a voxel at each end",
         "lumen_centre": "centreline point of each cross-section",
+        "centerline_smoothing": (
+            "GCV smoothing spline through the reader's points (5 or more points)"
+            if smooth_centerline
+            else "interpolating spline through the reader's points"
+        ),
         "segments": {k: list(v) for k, v in segments.items()},
         "centerline_direction": "first point proximal",
         "centerline_refined_to_lumen": bool(refine_centerline and mri is not None),

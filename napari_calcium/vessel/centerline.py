@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.interpolate import make_interp_spline
+from scipy.interpolate import make_interp_spline, make_smoothing_spline
 from scipy.optimize import brentq
 
 from napari_calcium.errors import InputError
@@ -120,6 +120,26 @@ def check_centerline_points(points_mm) -> np.ndarray:
             f"{MIN_POINT_DISTANCE_MM} mm apart)",
         )
     return pts
+
+
+def smooth_points(points_mm, min_points: int = 5) -> np.ndarray:
+    """The reader's centreline points moved onto a smoothing spline through them.
+
+    Clicked points stray from the vessel axis by a fraction of a millimetre; an
+    interpolating spline through close, strayed points wiggles, and its tangent (the
+    normal of every cross-section) swings by tens of degrees, which widens or narrows
+    the arc a calcification subtends about the centre. A cubic smoothing spline of each
+    coordinate against the chord length, with its smoothing chosen by generalised
+    cross-validation (``scipy.interpolate.make_smoothing_spline``, Woltring's GCV
+    spline), estimates the axis from the points without a chosen tolerance: points on a
+    smooth curve stay where they are, strayed ones move towards the curve. With fewer
+    than ``min_points`` points (GCV needs 5) the points are returned unchanged.
+    """
+    pts = check_centerline_points(points_mm)
+    if len(pts) < max(min_points, 5):
+        return pts
+    chord = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    return make_smoothing_spline(chord, pts)(chord)
 
 
 def check_inside(volume: Volume, centerline: Centerline, name: str = "image") -> None:
