@@ -102,8 +102,9 @@ class CoronarySettings:
         and SD of the HU in a calibration insert and its density (mg HA/cm³), e.g. from
         :func:`calibration_from_rois`; the volume-fraction mass needs the mean and the
         density, the SWCS the mean and SD (MESA used a 100 mg HA/cm³ insert).
-    mass_roi_margin_mm, mass_ring_mm : ROI margin around each labelled region and the
-        width of the background shell of the threshold-free measures (:mod:`.mass`).
+    mass_roi_margin_mm, mass_ring_mm : ROI margin around each labelled region (1.5 mm)
+        and the width of the background shell beyond it (3 mm) of the threshold-free
+        measures (:mod:`.mass`, where the choice is explained).
     artery_names : label value -> artery name; LM, LAD, LCX and RCA count for CAC-DRS N.
     artery_colors : label value -> hex colour for display and reports.
     radiomics : add PyRadiomics features per lesion.
@@ -134,8 +135,8 @@ class CoronarySettings:
     calibration_insert_hu: float | None = None
     calibration_insert_sd_hu: float | None = None
     calibration_rho_mg_cm3: float | None = None
-    mass_roi_margin_mm: float = 1.0
-    mass_ring_mm: float = 2.0
+    mass_roi_margin_mm: float = 1.5
+    mass_ring_mm: float = 3.0
     artery_names: dict[int, str] = field(default_factory=lambda: dict(ARTERY_NAMES))
     artery_colors: dict[int, str] = field(default_factory=lambda: dict(ARTERY_COLORS))
     radiomics: bool = False
