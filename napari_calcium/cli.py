@@ -290,10 +290,22 @@ def add_coronary(sub) -> None:
         "--calibration-insert-sd-hu", type=float, help="HU standard deviation in the insert (SWCS)"
     )
     p.add_argument("--radiomics", action="store_true", help="add PyRadiomics features per lesion")
-    p.add_argument(
+    hu = p.add_mutually_exclusive_group()
+    hu.add_argument(
+        "--hu-check",
+        choices=["air", "cropped", "off"],
+        default="air",
+        help="how the CT is checked to be in HU: air (default) refuses a CT whose minimum "
+        "is above -200 HU; cropped takes a CT in HU cropped inside the body (no air) when "
+        ">= 5 %% of its voxels are at -150..150 HU, more than at 874..1174 (raw values), and "
+        "99 %% within -1100..3100 HU; off checks nothing",
+    )
+    hu.add_argument(
         "--no-hu-check",
-        action="store_true",
-        help="accept a CT whose minimum is above -200 HU (a HU image cropped to exclude air)",
+        dest="hu_check",
+        action="store_const",
+        const="off",
+        help="the same as --hu-check off",
     )
     p.add_argument(
         "--allow-contrast",
@@ -375,7 +387,7 @@ def run_coronary_command(args) -> int:
         category_scheme=args.category_scheme,
         **calibration,
         radiomics=args.radiomics,
-        hu_check=not args.no_hu_check,
+        hu_check=args.hu_check,
         allow_contrast=args.allow_contrast,
         count_implausible=args.count_implausible,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari_calcium.calcium.coronary import LESION_KEYS
+from napari_calcium.calcium.mass import MEASURES as THRESHOLD_FREE_KEYS
 from napari_calcium.io.atomic import atomic_file
 
 
@@ -23,8 +24,6 @@ def atomic_write_text(path: Path, text: str) -> Path:
 #: :func:`~napari_calcium.calcium.run_coronary` with the centroid split into x, y, z.
 CENTROID_COLUMNS = ("centroid_x_mm", "centroid_y_mm", "centroid_z_mm")
 CORONARY_LESION_COLUMNS = ("lesion_id", *LESION_KEYS[1:-1], *CENTROID_COLUMNS, "counted", "flags")
-#: Threshold-free measures (``calcium.mass``), per artery and in total.
-THRESHOLD_FREE_KEYS = ("integrated_mass_mg", "volume_fraction_mass_mg", "swcs")
 
 
 def coronary_lesion_rows(report: dict) -> list[dict]:

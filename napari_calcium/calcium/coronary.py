@@ -71,6 +71,17 @@ SLICE_MODES = ("resample3mm", "native")
 THRESHOLD_RULES = ("fixed", "kvp_formula")
 #: Below this minimum a CT is not taken to be in HU (air is -1000 HU).
 HU_MINIMUM_CHECK = -200.0
+#: The HU checks of ``CoronarySettings.hu_check`` and the rule each applies
+#: (:func:`check_ct_in_hu`; the bands are those of :func:`napari_calcium.io.images.hu_fractions`).
+HU_CHECKS: dict[str, str] = {
+    "air": "a CT in HU holds air: refused when its minimum is above -200 HU or its values "
+    "are unsigned (raw stored values without the DICOM rescale)",
+    "cropped": "a CT in HU cropped inside the body needs no air: refused unless at least "
+    "5 % of its voxels are fat, water or soft tissue (-150..150 HU), more than lie at "
+    "874..1174 (soft tissue in raw stored values, HU + 1024), and 99 % lie within "
+    "-1100..3100 HU (a padding value below -1100 set aside)",
+    "off": "no check: the caller vouches that the values are HU",
+}
 
 
 @dataclass(frozen=True)
@@ -108,8 +119,10 @@ class CoronarySettings:
     artery_names : label value -> artery name; LM, LAD, LCX and RCA count for CAC-DRS N.
     artery_colors : label value -> hex colour for display and reports.
     radiomics : add PyRadiomics features per lesion.
-    hu_check : refuse a CT whose minimum is above -200 HU (not in HU); turn off only
-        for a CT in HU that holds no air.
+    hu_check : how the CT is checked to be in HU (:data:`HU_CHECKS`): ``"air"``
+        (default; ``True``) refuses a CT whose minimum is above -200 HU; ``"cropped"``
+        takes a CT in HU cropped inside the body (no air) and checks its soft tissue
+        instead; ``"off"`` (``False``) checks nothing.
     contrast_check : look for an iodine-enhanced blood pool
         (:func:`napari_calcium.calcium.safety.blood_pool`) and refuse to score it.
     allow_contrast : score a contrast CT anyway (with a warning in the result).
@@ -140,7 +153,7 @@ class CoronarySettings:
     artery_names: dict[int, str] = field(default_factory=lambda: dict(ARTERY_NAMES))
     artery_colors: dict[int, str] = field(default_factory=lambda: dict(ARTERY_COLORS))
     radiomics: bool = False
-    hu_check: bool = True
+    hu_check: str = "air"
     contrast_check: bool = True
     allow_contrast: bool = False
     max_lesion_volume_mm3: float = 1500.0
@@ -149,6 +162,12 @@ class CoronarySettings:
     count_implausible: bool = False
 
     def __post_init__(self):
+        if isinstance(self.hu_check, bool):  # True / False before the check had a rule
+            object.__setattr__(self, "hu_check", "air" if self.hu_check else "off")
+        if self.hu_check not in HU_CHECKS:
+            raise InputError(
+                f"HU check {self.hu_check!r} is unknown", f"use one of {', '.join(HU_CHECKS)}"
+            )
         if self.slice_mode not in SLICE_MODES:
             raise InputError(
                 f"slice mode {self.slice_mode!r} is unknown",
@@ -263,24 +282,47 @@ def artery_colors_for(names: dict[int, str]) -> dict[int, str]:
     return {code: main.get(name) or next(extra) for code, name in names.items()}
 
 
-def check_ct_in_hu(ct: Volume, minimum_below_hu: float = HU_MINIMUM_CHECK) -> None:
-    """Refuse a CT whose values are not Hounsfield units.
+def check_ct_in_hu(ct: Volume, rule: str = "air") -> None:
+    """Refuse a CT whose values are not Hounsfield units, by ``rule`` (:data:`HU_CHECKS`).
 
-    A CT in HU holds air near -1000 HU; stored values that never go below
-    ``minimum_below_hu`` (-200), such as unsigned raw values starting at 0, mean the
-    DICOM rescale (slope/intercept) was not applied.
+    ``"air"``: a CT in HU holds air near -1000 HU; stored values that never go below
+    :data:`HU_MINIMUM_CHECK` (-200), such as unsigned raw values starting at 0, mean the
+    DICOM rescale (slope/intercept) was not applied. ``"cropped"``: a region cropped
+    inside the body holds no air, so its soft tissue is checked instead
+    (:func:`~napari_calcium.io.images.hu_evidence` without the air band). ``"off"``:
+    nothing is checked.
     """
+    from napari_calcium.io import images
+
     array = np.asarray(ct.array)
     if array.size == 0:
         raise InputError("the CT is empty")
+    if rule == "off":
+        return
+    if rule == "cropped":
+        if images.hu_evidence(array, require_air=False) is not None:
+            return
+        fractions = images.hu_fractions(array) or dict.fromkeys(
+            ("soft_tissue", "raw_soft_tissue", "plausible"), 0.0
+        )
+        raise InputError(
+            "the CT does not look like Hounsfield units cropped inside the body: "
+            f"{fractions['soft_tissue']:.1%} of its voxels are fat, water or soft tissue "
+            f"(-150..150 HU; at least {images.MIN_SOFT_TISSUE_FRACTION:.0%} needed, and more "
+            f"than the {fractions['raw_soft_tissue']:.1%} at 874..1174, soft tissue in raw "
+            f"stored values) and {fractions['plausible']:.1%} lie within -1100..3100 HU "
+            f"({images.MIN_PLAUSIBLE_FRACTION:.0%} needed)",
+            "apply the DICOM rescale slope/intercept or export the CT in HU; if the values "
+            "are HU, turn the check off (--hu-check off, hu_check='off')",
+        )
     minimum = float(array.min())
-    if np.issubdtype(array.dtype, np.unsignedinteger) or minimum > minimum_below_hu:
+    if np.issubdtype(array.dtype, np.unsignedinteger) or minimum > HU_MINIMUM_CHECK:
         raise InputError(
             f"the CT does not look like Hounsfield units: its minimum is {minimum:g} "
             f"({array.dtype}), but air in HU is about -1000",
             "apply the DICOM rescale slope/intercept (read the DICOM series with "
-            "napari-calcium) or export the CT in HU; for a CT in HU cropped to exclude all "
-            "air, turn the check off (--no-hu-check, hu_check=False)",
+            "napari-calcium) or export the CT in HU; for a CT in HU cropped inside the body "
+            "(no air), check its soft tissue instead (--hu-check cropped, hu_check='cropped')",
         )
 
 
@@ -490,8 +532,7 @@ def measure_coronary(
         settings = CoronarySettings.from_dict(settings)
     settings = settings or CoronarySettings()
     warnings: list[str] = []
-    if settings.hu_check:
-        check_ct_in_hu(ct)
+    check_ct_in_hu(ct, settings.hu_check)
     if arteries is not None:
         check_same_grid(ct, arteries)
     contrast = _check_contrast(ct, settings, warnings)
@@ -998,6 +1039,7 @@ def _settings_record(settings, ct, scoring_ct, **derived) -> dict[str, Any]:
             "weight_edges_hu_used": list(derived["edges_hu"]),
             "weight_one_hu_used": derived["weight_one_hu"],
             "threshold_comparison": ">=" if settings.inclusive_threshold else ">",
+            "hu_check_rule": HU_CHECKS[settings.hu_check],
             "min_area_rule": ">=",
             "peak_rule": "peak HU per lesion per slice",
             "straddling_rule": "slice-lesions are split by artery label; each part has "

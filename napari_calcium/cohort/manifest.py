@@ -182,7 +182,13 @@ ANALYSES: dict[str, Analysis] = {
                 Column("calibration_insert_hu", FLOAT, help="mean HU of the calibration insert"),
                 _positive("calibration_insert_sd_hu", "HU SD in the calibration insert"),
                 Column("radiomics", FLAG, help="PyRadiomics features per lesion"),
-                Column("no_hu_check", FLAG, help="accept a HU image cropped to exclude air"),
+                Column(
+                    "hu_check",
+                    CHOICE,
+                    choices=("air", "cropped", "off"),
+                    help="HU check of the CT: air (default), cropped (a CT in HU cropped "
+                    "inside the body), off",
+                ),
                 _path("heart", help="heart mask: lesions outside it are flagged, not counted"),
                 Column(
                     "allow_contrast",

@@ -61,6 +61,9 @@ def read_image_file(path, modality: str | None = None) -> Volume:
 HU_PLAUSIBLE = (-1100.0, 3100.0)
 HU_AIR = (-1100.0, -500.0)
 HU_SOFT_TISSUE = (-150.0, 150.0)
+#: Where fat, water and soft tissue fall in raw stored values without the usual DICOM
+#: rescale intercept of -1024 (the soft-tissue band + 1024).
+RAW_SOFT_TISSUE = (874.0, 1174.0)
 #: Smallest fractions of voxels: air (or lung), soft tissue / water, and values in the
 #: plausible HU range once a padding value is set aside.
 MIN_AIR_FRACTION = 0.005
@@ -68,21 +71,14 @@ MIN_SOFT_TISSUE_FRACTION = 0.05
 MIN_PLAUSIBLE_FRACTION = 0.99
 
 
-def hu_evidence(array, max_samples: int = 2_000_000) -> str | None:
-    """Why ``array`` looks like a CT in Hounsfield units, or ``None`` when it does not.
+def hu_fractions(array, max_samples: int = 2_000_000) -> dict[str, float] | None:
+    """Fractions of voxels in the Hounsfield-unit bands, on a subsample.
 
-    NIfTI, NRRD and MHA carry no modality, so a CT saved in one would open as an
-    unknown image (no HU, no CT window). The HU scale is physical: air is -1000 HU,
-    water 0, soft tissue and blood 20-60 HU. An image counts as a CT in HU when, on a
-    subsample, at least ``MIN_AIR_FRACTION`` of the voxels are air or lung
-    (-1100..-500 HU), at least ``MIN_SOFT_TISSUE_FRACTION`` are fat, water or soft
-    tissue (-150..150 HU), and ``MIN_PLAUSIBLE_FRACTION`` lie within -1100..3100 HU
-    once a padding value below -1100 (e.g. -2048 or -3024 outside the scanner's
-    field of view, always the image minimum) is set aside. Magnitude MR and
-    ultrasound have no values near -1000, label maps neither, and a phase image
-    spreads evenly beyond 3100. Not recognised: a CT holding no air (cropped inside
-    the body) and raw stored values without the rescale (air near 0); read those with
-    an explicit modality.
+    ``air`` (air or lung, -1100..-500 HU), ``soft_tissue`` (fat, water or soft tissue,
+    -150..150 HU), ``plausible`` (-1100..3100 HU) and ``raw_soft_tissue`` (874..1174,
+    where soft tissue lies in raw stored values), once a padding value below -1100
+    (e.g. -2048 or -3024 outside the scanner's field of view, always the image
+    minimum) is set aside. ``None`` for an empty or non-numeric array.
     """
     import numpy as np
 
@@ -103,18 +99,49 @@ def hu_evidence(array, max_samples: int = 2_000_000) -> str | None:
     def fraction(band):
         return float(np.mean((sample >= band[0]) & (sample <= band[1])))
 
-    air, soft, plausible = fraction(HU_AIR), fraction(HU_SOFT_TISSUE), fraction(HU_PLAUSIBLE)
+    return {
+        "air": fraction(HU_AIR),
+        "soft_tissue": fraction(HU_SOFT_TISSUE),
+        "plausible": fraction(HU_PLAUSIBLE),
+        "raw_soft_tissue": fraction(RAW_SOFT_TISSUE),
+    }
+
+
+def hu_evidence(array, max_samples: int = 2_000_000, require_air: bool = True) -> str | None:
+    """Why ``array`` looks like a CT in Hounsfield units, or ``None`` when it does not.
+
+    NIfTI, NRRD and MHA carry no modality, so a CT saved in one would open as an
+    unknown image (no HU, no CT window). The HU scale is physical: air is -1000 HU,
+    water 0, soft tissue and blood 20-60 HU. An image counts as a CT in HU when, on a
+    subsample (:func:`hu_fractions`), at least ``MIN_AIR_FRACTION`` of the voxels are
+    air or lung (-1100..-500 HU), at least ``MIN_SOFT_TISSUE_FRACTION`` are fat, water
+    or soft tissue (-150..150 HU), and ``MIN_PLAUSIBLE_FRACTION`` lie within
+    -1100..3100 HU once a padding value is set aside. Magnitude MR and ultrasound have
+    no values near -1000, label maps neither, and a phase image spreads evenly beyond
+    3100. Not recognised: a CT holding no air (cropped inside the body) and raw stored
+    values without the rescale (air near 0); read those with an explicit modality.
+    ``require_air=False`` drops the air band, for a CT known to be cropped inside the
+    body, and asks instead that more voxels lie in the soft-tissue band than where soft
+    tissue lies in raw stored values (874..1174): raw values, whose air near 0 falls in
+    the soft-tissue band, still fail.
+    """
+    fractions = hu_fractions(array, max_samples)
+    if fractions is None:
+        return None
+    air, soft, plausible = fractions["air"], fractions["soft_tissue"], fractions["plausible"]
     if (
-        air < MIN_AIR_FRACTION
+        (require_air and air < MIN_AIR_FRACTION)
+        or (not require_air and soft <= fractions["raw_soft_tissue"])
         or soft < MIN_SOFT_TISSUE_FRACTION
         or plausible < MIN_PLAUSIBLE_FRACTION
     ):
         return None
-    return (
-        f"its values are Hounsfield units ({air:.1%} air or lung at -1100..-500, "
-        f"{soft:.0%} fat, water or soft tissue at -150..150, "
-        f"{plausible:.1%} within -1100..3100)"
-    )
+    bands = [f"{air:.1%} air or lung at -1100..-500"] if require_air else []
+    bands += [
+        f"{soft:.0%} fat, water or soft tissue at -150..150",
+        f"{plausible:.1%} within -1100..3100",
+    ]
+    return f"its values are Hounsfield units ({', '.join(bands)})"
 
 
 def _check_nifti_complete(path: Path) -> None:

@@ -269,8 +269,8 @@ def lesion_mass_mg(volume_mm3, mean_hu, calibration_mg_cm3_per_hu: float):
 SWCS_KERNEL = np.array([[0.0, 0.2, 0.0], [0.2, 0.2, 0.2], [0.0, 0.2, 0.0]])
 
 
-def integrated_object_voxels(sum_hu: float, n_voxels: float, background_hu, object_hu) -> float:
-    """Number of pure-object voxels in a region by integrated intensity.
+def integrated_mass_mg(hu, voxel_mm3, background_hu: float, calibration_mg_cm3_per_hu: float):
+    """Integrated-intensity calcium mass (mg) of the voxels of a region.
 
     A region of ``N`` voxels holding ``N_obj`` voxels of pure object (intensity
     ``S_obj``) in background (``S_bkg``) integrates to ``I = N_obj S_obj +
@@ -278,25 +278,12 @@ def integrated_object_voxels(sum_hu: float, n_voxels: float, background_hu, obje
     volume and zero-mean noise do not change ``I`` (Molloi group, "Integrated
     intensity-based technique for coronary artery calcium mass measurement: a phantom
     study", Med Phys 2023, DOI 10.1002/mp.16326; formula as in MolloiLab/CalciumScoring.jl
-    ``src/integrated.jl``; [R] for the paper's wording).
-    """
-    if not object_hu > background_hu:
-        raise ValueError(
-            f"object ({object_hu} HU) must be brighter than background ({background_hu} HU)"
-        )
-    return (float(sum_hu) - float(n_voxels) * float(background_hu)) / (
-        float(object_hu) - float(background_hu)
-    )
-
-
-def integrated_mass_mg(hu, voxel_mm3, background_hu: float, calibration_mg_cm3_per_hu: float):
-    """Integrated-intensity calcium mass (mg) of the voxels of a region.
-
-    :func:`integrated_object_voxels` with the object intensity on the calibration line
-    ``S(rho) = S_bkg + rho / c`` (``c`` in mg HA/cm³ per HU, :func:`mass_calibration_factor`)
-    anchored at the local background: ``m = rho V_voxel N_obj = c x sum(v_i (HU_i -
-    S_bkg))``, whatever ``rho``. No threshold: calcium below 130 HU counts, and so does
-    the partial-volume rim. Returns one value per voxel (sum them per lesion).
+    ``src/integrated.jl``; [R] for the paper's wording). With the object intensity on
+    the calibration line ``S(rho) = S_bkg + rho / c`` (``c`` in mg HA/cm³ per HU,
+    :func:`mass_calibration_factor`) anchored at the local background, the mass is
+    ``m = rho V_voxel N_obj = c x sum(v_i (HU_i - S_bkg))``, whatever ``rho``. No
+    threshold: calcium below 130 HU counts, and so does the partial-volume rim. Returns
+    one value per voxel (sum them per lesion).
     """
     hu = np.asarray(hu, dtype=float)
     volume_cm3 = np.asarray(voxel_mm3, dtype=float) / 1000.0

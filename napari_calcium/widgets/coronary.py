@@ -59,7 +59,7 @@ from napari_calcium.calcium.coronary import (
     measure_coronary,
 )
 from napari_calcium.errors import InputError
-from napari_calcium.report import coronary_lesion_rows
+from napari_calcium.report import THRESHOLD_FREE_KEYS, coronary_lesion_rows
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
 
@@ -79,8 +79,6 @@ SUMMARY_COLUMNS = (
     "SWCS",
     "lesions",
 )
-#: Threshold-free measures shown after the mass (``calcium.mass``).
-THRESHOLD_FREE_KEYS = ("integrated_mass_mg", "volume_fraction_mass_mg", "swcs")
 LESION_COLUMNS = ("id", "artery", "Agatston", "volume (mm³)", "peak (HU)", "counted")
 #: Modes in which a click on the canvas edits the selected layer instead of assigning.
 EDITING_MODES = {"paint", "erase", "fill", "polygon", "pick", "add", "select", "direct"}

@@ -103,13 +103,52 @@ def test_ct_not_in_hu_is_refused(tmp_path, capsys):
     signed = volume.replace(array=raw.astype(np.int16) - 24)  # min -24 > -200
     with pytest.raises(InputError, match="minimum is -24"):
         run_coronary(signed, None)
-    # a HU image cropped to exclude all air can be scored once the check is turned off
+    # turned off (False, as before the check had a rule, is "off"), nothing is checked
     scored = run_coronary(signed, None, CoronarySettings(hu_check=False))
     assert scored["unassigned"]["lesions"] == 1
+    assert scored["settings"]["hu_check"] == "off"
     write(volume, tmp_path / "raw.nii.gz")
     assert main(["coronary", str(tmp_path / "raw.nii.gz")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Hounsfield" in err and "Traceback" not in err
+    assert "--hu-check cropped" in err
+    with pytest.raises(InputError, match="HU check 'maybe' is unknown"):
+        CoronarySettings(hu_check="maybe")
+
+
+def test_a_cropped_ct_in_hu_is_scored_and_raw_values_are_still_refused(tmp_path, capsys):
+    ct, arteries, truth = coronary_ct(3.0)
+    # the heart region of the phantom around the LAD: 40 HU heart and artery, both LAD
+    # lesions (450 HU, 6 x 5 px of 0.2025 mm² over two 3-mm slabs: 6.075 x 4 x 2 = 48.6;
+    # 160 HU, 3 x 3 px over one slab: 1.8225 x 1)
+    crop = (slice(None), slice(20, 50), slice(60, 100))
+    cropped = ct.replace(array=np.asarray(ct.array)[crop])
+    labels = arteries.replace(array=np.asarray(arteries.array)[crop])
+    assert float(np.min(cropped.array)) > -200  # no air: the default check refuses it
+    with pytest.raises(InputError, match="hu_check='cropped'"):
+        run_coronary(cropped, labels)
+    result = run_coronary(cropped, labels, CoronarySettings(hu_check="cropped"))
+    assert result["per_artery"]["LAD"]["agatston"] == pytest.approx(48.6 + 1.8225)
+    assert truth["per_artery"]["LAD"]["agatston"] == pytest.approx(48.6 + 1.8225)
+    assert result["settings"]["hu_check"] == "cropped"
+    assert "cropped inside the body" in result["settings"]["hu_check_rule"]
+    # raw stored values (HU + 1024, unsigned), cropped or whole, fail the cropped rule: their
+    # soft tissue lies at 874..1174 and the whole scan's air near 0
+    for raw in (cropped, ct):
+        stored = raw.replace(array=(np.asarray(raw.array) + 1024).astype(np.uint16))
+        with pytest.raises(InputError, match="cropped inside the body"):
+            run_coronary(stored, None, CoronarySettings(hu_check="cropped"))
+    write(cropped, tmp_path / "crop.nii.gz")
+    write(labels, tmp_path / "crop_arteries.nii.gz")
+    args = ["coronary", str(tmp_path / "crop.nii.gz"), "--arteries"]
+    args += [str(tmp_path / "crop_arteries.nii.gz"), "--json", str(tmp_path / "r.json")]
+    assert main(args) == 2
+    assert main([*args, "--hu-check", "cropped"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["settings"]["hu_check"] == "cropped"
+    with pytest.raises(SystemExit) as exit_info:  # argparse: one HU check at a time
+        main([*args, "--hu-check", "cropped", "--no-hu-check"])
+    assert exit_info.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
 
 
 def test_arteries_on_another_grid_are_refused(phantom_files, tmp_path, capsys):

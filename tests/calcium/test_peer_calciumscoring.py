@@ -3,8 +3,8 @@
 Each test names the peer file it comes from (``test/agatston.jl``,
 ``test/integrated.jl``, ``test/volume_fraction.jl``, ``test/spatially_weighted.jl``)
 and holds the peer's literal inputs and expected values. The peer's arrays are
-``(x, y, z)`` with z last; here they are ``(z, y, x)``. Its arrays hold no air, so the
-HU check is turned off (``hu_check=False``), which is how a cropped CT in HU is scored.
+``(x, y, z)`` with z last; here they are ``(z, y, x)``. Its arrays hold no air: they are
+scored as a CT in HU cropped inside the body (``hu_check="cropped"``).
 """
 
 import numpy as np
@@ -30,7 +30,7 @@ def test_agatston_volume_and_mass():
     vol = np.concatenate([np.ones((4, 2, 2)), np.zeros((4, 2, 2))], axis=1) * 400
     ct, arteries = peer_volume(vol)
     settings = CoronarySettings(
-        slice_mode="native", hu_check=False, calibration_mg_cm3_per_hu=0.75
+        slice_mode="native", hu_check="cropped", calibration_mg_cm3_per_hu=0.75
     )
     result = run_coronary(ct, arteries, settings)
     # the peer sums area x weight over the slices without the increment / 3 mm factor
@@ -44,7 +44,7 @@ def test_agatston_volume_and_mass():
 def test_agatston_of_zeros():
     # test/agatston.jl: score(zeros(3, 3, 3), ...) == (0, 0, 0)
     ct, arteries = peer_volume(np.zeros((3, 3, 3)))
-    settings = CoronarySettings(hu_check=False, calibration_mg_cm3_per_hu=0.75)
+    settings = CoronarySettings(hu_check="cropped", calibration_mg_cm3_per_hu=0.75)
     result = run_coronary(ct, arteries, settings)
     assert (result["agatston"], result["volume_mm3"], result["mass_mg"]) == (0, 0, 0)
 
@@ -59,7 +59,7 @@ def test_kv_specific_thresholds_give_the_same_score(hu, kvp):
     ct, arteries = peer_volume(vol, kvp=kvp)
     settings = CoronarySettings(
         slice_mode="native",
-        hu_check=False,
+        hu_check="cropped",
         threshold_rule="kvp_formula",
         inclusive_threshold=False,
     )
@@ -76,7 +76,7 @@ def test_kvp_formula_band_counts_in_volume_not_in_agatston():
     array = np.array(ct.array)
     array[1, 4:8, 4:8] = 129
     ct = ct.replace(array=array)
-    settings = CoronarySettings(threshold_rule="kvp_formula", hu_check=False)
+    settings = CoronarySettings(threshold_rule="kvp_formula", hu_check="cropped")
     result = run_coronary(ct, arteries, settings)
     assert result["settings"]["threshold_hu_used"] == 128
     assert result["settings"]["weight_one_hu_used"] == 130
@@ -85,22 +85,44 @@ def test_kvp_formula_band_counts_in_volume_not_in_agatston():
     assert result["volume_mm3"] == pytest.approx(16 * 0.25 * 3.0)  # 12 mm³
     assert result["slice_lesions"][0]["weight"] == 0
     # the default rule does not see it
-    assert run_coronary(ct, arteries, CoronarySettings(hu_check=False))["lesion_count"] == 0
+    assert run_coronary(ct, arteries, CoronarySettings(hu_check="cropped"))["lesion_count"] == 0
+
+
+def in_a_padded_ct(array_zyx, pad_hu, spacing_mm, pad=12):
+    """The peer's array as one LAD region inside a uniform ``pad_hu`` surround (its ROI is
+    the whole array: the region here, grown by the ROI margin into the surround, which
+    adds nothing since it is at the background). Scored in native mode, on its voxels."""
+    array = np.asarray(array_zyx, dtype=float)
+    padded = np.pad(array, pad, constant_values=pad_hu)
+    labels = np.zeros(padded.shape, np.uint8)
+    labels[(slice(pad, -pad),) * 3] = 2
+    ct = Volume(padded, spacing_mm, modality="CT", units="HU")
+    return ct, ct.replace(array=labels, modality="LABELS")
 
 
 def test_integrated_intensity():
     # test/integrated.jl: a 4 x 4 slice with a 2 x 2 core of 800 in -1024, twice along z;
-    # S_Bkg = -1024, S_Obj = 800 -> 8 object voxels; volume 8 x 0.5³ = 1; mass x rho 10 = 10
+    # S_Bkg = -1024, S_Obj = 800: N_obj = (I - N S_Bkg) / (S_Obj - S_Bkg) = 8 object voxels,
+    # volume 8 x 0.5³ = 1 (mm³), mass x rho 10 (mg/mm³) = 10 (mg)
     v1 = np.full((4, 4), -1024.0)
     v1[1:3, 1:3] = 800
     vol = np.stack([v1, v1])
-    n_obj = score.integrated_object_voxels(vol.sum(), vol.size, -1024, 800)
-    assert n_obj == 8
-    assert n_obj * 0.5**3 == 1.0
-    # the same mass from the calibration factor: rho = 10 mg/mm³ = 10000 mg/cm³ at
-    # 800 - (-1024) = 1824 HU above background -> c = 10000 / 1824 mg/cm³ per HU
-    per_voxel = score.integrated_mass_mg(vol, 0.5**3, -1024, 10000 / 1824)
-    assert per_voxel.sum() == pytest.approx(8 * 0.5**3 * 10)
+    # here the object density enters through c = rho / (S_Obj - S_Bkg):
+    # 10 mg/mm³ = 10000 mg/cm³ over 1824 HU
+    c = 10000 / 1824
+    mass_mg = score.integrated_mass_mg(vol, 0.5**3, -1024, c).sum()
+    assert mass_mg == pytest.approx(10.0)
+    assert mass_mg / (10 * 0.5**3) == pytest.approx(8)  # N_obj
+    assert mass_mg / 10 == pytest.approx(1.0)  # object volume (mm³)
+    # the whole pipeline: the array as a labelled region in -1024 HU, the background
+    # measured in the shell around it (exactly -1024): the same 10 mg
+    ct, arteries = in_a_padded_ct(vol, -1024.0, (0.5, 0.5, 0.5))
+    settings = CoronarySettings(slice_mode="native", calibration_mg_cm3_per_hu=c)
+    result = run_coronary(ct, arteries, settings)
+    (region,) = result["mass_regions"]
+    assert region["background_hu"] == -1024
+    assert result["integrated_mass_mg"] == pytest.approx(10.0)
+    assert result["per_artery"]["LAD"]["integrated_mass_mg"] == pytest.approx(10.0)
 
 
 def test_volume_fraction():
@@ -108,11 +130,26 @@ def test_volume_fraction():
     vol = np.array([[400, 300], [200, 100], [0, 0]])
     fractions = score.calcium_fraction(vol, 100, 400)
     assert fractions.sum() == pytest.approx(4 / 3)  # 1 + 2/3 + 1/3 + 0 - 1/3 - 1/3
-    assert score.calcium_fraction(np.stack([vol, vol]), 100, 400).sum() == pytest.approx(8 / 3)
     # voxel size 0.5 and density 1.5 (mg/mm³ = 1500 mg/cm³): s3 = s1 x 0.5 x 1.5 = 1 mg
     mass = score.volume_fraction_mass_mg(vol, 0.5, 100, 400, 1500)
     assert mass.sum() == pytest.approx(4 / 3 * 0.5 * 1.5)
+    # 3-D: the slice twice along z: s1 = 8/3, s3 = 8/3 x 0.5 x 1.5 = 2 mg
+    assert score.calcium_fraction(np.stack([vol, vol]), 100, 400).sum() == pytest.approx(8 / 3)
+    mass_3d = score.volume_fraction_mass_mg(np.stack([vol, vol]), 0.5, 100, 400, 1500)
+    assert mass_3d.sum() == pytest.approx(2.0)
     assert score.calcium_fraction(np.zeros((3, 3)), 0, 400).sum() == 0
+    # the whole pipeline: the 3-D array as a labelled region in 100 HU tissue (the shell's
+    # mean is the peer's hu_heart_tissue), 0.5 mm³ voxels, insert 400 HU of 1500 mg/cm³
+    ct, arteries = in_a_padded_ct(np.stack([vol, vol]), 100.0, (0.5, 1.0, 1.0))
+    settings = CoronarySettings(
+        slice_mode="native",
+        hu_check="cropped",
+        calibration_insert_hu=400,
+        calibration_rho_mg_cm3=1500,
+    )
+    result = run_coronary(ct, arteries, settings)
+    assert result["mass_regions"][0]["background_hu"] == 100
+    assert result["volume_fraction_mass_mg"] == pytest.approx(2.0)
 
 
 SWCS_2D = [

@@ -531,3 +531,38 @@ def test_heart_and_allow_contrast_columns_are_checked_and_run(tmp_path):
         read_manifest(bad)
     assert "line 2: heart 'absent.nii.gz' not found" in str(info.value)
     assert "line 3: allow_contrast 'maybe' is not true/false" in str(info.value)
+
+
+def test_threshold_free_measures_reach_the_cohort_tables(tmp_path):
+    """A coronary row with calibration ROIs: the integrated and volume-fraction mass and
+    the SWCS are columns of subjects.csv (total and per artery) and of lesions.csv; on the
+    QRM-like insert phantom the totals are within 2 % of the designed masses."""
+    from napari_calcium.phantoms.qrm import qrm_ct
+
+    ct, labels, rois, truth = qrm_ct()
+    for name, volume in (("ct", ct), ("labels", labels), ("rois", rois)):
+        write(volume, tmp_path / f"{name}.nii.gz")
+    row = {
+        "subject_id": "qrm",
+        "analysis": "coronary",
+        "ct": "ct.nii.gz",
+        "arteries": "labels.nii.gz",
+        "calibration_rois": "rois.nii.gz",
+        "calibration_rho": "200",
+    }
+    (subject,) = read_manifest(write_manifest([row], tmp_path / "m.csv"))
+    run_subject(subject, str(tmp_path / "out"))
+    record = json.loads(subject_json_path(tmp_path / "out", "qrm").read_text())
+    assert record["status"] == "ok", record.get("error")
+    subjects, lesions, _ = tables([record])
+    designed = sum(insert["mass_mg"] for insert in truth["inserts"])
+    for key in ("integrated_mass_mg", "volume_fraction_mass_mg"):
+        assert subjects.loc[0, key] == pytest.approx(designed, rel=0.02)
+        for code, name in {1: "LM", 2: "LAD", 3: "LCX", 4: "RCA"}.items():
+            mine = [i["mass_mg"] for i in truth["inserts"] if i["artery_label"] == code]
+            # per artery, the 1-mm inserts' noise weighs more: 4 %
+            assert subjects.loc[0, f"per_artery_{name}_{key}"] == pytest.approx(
+                sum(mine), rel=0.04
+            )
+        assert lesions[key].notna().all()
+    assert subjects.loc[0, "swcs"] > 0 and "swcs" in lesions.columns

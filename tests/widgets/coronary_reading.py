@@ -27,13 +27,10 @@ def lesion_world(truth, artery, hu):
     return np.asarray(lesion["centroid_mm"][::-1])
 
 
-@pytest.fixture
-def scoring(make_napari_viewer, qtbot):
-    """A viewer with the 3-mm phantom CT and the docked widget, candidates shown and
-    the first scoring (nothing assigned yet) done."""
-    viewer = make_napari_viewer()
-    ct, arteries, truth = coronary_ct(3.0)
-    data, kwargs, _ = image_tuple(ct, "phantom CT")
+def open_in_widget(viewer, qtbot, ct, name: str) -> CoronaryWidget:
+    """Add ``ct`` to the viewer, dock the widget, show the candidates and wait for the
+    first scoring (nothing assigned yet)."""
+    data, kwargs, _ = image_tuple(ct, name)
     viewer.add_image(data, **kwargs)
     widget = CoronaryWidget(viewer)
     viewer.window.add_dock_widget(widget)
@@ -41,4 +38,14 @@ def scoring(make_napari_viewer, qtbot):
         widget.show_candidates()
     with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
         pass
+    return widget
+
+
+@pytest.fixture
+def scoring(make_napari_viewer, qtbot):
+    """A viewer with the 3-mm phantom CT and the docked widget, candidates shown and
+    the first scoring (nothing assigned yet) done."""
+    viewer = make_napari_viewer()
+    ct, arteries, truth = coronary_ct(3.0)
+    widget = open_in_widget(viewer, qtbot, ct, "phantom CT")
     return viewer, widget, ct, arteries, truth

@@ -6,13 +6,21 @@ from napari.utils.colormaps.standardize_color import transform_color
 
 from napari_calcium.calcium.coronary import ARTERY_COLORS, EXTRA_COLORS
 from napari_calcium.phantoms.coronary import PIXEL_MM
+from napari_calcium.phantoms.qrm import qrm_ct
 from napari_calcium.widgets.coronary import (
     ARTERIES,
     CALIBRATION,
     CANDIDATES,
     LESIONS,
+    SUMMARY_COLUMNS,
 )
-from tests.widgets.coronary_reading import TIMEOUT_MS, lesion_world, reported, summary
+from tests.widgets.coronary_reading import (
+    TIMEOUT_MS,
+    lesion_world,
+    open_in_widget,
+    reported,
+    summary,
+)
 
 
 def test_assign_two_lesions_by_clicks_then_undo(scoring, qtbot):
@@ -130,3 +138,43 @@ def test_named_branch_is_scored_apart_and_left_out_of_cac_drs_n(scoring, qtbot):
     assert any("calcium in D1 is not counted in CAC-DRS N" in w for w in report["warnings"])
     assert "calcium in D1" in widget.status.text()
     assert widget.report["settings"]["artery_names"]["5"] == "D1"
+
+
+def test_threshold_free_measures_in_the_tables_on_the_insert_phantom(make_napari_viewer, qtbot):
+    """The QRM-like insert phantom: the reader's insert labels painted, the calibration from
+    its rod and resin ROIs; the integrated and volume-fraction mass of the Total row come
+    within 2 % of the designed total (rho x pi r² L summed over the ten inserts)."""
+    viewer = make_napari_viewer()
+    ct, labels, rois, truth = qrm_ct()
+    widget = open_in_widget(viewer, qtbot, ct, "insert phantom")
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS):
+        viewer.layers[ARTERIES].data_setitem(
+            np.nonzero(labels.array), labels.array[labels.array > 0]
+        )
+    widget.calibrate()  # adds the ROI layer: 1 the 200 mg HA/cm³ rod, 2 resin
+    viewer.layers[CALIBRATION].data[...] = rois.array
+    with qtbot.waitSignal(widget.scores_updated, timeout=TIMEOUT_MS) as blocker:
+        widget.calibrate()
+    report = blocker.args[0]
+    assert widget.calibration.value() == pytest.approx(1 / 1.1, rel=0.02)  # 1.1 HU per mg/cm³
+    designed_mg = sum(insert["mass_mg"] for insert in truth["inserts"])
+    # 200 + 400 + 800 mg/cm³ = 1.4 mg/mm³ at each size (5, 3, 1 mm), and 0.04 mg/mm³ x 5 mm
+    assert designed_mg == pytest.approx(
+        1.4 * np.pi * (2.5**2 * 5 + 1.5**2 * 3 + 0.5**2 * 1) + 0.04 * np.pi * 2.5**2 * 5
+    )
+    table = widget.summary
+    total = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "Total")
+    cells = {SUMMARY_COLUMNS[c]: table.item(total, c).text() for c in range(table.columnCount())}
+    for column, key in (
+        ("integrated mass (mg)", "integrated_mass_mg"),
+        ("volume-fraction mass (mg)", "volume_fraction_mass_mg"),
+    ):
+        assert float(cells[column]) == pytest.approx(designed_mg, rel=0.02)
+        assert cells[column] == f"{report[key]:.1f}"
+    assert float(cells["SWCS"]) > 0
+    # the classic threshold mass misses the rims, the 1-mm inserts and the 40 mg one
+    assert float(cells["mass (mg)"]) < 0.95 * designed_mg
+    # the lesion layer's features carry the per-lesion measures
+    features = viewer.layers[LESIONS].features
+    assert {"integrated_mass_mg", "volume_fraction_mass_mg", "swcs"} <= set(features.columns)
+    assert features["integrated_mass_mg"].sum() < report["integrated_mass_mg"]  # 40 mg apart
