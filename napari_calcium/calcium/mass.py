@@ -110,15 +110,16 @@ def region_measures(
     rows = []
     order = np.argsort(region_id, kind="stable")
     bounds = np.searchsorted(region_id[order], np.arange(1, n_regions + 2))
+    region_zyx = np.stack(np.unravel_index(region_index, shape))
+    lesion_zyx = np.stack(np.unravel_index(lesion_index, shape))
     for r in range(1, n_regions + 1):
-        members = region_index[order[bounds[r - 1] : bounds[r]]]
-        zyx = np.stack(np.unravel_index(members, shape))
+        members = order[bounds[r - 1] : bounds[r]]
+        zyx = region_zyx[:, members]
         low = np.maximum(zyx.min(axis=1) - extent, 0)
         high = np.minimum(zyx.max(axis=1) + extent + 1, shape)
         box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
-        flat = np.ravel_multi_index(np.indices(high - low).reshape(3, -1) + low[:, None], shape)
-        crop_regions = _lookup(flat, region_index, region_id).reshape(high - low)
-        crop_lesions = _lookup(flat, lesion_index, lesion_id).reshape(high - low)
+        crop_regions = _crop(region_index, region_zyx, region_id, low, high, shape)
+        crop_lesions = _crop(lesion_index, lesion_zyx, lesion_id, low, high, shape)
         ct = np.asarray(ct_array[box], dtype=float)
         own = crop_regions == r
         others = (crop_regions != 0) & ~own
@@ -209,11 +210,15 @@ def _roi_values(ct, roi, shell, background_hu, calibration: Calibration, active)
             hu, 1.0, background_hu, calibration.insert_hu, calibration.insert_rho_mg_cm3
         )
     if active["swcs"]:
-        weight = np.where(
-            roi, score.swcs_weight(ct, calibration.insert_hu, calibration.insert_sd_hu), 0.0
+        # on the ROI's bounding box: outside the ROI the weights are 0 either way
+        (box,) = ndimage.find_objects(roi.astype(np.uint8))
+        inside = roi[box]
+        weight = np.zeros(inside.shape)
+        weight[inside] = score.swcs_weight(
+            ct[box][inside], calibration.insert_hu, calibration.insert_sd_hu
         )
-        kernel = score.SWCS_KERNEL[None]  # in-plane only, zero outside the ROI
-        values["swcs"] = ndimage.convolve(weight, kernel, mode="constant")[roi]
+        kernel = score.SWCS_KERNEL[None]  # in-plane only
+        values["swcs"] = ndimage.convolve(weight, kernel, mode="constant")[inside]
     return values
 
 
@@ -228,9 +233,16 @@ def _nearest_lesion(crop_lesions, roi, lesion_ids, sampling) -> np.ndarray:
     return crop_lesions[tuple(axis[roi] for axis in nearest)].astype(np.int64)
 
 
-def _lookup(flat: np.ndarray, index: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` at the positions of ``flat`` in the sorted ``index``, 0 where absent."""
-    if index.size == 0:
-        return np.zeros(flat.size, np.int64)
-    pos = np.minimum(np.searchsorted(index, flat), index.size - 1)
-    return np.where(index[pos] == flat, values[pos], 0)
+def _crop(index, zyx, values, low, high, shape) -> np.ndarray:
+    """Dense crop ``[low, high)`` of sparse labels: ``values`` at the sorted flat ``index``.
+
+    The voxels of the crop's slices are one run of ``index`` (C order); of those, the
+    ones inside the crop in-plane are written.
+    """
+    plane = shape[1] * shape[2]
+    first, last = np.searchsorted(index, (low[0] * plane, high[0] * plane))
+    z, y, x = zyx[:, first:last]
+    inside = (y >= low[1]) & (y < high[1]) & (x >= low[2]) & (x < high[2])
+    crop = np.zeros(tuple(high - low), np.int64)
+    crop[z[inside] - low[0], y[inside] - low[1], x[inside] - low[2]] = values[first:last][inside]
+    return crop

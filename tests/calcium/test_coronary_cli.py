@@ -248,10 +248,10 @@ def test_cli_calibration_rois_give_the_threshold_free_measures(phantom_files, tm
     args = ["coronary", str(folder / "ct.nii.gz"), "--arteries", str(folder / "arteries.nii.gz")]
     assert main([*args, "--calibration-rois", str(tmp_path / "rois.nii.gz")]) == 2
     assert "--calibration-rho" in capsys.readouterr().err
-    csv_path = tmp_path / "r.csv"
+    csv_path, html_path = tmp_path / "r.csv", tmp_path / "r.html"
     code = main(
         [*args, "--calibration-rois", str(tmp_path / "rois.nii.gz"), "--calibration-rho", "200"]
-        + ["--csv", str(csv_path)]
+        + ["--csv", str(csv_path), "--html", str(html_path)]
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
@@ -262,3 +262,14 @@ def test_cli_calibration_rois_give_the_threshold_free_measures(phantom_files, tm
     assert len(result["mass_regions"]) >= truth["lesion_count"]
     rows = list(csv.DictReader(csv_path.open()))
     assert {"integrated_mass_mg", "volume_fraction_mass_mg", "swcs"} <= set(rows[0])
+    by_id = {les["id"]: les for les in result["lesions"]}
+    for row in rows:
+        lesion = by_id[int(row["lesion_id"])]
+        assert float(row["integrated_mass_mg"]) == pytest.approx(lesion["integrated_mass_mg"])
+        assert row["swcs"] == ""  # no SWCS without the insert's spread
+    page = html_path.read_text()
+    assert "<th>integrated mass (mg)</th><th>volume-fraction mass (mg)</th><th>SWCS</th>" in page
+    total = page[page.index("<tr class='total'>") :].split("</tr>")[0]
+    for key in ("integrated_mass_mg", "volume_fraction_mass_mg"):
+        assert f"<td>{result[key]:.2f}</td>" in total
+    assert "<td>n/a</td>" in total  # SWCS
