@@ -719,12 +719,15 @@ def add_ivus(sub) -> None:
     p.add_argument(
         "--contours-out", type=Path, metavar="FILE", help="write lumen/EEM borders as JSON"
     )
+    p.add_argument(
+        "--html", type=Path, metavar="OUT.html", help="write a one-page HTML report here"
+    )
     p.set_defaults(func=run_ivus)
 
 
 def run_ivus(args) -> int:
     from napari_calcium.io import read
-    from napari_calcium.report import atomic_write_text
+    from napari_calcium.report import atomic_write_text, ivus_html
     from napari_calcium.vessel.ivus import contours_dict, per_frame_csv
     from napari_calcium.vessel.ivus import run_ivus as analyse
 
@@ -757,6 +760,8 @@ def run_ivus(args) -> int:
         atomic_write_text(Path(args.csv), per_frame_csv(result))
     if args.contours_out is not None:
         write_json(contours_dict(kept[0]), args.contours_out)
+    if args.html is not None:
+        atomic_write_text(Path(args.html), ivus_html(result, volume, kept[0]))
     for message in result["messages"]:
         log.warning(message)
     return 0

@@ -116,6 +116,8 @@ def _ivus(samples: Path, out: Path) -> dict:
         out / "ivus.json",
         "--csv",
         out / "ivus_frames.csv",
+        "--html",
+        out / "ivus.html",
     )
     arcs = [round(lesion["max_arc_deg"]) for lesion in result["lesions"]]
     truth_arcs = [round(lesion["max_arc_deg"]) for lesion in truth["lesions"]]
@@ -125,7 +127,7 @@ def _ivus(samples: Path, out: Path) -> dict:
         f"{result['guidance']['category']}",
         "max_arcs_deg": arcs,
         "truth_max_arcs_deg": truth_arcs,
-        "files": ["ivus.json", "ivus_frames.csv"],
+        "files": ["ivus.json", "ivus_frames.csv", "ivus.html"],
     }
 
 

@@ -3,13 +3,17 @@
 * docs/images/napari-coronary-ct.png: the sample coronary CT scored, for the README;
 * docs/images/widgets/<widget>.png: each widget of the plugin after its run
   (tests/widgets/widget_runs.py, the same runs as the window-size test) in a main window
-  of 1366 x 768, the size of a small laptop screen.
+  of 1366 x 768, the size of a small laptop screen;
+* docs/images/ivus-report.png: the HTML report of the sample IVUS pullback
+  (`napari-calcium ivus ... --html`), rendered by headless Chromium (name: ivus-report).
 
 Run with a display of at least that size:
 `xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/screenshot.py [NAME ...]`
 (no names: every image).
 """
 
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,12 +83,36 @@ def widget_after_run(name, folder):
     viewer.close()
 
 
+def ivus_report(folder, size=(1100, 2800)):
+    from napari_calcium.cli import main as cli
+
+    sample = ROOT / "sample_data" / "ivus"
+    speed = json.loads((sample / "truth.json").read_text())["pullback_speed_mm_s"]
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "ivus.html"
+    args = ["ivus", sample / "pullback.dcm", "--pullback-speed", speed, "--html", page,
+            "--json", folder / "ivus.json"]  # fmt: skip
+    if cli([str(a) for a in args]) != 0:
+        raise RuntimeError("the IVUS analysis of the sample failed")
+    out = IMAGES / "ivus-report.png"
+    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    window = f"--window-size={size[0]},{size[1]}"
+    subprocess.run([*chromium, window, f"--screenshot={out}", page.as_uri()], check=True,
+                   capture_output=True)  # fmt: skip
+    from PIL import Image
+
+    Image.open(out).convert("RGB").quantize(256).save(out, optimize=True)  # a page: 256 colours
+    print(f"wrote {out}: the top {size[1]} px of the report at {size[0]} px wide")
+
+
 def main(names):
-    names = names or ["readme", *RUNS]
+    names = names or ["readme", "ivus-report", *RUNS]
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name == "readme":
                 readme_coronary()
+            elif name == "ivus-report":
+                ivus_report(Path(tmp) / name)
             else:
                 widget_after_run(name, Path(tmp) / name)
 

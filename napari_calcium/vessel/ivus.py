@@ -753,6 +753,11 @@ def measure(
         "end_diastolic_frames": list(analysis.end_diastolic),
         "cycle_frames": analysis.cycle_frames,
         "messages": list(analysis.messages),
+        "settings": {
+            **s.to_dict(),
+            "catheter_centre_yx_px": list(grid.centre_yx_px),
+            "tissue_level": analysis.tissue_level,
+        },
     }
 
 
@@ -991,9 +996,6 @@ def run_ivus(
         frames = analysis.end_diastolic
     result = measure(analysis, frames)
     result["gated"] = bool(gated)
-    result["settings"] = settings.to_dict()
-    result["settings"]["catheter_centre_yx_px"] = list(analysis.grid.centre_yx_px)
-    result["settings"]["tissue_level"] = analysis.tissue_level
     result["acquisition"] = volume.acquisition.to_dict()
     if analysis_out is not None:
         analysis_out.append(analysis)

@@ -1,4 +1,5 @@
-"""IVUS pullback widget: borders and calcium as editable layers, L-mode, plots, lesion table.
+"""IVUS pullback widget: borders and calcium as editable layers, L-mode, plots, lesion table,
+the reader's calls (calcified nodule, reference frames) and the HTML report.
 
 Thin: it builds a pullback Volume from an Image layer (with the speed, frame rate and
 pixel size the reader confirms), runs :func:`napari_calcium.vessel.ivus.analysis_steps`
@@ -23,6 +24,7 @@ from magicgui.widgets import (
     Label,
     LineEdit,
     PushButton,
+    SpinBox,
     Table,
 )
 
@@ -50,7 +52,8 @@ if TYPE_CHECKING:
 LESION_COLUMNS = (
     "id", "start_mm", "end_mm", "length_mm", "max_arc_deg", "arc_grade", "superficial",
     "circumferential", "nodule_candidate", "nodule_confirmed", "vessel_diameter_mm",
-    "reference_vessel_diameter_mm", "min_lumen_area_mm2",
+    "distal_reference_frame", "proximal_reference_frame", "reference_vessel_diameter_mm",
+    "min_lumen_area_mm2",
 )  # fmt: skip
 CONTOUR_COLOURS = {"lumen": "yellow", "eem": "cyan"}
 DISPLAY_VERTICES = 90
@@ -91,6 +94,13 @@ class IvusWidget(Container):
         self.lmode_button = PushButton(text="L-mode view")
         self.confirm_nodule = PushButton(text="Confirm nodule (lesion at this frame)")
         self.reject_nodule = PushButton(text="Reject nodule (lesion at this frame)")
+        self.distal_ref = SpinBox(label="distal reference frame (-1: none)", value=-1, min=-1,
+                                  max=10**6)  # fmt: skip
+        self.proximal_ref = SpinBox(label="proximal reference frame (-1: none)", value=-1,
+                                    min=-1, max=10**6)  # fmt: skip
+        self.set_refs = PushButton(text="Set reference frames (lesion at this frame)")
+        self.auto_refs = PushButton(text="Automatic reference frames (lesion at this frame)")
+        self.report_button = PushButton(text="Report ...")
         self.status = Label(value="")
         self.score = Label(value="")
         self.table = Table(value={c: [] for c in LESION_COLUMNS})
@@ -98,7 +108,8 @@ class IvusWidget(Container):
             self.file, self.open_button, self.image, self.speed, self.frame_rate, self.pixel,
             self.centre_y, self.centre_x, self.gated, self.ed_frames, self.remeasure_button,
             self.run_button, self.angle, self.lmode_button, self.confirm_nodule,
-            self.reject_nodule, self.status, self.score,
+            self.reject_nodule, self.distal_ref, self.proximal_ref, self.set_refs,
+            self.auto_refs, self.report_button, self.status, self.score,
             self.table,
         ])  # fmt: skip
         self.open_button.changed.connect(self.open_file)
@@ -107,6 +118,10 @@ class IvusWidget(Container):
         self.lmode_button.changed.connect(self.show_lmode)
         self.confirm_nodule.changed.connect(lambda _value=None: self.decide_nodule(True))
         self.reject_nodule.changed.connect(lambda _value=None: self.decide_nodule(False))
+        self.set_refs.changed.connect(lambda _value=None: self.set_reference_frames())
+        self.auto_refs.changed.connect(lambda _value=None: self.set_reference_frames(auto=True))
+        self.report_button.changed.connect(self._ask_report)
+        self.viewer.dims.events.current_step.connect(self._show_reference_frames)
         self.image.changed.connect(self._fill_from_layer)
         self.viewer.layers.events.inserted.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._refresh_choices)
@@ -237,6 +252,7 @@ class IvusWidget(Container):
                 self._notify("end-diastolic frames must be frame numbers separated by commas")
                 return
         self.result = measure(self.analysis, frames)
+        self.result["gated"] = frames is not None
         lesions = self.result["lesions"]
         table = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}
         table["ivus_calcium_score"] = [lesion["ivus_calcium_score"]["total"] for lesion in lesions]
@@ -261,13 +277,26 @@ class IvusWidget(Container):
                 }
         if self._figure is not None:
             self._draw_plots()
+        self._show_reference_frames()
 
     def decide_nodule(self, confirmed: bool):
         """Record the reader's call on the calcified nodule of the lesion at the current
         frame; the score counts a nodule only when confirmed (CLINICAL_RULES 2.2)."""
+        lesion = self._lesion_here()
+        if lesion is None:
+            return
+        frame = int(self.viewer.dims.current_step[0])
+        self.analysis.nodule_decisions[frame] = bool(confirmed)
+        self._remeasure()
+        self._notify(
+            f"lesion {lesion['id']}: calcified nodule {'confirmed' if confirmed else 'rejected'}"
+        )
+
+    def _lesion_here(self) -> dict | None:
+        """The lesion holding the frame shown, or None (with a notification)."""
         if self.analysis is None or self.result is None:
             self._notify("analyse a pullback first")
-            return
+            return None
         frame = int(self.viewer.dims.current_step[0])
         lesion = next(
             (d for d in self.result["lesions"] if d["start_frame"] <= frame <= d["end_frame"]),
@@ -275,12 +304,71 @@ class IvusWidget(Container):
         )
         if lesion is None:
             self._notify(f"frame {frame} is in no calcium lesion")
+        return lesion
+
+    def set_reference_frames(self, auto: bool = False):
+        """The reader's distal / proximal reference frames (-1: none on that side) for the
+        lesion at the current frame, or back to the automatic ones (``auto``). The
+        lithotripsy size check of the guidance uses their mean EEM diameter."""
+        lesion = self._lesion_here()
+        if lesion is None:
             return
-        self.analysis.nodule_decisions[frame] = bool(confirmed)
+        first, last = lesion["start_frame"], lesion["end_frame"]
+        edits = self.analysis.reference_edits
+        for frame in [f for f in edits if first <= f <= last]:
+            del edits[frame]
+        if not auto:
+            measured = {r["index"] for r in self.result["per_frame"] if r["valid"]}
+            chosen = []
+            for box in (self.distal_ref, self.proximal_ref):
+                frame = None if box.value < 0 else int(box.value)
+                if frame is not None and (first <= frame <= last or frame not in measured):
+                    self._notify(
+                        f"{box.label} {frame} must be a measured frame outside lesion "
+                        f"{lesion['id']} (frames {first}-{last})"
+                    )
+                    return
+                chosen.append(frame)
+            edits[first] = tuple(chosen)
         self._remeasure()
         self._notify(
-            f"lesion {lesion['id']}: calcified nodule {'confirmed' if confirmed else 'rejected'}"
+            f"lesion {lesion['id']}: reference frames "
+            + ("automatic" if auto else f"{chosen[0]} (distal), {chosen[1]} (proximal)")
         )
+
+    def _show_reference_frames(self, _event=None):
+        """Show the reference frames of the lesion at the current frame in the spin boxes."""
+        if self.result is None:
+            return
+        frame = int(self.viewer.dims.current_step[0])
+        for lesion in self.result["lesions"]:
+            if lesion["start_frame"] <= frame <= lesion["end_frame"]:
+                for box, key in ((self.distal_ref, "distal_reference_frame"),
+                                 (self.proximal_ref, "proximal_reference_frame")):  # fmt: skip
+                    box.value = -1 if lesion[key] is None else lesion[key]
+
+    # ------------------------------------------------------------ report
+    def _ask_report(self, _value=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Report", filter="HTML (*.html)")
+        if path:
+            self.write_report(path)
+
+    def write_report(self, path):
+        """Write the HTML report of the result shown (with the reader's corrections and
+        calls): L-mode with the calcium, plots along the pullback, lesions, score, guidance."""
+        from pathlib import Path
+
+        from napari_calcium.report import atomic_write_text, ivus_html
+
+        if self.result is None:
+            self._notify("analyse a pullback first")
+            return None
+        page = ivus_html(self.result, self.volume, self.analysis, self.angle.value)
+        written = atomic_write_text(Path(path), page)
+        self._notify(f"report written to {written}")
+        return written
 
     # ------------------------------------------------------------ layers
     def _layer_name(self, kind: str) -> str:

@@ -12,15 +12,14 @@ LESION = {"kind": "calcium", "start_mm": 0.6, "length_mm": 1.2, "start_angle_deg
           "arc_deg": 200.0, "depth_fraction": 0.6, "reverberation": False}  # fmt: skip
 
 
-@pytest.fixture
-def widget(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
+def analysed(viewer, qtbot, lesion):
+    """A 30-frame phantom pullback with ``lesion``, analysed by the widget."""
     volume, truth = ivus_pullback(
         n_frames=30,
         size=128,
         pullback_speed_mm_s=1.0,
         frame_rate_hz=15.0,
-        lesions=[LESION],
+        lesions=[lesion],
         seed=7,
     )
     data, kwargs, _ = image_tuple(volume, name="pullback")
@@ -32,6 +31,11 @@ def widget(make_napari_viewer, qtbot):
     qtbot.waitUntil(lambda: w.result is not None, timeout=30000)
     worker.quit()
     return viewer, w, truth
+
+
+@pytest.fixture
+def widget(make_napari_viewer, qtbot):
+    return analysed(make_napari_viewer(), qtbot, LESION)
 
 
 def test_editing_a_lumen_contour_updates_areas_and_lesion_table(widget):
@@ -119,3 +123,45 @@ def test_nodule_confirm_and_reject_change_the_score(make_napari_viewer, qtbot):
     w.decide_nodule(False)
     back = next(d for d in w.result["lesions"] if d["id"] == nodule["id"])
     assert back["nodule_confirmed"] is False and back["ivus_calcium_score"]["total"] == before
+
+
+def test_reader_reference_frames_drive_the_lithotripsy_size_check_and_the_report(
+    make_napari_viewer, qtbot, tmp_path
+):
+    # a superficial lesion is severe, so its guidance names the lithotripsy size check
+    superficial = {**LESION, "depth_fraction": 0.2}
+    viewer, w, _ = analysed(make_napari_viewer(), qtbot, superficial)
+    (auto,) = w.result["lesions"]  # frames 9-26
+    assert auto["reference_source"] == "automatic"
+    viewer.dims.set_current_step(0, auto["max_arc_frame"])
+    assert w.distal_ref.value == auto["distal_reference_frame"]  # shown for the lesion here
+    diameters = {r["index"]: r["vessel_diameter_mean_mm"] for r in w.result["per_frame"]}
+    # the reader picks frame 2 as distal reference and no proximal one
+    assert auto["distal_reference_frame"] != 2 or auto["proximal_reference_frame"] is not None
+    w.distal_ref.value, w.proximal_ref.value = 2, -1
+    w.set_reference_frames()
+    (lesion,) = w.result["lesions"]
+    assert lesion["reference_source"] == "reader"
+    assert (lesion["distal_reference_frame"], lesion["proximal_reference_frame"]) == (2, None)
+    assert lesion["reference_vessel_diameter_mm"] == pytest.approx(diameters[2])
+    values = lesion["guidance"]["values"]
+    assert values["vessel_diameter_source"] == "reference"
+    assert values["vessel_diameter_mm"] == pytest.approx(round(diameters[2], 2))
+    assert f"reference vessel {diameters[2]:.2f} mm" in lesion["guidance"]["text"]
+    assert w.result["guidance"] == lesion["guidance"]  # the pullback's guidance follows
+    assert w.table.to_dict("list")["reference_vessel_diameter_mm"] == [pytest.approx(diameters[2])]
+    # the report written from the widget shows the reader's choice
+    page = w.write_report(tmp_path / "ivus.html").read_text()
+    assert "<td>2</td><td>n/a</td><td>reader</td>" in page
+    # a frame inside the lesion is refused, and nothing changes
+    w.distal_ref.value = 15
+    w.set_reference_frames()
+    assert "outside lesion 1" in w.status.value
+    assert w.result["lesions"][0]["distal_reference_frame"] == 2
+    # back to the automatic reference frames
+    w.set_reference_frames(auto=True)
+    (back,) = w.result["lesions"]
+    assert back["reference_source"] == "automatic"
+    assert back["reference_vessel_diameter_mm"] == pytest.approx(
+        auto["reference_vessel_diameter_mm"]
+    )
