@@ -710,6 +710,11 @@ def add_ivus(sub) -> None:
         help="measure end-diastolic frames only (image-based gating)",
     )
     p.add_argument(
+        "--all-frames",
+        action="store_true",
+        help="also measure the frames outside the pullback start/stop frames the file states",
+    )
+    p.add_argument(
         "--settings", type=Path, metavar="JSON", help="JSON file of IVUS settings to change"
     )
     p.add_argument(
@@ -753,7 +758,14 @@ def run_ivus(args) -> int:
         )
 
     kept: list = []
-    result = analyse(volume, settings, gated=args.gated, progress=progress, analysis_out=kept)
+    result = analyse(
+        volume,
+        settings,
+        gated=args.gated,
+        all_frames=args.all_frames,
+        progress=progress,
+        analysis_out=kept,
+    )
     result["source"] = Path(args.pullback).name
     write_json(result, args.json)
     if args.csv is not None:

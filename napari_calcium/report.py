@@ -420,7 +420,7 @@ def _measured_html(measured: dict) -> str:
 def _ivus_frames_text(result: dict) -> str:
     """Which frames were measured, and the pullback geometry, in one sentence."""
     how = "gated end-diastolic frames" if result.get("gated") else "every frame"
-    span = result.get("measured_frames")
+    span = result.get("pullback_span")
     if span:
         how += f" between frames {span['first']} and {span['last']} ({span['source']})"
     invalid = result["invalid_frames"]
@@ -519,7 +519,7 @@ def _ivus_lmode(result: dict, pullback, analysis, angle_deg: float | None):
         for side, ray in ((1, near), (-1, far)):
             line = np.where(valid, side * radii[:, ray] * px, np.nan)
             ax.plot(pos, line, color=colour, lw=0.6, label=kind if side == 1 else None)
-    span = result.get("measured_frames")
+    span = result.get("pullback_span")
     if span:
         for a, b in ((-0.5, span["first"] - 0.5), (span["last"] + 0.5, n - 0.5)):
             if b > a:

@@ -211,6 +211,11 @@ ANALYSES: dict[str, Analysis] = {
                 _positive("frame_rate_hz", "frames per second", flag="--frame-rate"),
                 _positive("pixel_spacing_mm", "in-plane pixel size (mm)", flag="--pixel-spacing"),
                 Column("gated", FLAG, help="measure end-diastolic frames only"),
+                Column(
+                    "all_frames",
+                    FLAG,
+                    help="also measure frames outside the file's pullback start/stop frames",
+                ),
                 _path("settings", help="JSON file of IVUS settings to change"),
             ),
             lesion_keys=("lesions",),

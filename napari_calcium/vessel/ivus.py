@@ -243,6 +243,40 @@ def check_pullback(volume: Volume) -> tuple[float, float]:
     return float(sx), float(volume.frame_spacing_mm)
 
 
+#: Where the measured span of :func:`pullback_span` comes from.
+PULLBACK_SPAN_SOURCE = "DICOM IVUS Pullback Start/Stop Frame Number (0018,3103/3104)"
+
+
+def pullback_span(volume: Volume, all_frames: bool = False) -> tuple[dict | None, str | None]:
+    """The frames of the motorised pullback to measure, and a note for the reader.
+
+    An IVUS file may hold frames recorded before the pullback starts or after it stops
+    (the catheter standing still: the same cross-section again and again, which would
+    lengthen lesions and skew per-frame statistics). Its DICOM IVUS Pullback Start / Stop
+    Frame Number give the pullback (:class:`~napari_calcium.volume.Acquisition`
+    ``pullback_start_frame`` / ``pullback_stop_frame``, 0-based, inclusive); only those
+    frames are measured unless ``all_frames``. Returns ``({"first", "last", "source"},
+    note)`` or ``(None, note)`` (note ``None`` when the file states no pullback frames).
+    """
+    acq = volume.acquisition
+    first, last = acq.pullback_start_frame, acq.pullback_stop_frame
+    n = volume.shape[0]
+    if first is None or last is None or not 0 <= first <= last < n:
+        return None, None
+    if (first, last) == (0, n - 1):
+        return None, None
+    if all_frames:
+        return None, (
+            f"the file's pullback runs from frame {first} to {last} ({PULLBACK_SPAN_SOURCE}); "
+            f"all {n} frames were measured, as asked"
+        )
+    return {"first": int(first), "last": int(last), "source": PULLBACK_SPAN_SOURCE}, (
+        f"only frames {first}-{last} of {n} are measured: the motorised pullback runs there "
+        f"({PULLBACK_SPAN_SOURCE}); measure every frame with --all-frames "
+        "(Python: all_frames=True; widget: 'measure all frames')"
+    )
+
+
 # ----------------------------------------------------------------- stage 1
 @dataclass
 class IvusAnalysis:
@@ -621,7 +655,9 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def measure(
-    analysis: IvusAnalysis, frames: list[int] | np.ndarray | None = None
+    analysis: IvusAnalysis,
+    frames: list[int] | np.ndarray | None = None,
+    span: dict | None = None,
 ) -> dict[str, Any]:
     """Per-frame measurements, lesions, IVUS calcium score and guidance.
 
@@ -630,6 +666,8 @@ def measure(
     analysis : result of :func:`analyse_pullback` (with any reader corrections).
     frames : frame indices to measure (e.g. the gated end-diastolic frames); all frames
         when ``None``. Lengths are always physical pullback distance.
+    span : the motorised pullback of :func:`pullback_span` (``first`` .. ``last``): frames
+        outside it are not measured; recorded as ``pullback_span``.
     """
     s = analysis.settings
     grid = analysis.grid
@@ -637,6 +675,8 @@ def measure(
     dz = analysis.frame_spacing_mm
     n = analysis.n_frames
     chosen = np.arange(n) if frames is None else np.unique(np.asarray(frames, dtype=int))
+    if span is not None:
+        chosen = chosen[(chosen >= span["first"]) & (chosen <= span["last"])]
     lumen = analysis.lumen_px()
     eem = analysis.eem_px()
     lumen_area, lumen_c = _polar_polygon_measures(np.nan_to_num(lumen), grid)
@@ -734,6 +774,7 @@ def measure(
     return {
         "frames": n,
         "frames_measured": len(per_frame),
+        "pullback_span": span,
         "frame_spacing_mm": dz,
         "pixel_spacing_mm": px,
         "pullback_length_mm": float(n * dz),
@@ -962,6 +1003,7 @@ def run_ivus(
     settings: IvusSettings | dict | None = None,
     *,
     gated: bool = False,
+    all_frames: bool = False,
     progress: Callable[[int, int], None] | None = None,
     messages: list[str] | None = None,
     analysis_out: list | None = None,
@@ -973,6 +1015,8 @@ def run_ivus(
     volume : pullback ``(frame, y, x)`` with pullback speed and frame rate known.
     settings : :class:`IvusSettings` or a dict of its fields.
     gated : measure only the end-diastolic frames found by image-based gating.
+    all_frames : measure the frames outside the motorised pullback too, when the file
+        states where it starts and stops (:func:`pullback_span`).
     progress : ``progress(frames_done, n_frames)``.
     messages : notes collected while reading (e.g. an RGB conversion) to report.
     analysis_out : when a list is given, the :class:`IvusAnalysis` is appended to it.
@@ -994,7 +1038,10 @@ def run_ivus(
                 "run without --gated (all frames)",
             )
         frames = analysis.end_diastolic
-    result = measure(analysis, frames)
+    span, note = pullback_span(volume, all_frames)
+    if note is not None:
+        analysis.messages.append(note)
+    result = measure(analysis, frames, span)
     result["gated"] = bool(gated)
     result["acquisition"] = volume.acquisition.to_dict()
     if analysis_out is not None:

@@ -38,6 +38,7 @@ from napari_calcium.vessel.ivus import (
     check_pullback,
     longitudinal_view,
     measure,
+    pullback_span,
     pullback_volume,
 )
 from napari_calcium.vessel.polar import circular_runs
@@ -85,6 +86,9 @@ class IvusWidget(Container):
             label="catheter centre column (px, -1 = detect)", value=-1.0, min=-1.0, max=1e5
         )
         self.gated = CheckBox(text="gated (end-diastolic frames only)")
+        self.all_frames = CheckBox(
+            text="measure all frames (beyond the file's pullback start/stop)"
+        )
         self.ed_frames = LineEdit(label="end-diastolic frames")
         self.remeasure_button = PushButton(text="Re-measure")
         self.run_button = PushButton(text="Analyse")
@@ -106,7 +110,8 @@ class IvusWidget(Container):
         self.table = Table(value={c: [] for c in LESION_COLUMNS})
         self.extend([
             self.file, self.open_button, self.image, self.speed, self.frame_rate, self.pixel,
-            self.centre_y, self.centre_x, self.gated, self.ed_frames, self.remeasure_button,
+            self.centre_y, self.centre_x, self.gated, self.all_frames, self.ed_frames,
+            self.remeasure_button,
             self.run_button, self.angle, self.lmode_button, self.confirm_nodule,
             self.reject_nodule, self.distal_ref, self.proximal_ref, self.set_refs,
             self.auto_refs, self.report_button, self.status, self.score,
@@ -133,6 +138,7 @@ class IvusWidget(Container):
         self._updating = False
         self._figure = None
         self._frame_marker = []
+        self._span_note = None
         self._fill_from_layer()
         fit_dock(self)
 
@@ -251,8 +257,12 @@ class IvusWidget(Container):
             except ValueError:
                 self._notify("end-diastolic frames must be frame numbers separated by commas")
                 return
-        self.result = measure(self.analysis, frames)
+        span, note = pullback_span(self.volume, self.all_frames.value)
+        self.result = measure(self.analysis, frames, span)
         self.result["gated"] = frames is not None
+        if note is not None and note != self._span_note:
+            self._notify(note)
+        self._span_note = note
         lesions = self.result["lesions"]
         table = {c: [lesion[c] for lesion in lesions] for c in LESION_COLUMNS}
         table["ivus_calcium_score"] = [lesion["ivus_calcium_score"]["total"] for lesion in lesions]

@@ -165,3 +165,36 @@ def test_reader_reference_frames_drive_the_lithotripsy_size_check_and_the_report
     assert back["reference_vessel_diameter_mm"] == pytest.approx(
         auto["reference_vessel_diameter_mm"]
     )
+
+
+def test_pullback_start_stop_frames_limit_what_the_widget_measures(
+    make_napari_viewer, qtbot, tmp_path
+):
+    from napari_calcium.io import read
+    from napari_calcium.io.ultrasound import write_ultrasound_multiframe
+    from napari_calcium.volume import Acquisition
+
+    volume, _ = ivus_pullback(
+        n_frames=30,
+        size=128,
+        pullback_speed_mm_s=1.0,
+        frame_rate_hz=15.0,
+        lesions=[LESION],
+        seed=7,
+    )
+    acquisition = Acquisition(pullback_speed_mm_s=1.0, frame_rate_hz=15.0,
+                              pullback_start_frame=5, pullback_stop_frame=24)  # fmt: skip
+    path = write_ultrasound_multiframe(volume.replace(acquisition=acquisition), tmp_path / "p.dcm")
+    viewer = make_napari_viewer()
+    data, kwargs, _ = image_tuple(read(path), name="pullback")
+    viewer.add_image(data, **kwargs)
+    w = IvusWidget(viewer)
+    worker = w.run()
+    qtbot.waitUntil(lambda: w.result is not None, timeout=30000)
+    worker.quit()
+    assert [r["index"] for r in w.result["per_frame"]] == list(range(5, 25))
+    assert w.result["pullback_span"]["first"] == 5
+    w.all_frames.value = True
+    w._remeasure()
+    assert len(w.result["per_frame"]) == 30 and w.result["pullback_span"] is None
+    assert "all 30 frames were measured, as asked" in w.status.value
