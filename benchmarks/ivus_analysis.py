@@ -6,7 +6,8 @@ in seconds. Printed:
 
 * the full chunked analysis (:func:`run_ivus`): seconds and peak memory (the process's
   peak resident size, which includes the 0.79 GB pullback itself), and the machine's
-  load (the figures are only comparable on an otherwise idle machine);
+  load (the figures are only comparable on an otherwise idle machine); then the HTML
+  report of it (:func:`~napari_calcium.report.ivus_html`), timed apart;
 * the baseline: ``skimage.transform.warp_polar`` frame by frame for the polar images
   (and ``scipy.ndimage.map_coordinates`` on chunks of frames for reference), and
   the same analysis run one frame at a time (``chunk_frames=1``) on a subset of frames,
@@ -26,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_calcium.phantoms.ivus import ivus_pullback
+from napari_calcium.report import ivus_html
 from napari_calcium.vessel.ivus import IvusSettings, analyse_pullback, measure, run_ivus
 
 LESIONS = [
@@ -77,6 +79,14 @@ def main() -> None:
     )
     print(f"peak memory: process {rss_peak_gb:.2f} GB (includes the pullback itself)")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    t0 = time.perf_counter()
+    page = ivus_html(result, volume, kept[0])
+    report_s = time.perf_counter() - t0
+    rss_report_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print(
+        f"HTML report (ivus_html, L-mode of every frame), after the analysis: {report_s:.1f} s, "
+        f"{len(page) / 1e6:.2f} MB; peak memory with it {rss_report_gb:.2f} GB"
+    )
 
     # ------------------------------------------------------------ baselines
     from skimage.transform import warp_polar

@@ -496,11 +496,11 @@ def _ivus_lmode(result: dict, pullback, analysis, angle_deg: float | None):
         angle_deg = float(grid.angles_deg[int(np.argmax(both[:half_turn]))])
     near = int(round(angle_deg / grid.angle_step_deg)) % grid.n_angles
     far = (near + half_turn) % grid.n_angles
-    image = longitudinal_view(pullback, grid.centre_yx_px, angle_deg)
+    image = longitudinal_view(pullback, grid.centre_yx_px, angle_deg, chunk_frames=64)
     n, width = image.shape
     half = (width - 1) // 2
     px, dz = analysis.pixel_spacing_mm, analysis.frame_spacing_mm
-    overlay = np.zeros((width, n, 4))
+    overlay = np.zeros((width, n, 4), np.float32)
     for side, ray in ((1, near), (-1, far)):
         for i in np.flatnonzero(rays[:, ray]):
             lo, hi = analysis.calcium_edge[i, ray], analysis.calcium_end[i, ray]
