@@ -32,6 +32,7 @@ from napari_calcium.vessel.centerline import (
     smooth_points,
     tube_mask,
 )
+from napari_calcium.vessel.plaques import default_plaque_settings, plaque_records
 from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
@@ -575,6 +576,7 @@ def run_intracranial(
     score_settings: Mapping | None = None,
     grade_settings: Mapping | None = None,
     wall_settings: Mapping | None = None,
+    plaque_settings: Mapping | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> dict:
     """Calcification along a vessel on CT, with vessel-wall MRI plaque metrics if given.
@@ -604,12 +606,15 @@ def run_intracranial(
     score_settings, grade_settings, wall_settings : overrides of the score, overall
         grade (:func:`~napari_calcium.scores.intracranial.overall_grade` keywords)
         and wall-measurement parameters.
+    plaque_settings : overrides of
+        :func:`~napari_calcium.vessel.plaques.default_plaque_settings` (per-plaque records).
     progress : optional ``callback(stage, fraction)``.
 
     Returns
     -------
     dict with ``calcifications``, ``segments``, ``plaque`` (values ``None`` and
-    class ``unknown`` without MRI),
+    class ``unknown`` without MRI), ``plaques`` (one record per plaque,
+    :func:`~napari_calcium.vessel.plaques.plaque_records`; empty without MRI),
     ``grade``, ``settings``, and, not JSON, ``labels`` (the label Volume on the CT
     grid) and ``wall`` (:func:`~napari_calcium.vessel.wall.measure_wall` result).
     """
@@ -694,6 +699,11 @@ def run_intracranial(
         )
     if plaque is None:
         plaque = dict.fromkeys(PLAQUE_KEYS) | {"class": "unknown"}
+        plaques = []
+    else:
+        plaques = plaque_records(
+            wall_result["table"], plaque, calcs, segments, cfg, wall_cfg, plaque_settings
+        )
     grade_cfg = dict(grade_settings or {})
     grade = scores.overall_grade(calcs, plaque["stenosis_pct"], **grade_cfg)
     if grade["severe_if_narrowed"]:
@@ -736,6 +746,7 @@ def run_intracranial(
         "scores": cfg,
         "grade": {**_grade_defaults(), **grade_cfg},
         "wall": wall_all,
+        "plaques": {**default_plaque_settings(), **(plaque_settings or {})},
         "wall_cross_sections": (
             None if wall_result is None else wall_result["sections"].geometry_dict()
         ),
@@ -758,6 +769,7 @@ def run_intracranial(
         "calcifications": calcs,
         "segments": seg,
         "plaque": plaque,
+        "plaques": plaques,
         "grade": grade,
         "labels": labels,
         "wall": wall_result,
@@ -849,6 +861,7 @@ def result_json(result: dict) -> dict:
         "calcifications",
         "segments",
         "plaque",
+        "plaques",
         "grade",
         "centerline_length_mm",
         "centerline_mm",

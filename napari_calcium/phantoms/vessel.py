@@ -219,6 +219,7 @@ def vessel_ct(
     tissue_hu: float = 30.0,
     bone_hu: float = 1100.0,
     bone_rho_mm: tuple[float, float] = (6.5, 8.0),
+    calcification_specs: dict | None = None,
 ) -> tuple[Volume, dict]:
     """A non-contrast head-CT patch with a curved calcified artery and a bony canal.
 
@@ -230,6 +231,9 @@ def vessel_ct(
     lumen_radius_mm, calcium_hu, blood_hu, tissue_hu, bone_hu : the construction.
     bone_rho_mm : radial range of the bony canal wall around the artery (mm), on the
         side ``theta`` in [180, 360) degrees — outside a 4.5 mm vessel region.
+    calcification_specs : name -> spec as in :data:`CT_CALCIFICATIONS` (``boxes`` in tube
+        coordinates, the expected classes, and optionally its own ``calcium_hu``);
+        default :data:`CT_CALCIFICATIONS`.
 
     Returns
     -------
@@ -247,16 +251,17 @@ def vessel_ct(
     array[along & (rho <= lumen_radius_mm)] = blood_hu
     array[along & (rho >= bone_rho_mm[0]) & (rho <= bone_rho_mm[1]) & (theta >= 180)] = bone_hu
     calcifications = {}
-    for name, spec in CT_CALCIFICATIONS.items():
+    for name, spec in (calcification_specs or CT_CALCIFICATIONS).items():
         inside = np.zeros(shape, dtype=bool)
         for box in spec["boxes"]:
             inside |= _in_box(s, rho, theta, box)
-        array[inside] = calcium_hu
+        hu = float(spec.get("calcium_hu", calcium_hu))
+        array[inside] = hu
         truth = _calcification_truth(geometry, spec["boxes"])
         truth.update(
-            {k: v for k, v in spec.items() if k != "boxes"},
-            mean_hu=calcium_hu,
-            peak_hu=calcium_hu,
+            {k: v for k, v in spec.items() if k not in ("boxes", "calcium_hu")},
+            mean_hu=hu,
+            peak_hu=hu,
             voxel_count=int(inside.sum()),
         )
         calcifications[name] = truth
@@ -301,6 +306,9 @@ class PlaqueSpec:
     outer_max_mm: float = 3.2
     offset_max_mm: float = 0.8
     offset_theta_deg: float = 60.0
+    #: post/pre wall signal at the plaque; ``None``: :func:`vessel_mri`'s
+    #: ``plaque_enhancement``
+    enhancement: float | None = None
 
     def weight(self, s) -> np.ndarray:
         d = np.abs(np.asarray(s, dtype=float) - self.center_mm) - self.plateau_mm / 2
@@ -327,17 +335,21 @@ def vessel_mri(
     plaque_enhancement: float = 1.8,
     normal_wall_enhancement: float = 1.2,
     supersample: int = 2,
+    plaques: list[PlaqueSpec] | None = None,
 ) -> tuple[Volume, dict]:
-    """Black-blood vessel-wall MRI of the artery with an eccentric stenosing plaque.
+    """Black-blood vessel-wall MRI of the artery with eccentric stenosing plaques.
 
     Parameters
     ----------
     spacing_mm, direction, geometry : grid and artery as in :func:`vessel_ct`.
-    plaque : :class:`PlaqueSpec`.
+    plaque : :class:`PlaqueSpec` (one plaque); ``plaques`` gives several instead,
+        which must not overlap along the artery (their normal-segment radii are the
+        first one's).
     lumen_si, wall_si, tissue_si : signal of the (dark) lumen, the wall and the
         surrounding tissue (a.u.).
     post_contrast : the post-contrast scan: the wall signal is multiplied by
-        ``normal_wall_enhancement + (plaque_enhancement - normal_wall_enhancement) w(s)``.
+        ``normal_wall_enhancement + (enhancement - normal_wall_enhancement) w(s)``,
+        ``enhancement`` being the plaque's own or ``plaque_enhancement``.
     supersample : sub-voxel points per axis for partial volume.
 
     Returns
@@ -346,22 +358,32 @@ def vessel_mri(
     truth : narrowest-site and reference-site lumen area, outer wall area, wall
         area, max/min wall thickness, eccentricity index, stenosis (WASID),
         remodeling index and class, and the enhancement ratio (post/pre plaque
-        signal normalised by post/pre normal-wall signal).
+        signal normalised by post/pre normal-wall signal) of the first plaque, and
+        the same for every plaque under ``plaques``.
     """
     geometry = geometry or VesselGeometry()
-    plaque = plaque or PlaqueSpec()
+    specs = list(plaques) if plaques else [plaque or PlaqueSpec()]
+    lref, oref = specs[0].lumen_ref_mm, specs[0].outer_ref_mm
     shape, origin, direction = grid_for(geometry, spacing_mm, direction, margin_mm=4.5)
     pts = _physical_grid(shape, spacing_mm, origin, direction, supersample)
     s, a, h = geometry.in_plane_offsets(pts)
-    lumen_r, outer_r, offset = plaque.radii(s)
-    t0 = np.deg2rad(plaque.offset_theta_deg)
-    in_lumen = np.hypot(a - offset * np.cos(t0), h - offset * np.sin(t0)) <= lumen_r
+    lumen_r = np.full(s.shape, lref)
+    outer_r = np.full(s.shape, oref)
+    shift_a, shift_h = np.zeros(s.shape), np.zeros(s.shape)
+    wall_gain = np.full(s.shape, normal_wall_enhancement) if post_contrast else 1.0
+    for spec in specs:
+        w = spec.weight(s)
+        lumen_r -= (lref - spec.lumen_min_mm) * w
+        outer_r += (spec.outer_max_mm - oref) * w
+        t0 = np.deg2rad(spec.offset_theta_deg)
+        shift_a += spec.offset_max_mm * w * np.cos(t0)
+        shift_h += spec.offset_max_mm * w * np.sin(t0)
+        if post_contrast:
+            gain = plaque_enhancement if spec.enhancement is None else spec.enhancement
+            wall_gain = wall_gain + (gain - normal_wall_enhancement) * w
+    in_lumen = np.hypot(a - shift_a, h - shift_h) <= lumen_r
     in_outer = np.hypot(a, h) <= outer_r
     along = (s >= -3.0) & (s <= geometry.length_mm + 3.0)
-    wall_gain = 1.0
-    if post_contrast:
-        w = plaque.weight(s)
-        wall_gain = normal_wall_enhancement + (plaque_enhancement - normal_wall_enhancement) * w
     values = np.full(s.shape, tissue_si, dtype=np.float64)
     values = np.where(along & in_outer, wall_si * wall_gain, values)
     values = np.where(along & in_lumen, lumen_si, values)
@@ -375,10 +397,28 @@ def vessel_mri(
         modality="MR",
         units="a.u.",
     )
+    truths = [
+        _plaque_truth(
+            spec,
+            plaque_enhancement if spec.enhancement is None else spec.enhancement,
+            normal_wall_enhancement,
+        )
+        for spec in specs
+    ]
+    truth = {
+        **truths[0],
+        "centerline_mm": geometry.centerline_points(3.0).tolist(),
+        "plaques": truths,
+    }
+    return mri, truth
+
+
+def _plaque_truth(plaque: PlaqueSpec, enhancement: float, normal_wall_enhancement: float):
+    """Construction truth of one plaque of :func:`vessel_mri`."""
     lmin, omax, d = plaque.lumen_min_mm, plaque.outer_max_mm, plaque.offset_max_mm
     lref, oref = plaque.lumen_ref_mm, plaque.outer_ref_mm
     ri = (omax / oref) ** 2
-    truth = {
+    return {
         "narrowest": {
             "lumen_area_mm2": np.pi * lmin**2,
             "outer_wall_area_mm2": np.pi * omax**2,
@@ -401,8 +441,6 @@ def vessel_mri(
         "stenosis_pct": 100 * (1 - lmin / lref),
         "remodeling_index": ri,
         "remodeling": "positive" if ri >= 1.05 else ("negative" if ri <= 0.95 else "intermediate"),
-        "enhancement_ratio": plaque_enhancement / normal_wall_enhancement,
-        "centerline_mm": geometry.centerline_points(3.0).tolist(),
+        "enhancement_ratio": enhancement / normal_wall_enhancement,
         "plaque": plaque.__dict__,
     }
-    return mri, truth

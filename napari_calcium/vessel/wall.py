@@ -512,20 +512,54 @@ def summarise_plaque(
         ref, choice = _auto_reference(
             arc, nwi, inner, calcified, mln, reference_min_distance_mm, reference_nwi_tolerance
         )
-    m, r = table[mln], table[ref]
-    stenosis = scores.wasid_stenosis_pct(m["lumen_min_diameter_mm"], r["lumen_min_diameter_mm"])
-    stenosis_area = scores.wasid_stenosis_pct(m["lumen_diameter_mm"], r["lumen_diameter_mm"])
-    ri = m["outer_wall_area_mm2"] / r["outer_wall_area_mm2"]
     thickened = nwi >= nwi[ref] + plaque_nwi_margin
-    lo = hi = mln
+    extent = None
     if thickened[mln]:
+        lo = hi = mln
         while lo > 0 and thickened[lo - 1]:
             lo -= 1
         while hi < len(table) - 1 and thickened[hi + 1]:
             hi += 1
-        plaque_length = (hi - lo + 1) * (arc[1] - arc[0] if len(arc) > 1 else 0.0)
-    else:
-        plaque_length = 0.0
+        extent = (lo, hi)
+    return site_summary(
+        table,
+        mln,
+        ref,
+        choice,
+        extent,
+        remodeling_positive_min,
+        remodeling_negative_max,
+        calcified_min_fraction,
+        eccentric_min_index,
+    )
+
+
+def site_summary(
+    table: list[dict],
+    site: int,
+    ref: int,
+    choice: str,
+    extent: tuple[int, int] | None = None,
+    remodeling_positive_min: float = 1.05,
+    remodeling_negative_max: float = 0.95,
+    calcified_min_fraction: float = 0.5,
+    eccentric_min_index: float = 0.5,
+) -> dict:
+    """Plaque metrics at cross-section ``site`` against reference cross-section ``ref``.
+
+    The measurements of :func:`summarise_plaque` (see there) for a given site,
+    reference (``choice`` says how it was chosen) and plaque ``extent`` (first and
+    last cross-section; ``None``: the site's wall is not thickened, length 0 and the
+    calcified fraction of the site alone).
+    """
+    arc = np.array([row["arc_mm"] for row in table])
+    m, r = table[site], table[ref]
+    stenosis = scores.wasid_stenosis_pct(m["lumen_min_diameter_mm"], r["lumen_min_diameter_mm"])
+    stenosis_area = scores.wasid_stenosis_pct(m["lumen_diameter_mm"], r["lumen_diameter_mm"])
+    ri = m["outer_wall_area_mm2"] / r["outer_wall_area_mm2"]
+    lo, hi = extent if extent is not None else (site, site)
+    step = arc[1] - arc[0] if len(arc) > 1 else 0.0
+    plaque_length = (hi - lo + 1) * step if extent is not None else 0.0
     enhancement = None
     if "wall_si_post" in m and m.get("wall_si"):
         enhancement = (m["wall_si_post"] / m["wall_si"]) / (r["wall_si_post"] / r["wall_si"])
@@ -552,8 +586,8 @@ def summarise_plaque(
         "plaque_burden_pct": m["plaque_burden_pct"],
         "plaque_length_mm": float(plaque_length),
         "enhancement_ratio": None if enhancement is None else float(enhancement),
-        "narrowest_mm": float(arc[mln]),
-        "narrowest_frame": mln,
+        "narrowest_mm": float(arc[site]),
+        "narrowest_frame": site,
         "d_stenosis_mm": m["lumen_min_diameter_mm"],
         "d_normal_mm": r["lumen_min_diameter_mm"],
         "d_stenosis_area_equivalent_mm": m["lumen_diameter_mm"],
