@@ -251,7 +251,9 @@ def vessel_ct(
     array[along & (rho <= lumen_radius_mm)] = blood_hu
     array[along & (rho >= bone_rho_mm[0]) & (rho <= bone_rho_mm[1]) & (theta >= 180)] = bone_hu
     calcifications = {}
-    for name, spec in (calcification_specs or CT_CALCIFICATIONS).items():
+    for name, spec in (
+        CT_CALCIFICATIONS if calcification_specs is None else calcification_specs
+    ).items():
         inside = np.zeros(shape, dtype=bool)
         for box in spec["boxes"]:
             inside |= _in_box(s, rho, theta, box)
