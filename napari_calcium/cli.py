@@ -126,18 +126,24 @@ def run_info(args) -> int:
 
 
 def add_sample(sub) -> None:
-    from napari_calcium.samples import SAMPLES
+    from napari_calcium.samples import COHORT_SAMPLES, SAMPLES
 
     p = sub.add_parser("sample", help="write a phantom with its truth as DICOM / NIfTI files")
-    p.add_argument("name", choices=["all", *SAMPLES], help="which sample")
+    p.add_argument(
+        "name",
+        choices=["all", *SAMPLES, *COHORT_SAMPLES],
+        help=f"which sample (all: every one but the cohort samples, {', '.join(COHORT_SAMPLES)})",
+    )
     p.add_argument("outdir", type=Path, help="folder to write into (NAME/ is created in it)")
+    p.add_argument("--subjects", type=int, help="cohort samples: number of patients (80)")
+    p.add_argument("--seed", type=int, help="cohort samples: random seed (3)")
     p.set_defaults(func=run_sample)
 
 
 def run_sample(args) -> int:
     from napari_calcium.samples import write_sample
 
-    folder = write_sample(args.name, args.outdir)
+    folder = write_sample(args.name, args.outdir, args.subjects, args.seed)
     print(f"wrote {args.name} to {folder}", file=sys.stderr)
     return 0
 

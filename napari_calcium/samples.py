@@ -87,6 +87,79 @@ def _as_stored_integers(volume):
     return volume.with_array(np.round(volume.numpy()).astype(np.int16))
 
 
+def write_vba_study(folder, n_subjects: int = 80, seed: int = 3, second_reader: int = 20) -> Path:
+    """Write the synthetic vertebrobasilar study and its manifests; returns the manifest.
+
+    One folder per patient (``VB001/``: ``ct.nii.gz``, ``mri.nii.gz``,
+    ``mri_post.nii.gz``, ``centerline.csv``) drawn by
+    :func:`~napari_calcium.phantoms.study.draw_vba_study`; ``manifest.csv`` (one
+    ``intracranial`` row per patient, ``artery`` = the plaque location, the clinical
+    columns and the culprit plaques' positions ``culprit_mm``, reader ``A``) and
+    ``truth.json`` (the culprit model, the true adjusted odds ratio, and per plaque
+    the construction, designed pattern, culprit label and MRI truth). The first
+    ``second_reader`` patients also get ``centerline_reader_B.csv``, the same artery
+    re-clicked (every inner point moved 0.3 mm at random across the vessel), and
+    ``manifest_reader_B.csv`` runs them with it: a second reading for agreement.
+    """
+    import numpy as np
+
+    from napari_calcium.cohort.manifest import write_manifest
+    from napari_calcium.io import write
+    from napari_calcium.phantoms.study import draw_vba_study, plaque_images
+
+    folder = Path(folder)
+    study = draw_vba_study(n_subjects, seed)
+    rng = np.random.default_rng(seed + 1000)
+    rows, rows_b, truth_subjects = [], [], []
+    clinical = (
+        "age_years", "sex", "bmi_kg_m2", "smoking", "diabetes", "hypertension",
+        "coronary_heart_disease", "ldl_mmol_l", "hs_crp_mg_l", "statin", "antiplatelet",
+        "symptomatic",
+    )  # fmt: skip
+    for index, subject in enumerate(study["subjects"]):
+        sid = subject["subject_id"]
+        ct, mri, post, centerline, truth = plaque_images(subject)
+        write(ct, folder / sid / "ct.nii.gz")
+        write(mri, folder / sid / "mri.nii.gz")
+        write(post, folder / sid / "mri_post.nii.gz")
+        _write_centerline(folder / sid / "centerline.csv", centerline)
+        row = {
+            "subject_id": sid,
+            "analysis": "intracranial",
+            "ct": f"{sid}/ct.nii.gz",
+            "centerline": f"{sid}/centerline.csv",
+            "mri": f"{sid}/mri.nii.gz",
+            "mri_post": f"{sid}/mri_post.nii.gz",
+            "artery": subject["location"],
+            "reader": "A",
+            **{k: subject[k] for k in clinical},
+            "culprit_mm": ";".join(f"{x:g}" for x in subject["culprit_mm"]),
+        }
+        rows.append(row)
+        if index < second_reader:
+            moved = centerline.copy()
+            jitter = rng.normal(size=(len(moved) - 2, 3))
+            moved[1:-1] += 0.3 * jitter / np.linalg.norm(jitter, axis=1, keepdims=True)
+            _write_centerline(folder / sid / "centerline_reader_B.csv", moved)
+            rows_b.append(row | {"centerline": f"{sid}/centerline_reader_B.csv", "reader": "B"})
+        truth_subjects.append(
+            {"subject_id": sid, "location": subject["location"], "plaques": truth["plaques"]}
+        )
+    if rows_b:
+        write_manifest(rows_b, folder / "manifest_reader_B.csv")
+    _write_truth(folder, {**study["truth"], "subjects": truth_subjects})
+    return write_manifest(rows, folder / "manifest.csv")
+
+
+def _write_centerline(path: Path, points) -> None:
+    rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.4f}" for c in p) for p in points]
+    atomic_write_text(path, "\n".join(rows) + "\n")
+
+
+#: Cohort samples: many subjects with their manifest, made on request (not by ``all``:
+#: they are large). Name -> function(folder, n_subjects, seed).
+COHORT_SAMPLES: dict[str, Callable[..., Path]] = {"vba-study": write_vba_study}
+
 #: Sample name -> function writing it into a folder.
 SAMPLES: dict[str, Callable[[Path], None]] = {
     "coronary-ct": lambda folder: _coronary(folder, 3.0),
@@ -97,17 +170,34 @@ SAMPLES: dict[str, Callable[[Path], None]] = {
 }
 
 
-def write_sample(name: str, outdir) -> Path:
-    """Write sample ``name`` (or ``all``) into ``outdir/<name>/``; returns that folder."""
+def write_sample(
+    name: str, outdir, n_subjects: int | None = None, seed: int | None = None
+) -> Path:
+    """Write sample ``name`` (or ``all``) into ``outdir/<name>/``; returns that folder.
+
+    ``n_subjects`` and ``seed`` apply to the cohort samples (:data:`COHORT_SAMPLES`).
+    """
     from napari_calcium.errors import InputError
 
     outdir = Path(outdir)
+    if name in COHORT_SAMPLES:
+        options = {k: v for k, v in (("n_subjects", n_subjects), ("seed", seed)) if v is not None}
+        if options.get("n_subjects", 1) < 1:
+            raise InputError(f"--subjects {n_subjects} must be at least 1")
+        COHORT_SAMPLES[name](outdir / name, **options)
+        return outdir / name
+    if n_subjects is not None or seed is not None:
+        raise InputError(
+            f"--subjects and --seed apply to the cohort samples ({', '.join(COHORT_SAMPLES)})",
+            f"leave them out for {name}",
+        )
     if name == "all":
         for each in SAMPLES:
             write_sample(each, outdir)
         return outdir
     if name not in SAMPLES:
-        raise InputError(f"unknown sample {name!r}", f"choose one of: all, {', '.join(SAMPLES)}")
+        known = ", ".join([*SAMPLES, *COHORT_SAMPLES])
+        raise InputError(f"unknown sample {name!r}", f"choose one of: all, {known}")
     folder = outdir / name
     folder.mkdir(parents=True, exist_ok=True)
     SAMPLES[name](folder)

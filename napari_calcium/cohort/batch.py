@@ -37,6 +37,9 @@ Table columns come from the result keys, which carry their units
 lists of text one ``"; "``-joined cell; longer lists stay in the JSON only. The tables are rebuilt from the subject JSONs
 in manifest order, so a resumed run gives the same tables as an uninterrupted one.
 Run facts that change from run to run (``seconds``) stay in the JSON only.
+The manifest's clinical columns (age, sex, risk factors, culprit plaques ...) are
+read from the manifest when the tables are built, so correcting them needs no
+re-run; they are not part of the fingerprint.
 ``subjects.csv`` also counts each subject's lesion rows (``n_lesions``,
 ``n_calcifications`` ...; empty when the analysis did not look for them).
 """
@@ -475,14 +478,24 @@ def _is_scalar(value) -> bool:
     return value is None or isinstance(value, bool | int | float | str)
 
 
-def tables(records: list[dict]):
-    """The subjects, lesions and errors DataFrames from subject JSON records (in order)."""
+def tables(records: list[dict], clinical: dict[str, dict] | None = None):
+    """The subjects, lesions and errors DataFrames from subject JSON records (in order).
+
+    ``clinical`` (subject id -> the manifest's clinical cells,
+    :data:`~napari_calcium.cohort.manifest.CLINICAL_COLUMNS`) adds those columns to
+    ``subjects.csv`` after ``status``, yes/no as 0/1.
+    """
     import pandas as pd
 
+    clinical = clinical or {}
     subjects, lesions, errors = [], [], []
     for record in records:
         base = {"subject_id": record["subject_id"], "analysis": record["analysis"]}
-        subjects.append({**base, "status": record["status"]})
+        cells = {
+            k: int(v) if isinstance(v, bool) else v
+            for k, v in clinical.get(record["subject_id"], {}).items()
+        }
+        subjects.append({**base, "status": record["status"], **cells})
         if record["status"] != "ok":
             error = record.get("error", {})
             errors.append(
@@ -534,7 +547,8 @@ def collect(subjects: list[Subject], out) -> BatchResult:
                     "error": {"type": type(err).__name__, "message": f"no result: {err}"},
                 }
             )
-    subjects_df, lesions_df, errors_df = tables(records)
+    clinical = {s.subject_id: s.clinical for s in subjects}
+    subjects_df, lesions_df, errors_df = tables(records, clinical)
     for name, frame in (("subjects", subjects_df), ("lesions", lesions_df), ("errors", errors_df)):
         write_table(frame, out / name)
     return BatchResult(out, subjects_df, lesions_df, errors_df)

@@ -15,6 +15,11 @@ file, duplicate or unusable ``subject_id``) and raises one
 :class:`~napari_calcium.errors.InputError` listing every problem with its line
 number in the file, so a cohort never fails half-way on a typo.
 
+Any row may also carry the clinical covariates and outcomes of a study
+(:data:`CLINICAL_COLUMNS`: age, sex, risk factors, treatment, symptomatic, the
+reader's culprit plaques, the reader; any other as ``clinical_<name>``); they are
+checked too, never passed to the analysis, and carried into the batch tables.
+
 Each analysis runs through its command-line subcommand (the same functions the
 ``napari-calcium`` CLI uses); a column maps to one argument of that subcommand
 (:meth:`Subject.cli_args`).
@@ -237,7 +242,7 @@ ANALYSES: dict[str, Analysis] = {
                 _positive("step_mm", "cross-section spacing (mm)"),
                 Column("artery", TEXT, help="name of the artery segment"),
             ),
-            lesion_keys=("calcifications",),
+            lesion_keys=("calcifications", "plaques"),
         ),
         Analysis(
             "svd",
@@ -285,8 +290,65 @@ ANALYSES: dict[str, Analysis] = {
         ),
     )
 }
+
+
+def _positions_mm(text: str) -> None:
+    for item in text.split(";"):
+        try:
+            value = float(item)
+        except ValueError:
+            raise ValueError(
+                f"culprit_mm {text!r}: {item!r} is not a number (write positions in mm "
+                "along the centreline separated by ';', e.g. 11.5;26)"
+            ) from None
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"culprit_mm {text!r}: {item!r} must be a distance >= 0 mm")
+
+
+def _yes_no(name: str, help: str) -> Column:
+    return Column(name, FLAG, help=help)
+
+
+#: Clinical covariates and outcomes a row of any analysis may carry, as the reader
+#: supplies them. They are checked like the other columns but never passed to the
+#: analysis (nor part of its input fingerprint): the batch tables carry them
+#: (``subjects.csv``; yes/no as 0/1) for the study report. Any other clinical column
+#: is named ``clinical_<name>`` and carried as written.
+CLINICAL_COLUMNS: tuple[Column, ...] = (
+    Column("reader", TEXT, help="who read this row (two readers: two manifests)"),
+    Column("age_years", FLOAT, minimum=0.0, help="age at imaging (years)"),
+    Column("sex", CHOICE, choices=("F", "M"), help="F or M"),
+    _positive("bmi_kg_m2", "body-mass index (kg/m2)"),
+    _yes_no("smoking", "current or former smoker"),
+    _yes_no("diabetes", "diabetes mellitus"),
+    _yes_no("hypertension", "hypertension"),
+    _yes_no("hyperlipidemia", "hyperlipidaemia"),
+    _yes_no("coronary_heart_disease", "coronary heart disease"),
+    Column("ldl_mmol_l", FLOAT, minimum=0.0, help="LDL cholesterol (mmol/L)"),
+    Column("hs_crp_mg_l", FLOAT, minimum=0.0, help="high-sensitivity CRP (mg/L)"),
+    _yes_no("statin", "statin treatment"),
+    _yes_no("antiplatelet", "antiplatelet treatment"),
+    _yes_no("symptomatic", "the patient had a stroke / TIA in the artery's territory"),
+    Column(
+        "culprit_mm",
+        TEXT,
+        check=_positions_mm,
+        help="positions (mm along the centreline, ';'-separated) of the reader's culprit "
+        "plaques; the plaque holding each is the culprit, the row's other plaques are not",
+    ),
+)
+CLINICAL_PREFIX = "clinical_"
 BASE_COLUMNS = ("subject_id", "analysis")
-KNOWN_COLUMNS = frozenset(BASE_COLUMNS) | {c.name for a in ANALYSES.values() for c in a.columns}
+KNOWN_COLUMNS = (
+    frozenset(BASE_COLUMNS)
+    | {c.name for a in ANALYSES.values() for c in a.columns}
+    | {c.name for c in CLINICAL_COLUMNS}
+)
+
+
+def is_clinical(name: str) -> bool:
+    """A clinical column: one of :data:`CLINICAL_COLUMNS` or ``clinical_<name>``."""
+    return name.startswith(CLINICAL_PREFIX) or any(c.name == name for c in CLINICAL_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -300,12 +362,15 @@ class Subject:
     values : column -> parsed value (absolute ``Path`` for inputs, numbers, ...),
         only the cells that were given.
     line : line number in the manifest file (the header is line 1).
+    clinical : clinical column -> value (:data:`CLINICAL_COLUMNS`, yes/no as bool;
+        ``clinical_*`` as written), only the cells that were given.
     """
 
     subject_id: str
     analysis: str
     values: dict = field(default_factory=dict)
     line: int = 0
+    clinical: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> Analysis:
@@ -386,7 +451,7 @@ def _check_header(header: list[str]) -> list[str]:
     problems += [
         f"unknown column {name!r} (known: {', '.join(sorted(known))})"
         for name in header
-        if name not in known
+        if name not in known and not (name.startswith(CLINICAL_PREFIX) and len(name) > 9)
     ]
     seen = set()
     for name in header:
@@ -437,13 +502,21 @@ def _parse_rows(header, rows, base: Path, problems: list[str]) -> list[Subject]:
                 values[column.name] = column.parse(text, base)
             except ValueError as err:
                 problems.append(f"line {line}: {err}")
+        clinical = {}
+        for column in CLINICAL_COLUMNS:
+            if cells.get(column.name):
+                try:
+                    clinical[column.name] = column.parse(cells[column.name], base)
+                except ValueError as err:
+                    problems.append(f"line {line}: {err}")
+        clinical |= {k: v for k, v in cells.items() if k.startswith(CLINICAL_PREFIX) and v}
         used = {c.name for c in analysis.columns} | set(BASE_COLUMNS)
         problems += [
             f"line {line}: column {col!r} does not apply to analysis {name!r}"
             for col, text in cells.items()
-            if text and col not in used and col in KNOWN_COLUMNS
+            if text and col not in used and col in KNOWN_COLUMNS and not is_clinical(col)
         ]
-        subjects.append(Subject(sid, name, values, line))
+        subjects.append(Subject(sid, name, values, line, clinical))
     for (column, name), lines in missing_columns.items():
         problems.append(
             f"column {column!r} is required by analysis {name!r} (lines "
