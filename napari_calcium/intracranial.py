@@ -868,4 +868,7 @@ def result_json(result: dict) -> dict:
         "settings",
         "warnings",
     )
-    return {k: result[k] for k in keys}
+    out = {k: result[k] for k in keys}
+    # the per-cross-section wall metrics, for reader agreement and re-analysis
+    out["wall_sections"] = [] if result["wall"] is None else result["wall"]["table"]
+    return out
