@@ -159,6 +159,18 @@ def test_tables_split_subjects_lesions_and_errors():
     ]
 
 
+def test_tables_carry_the_manifests_clinical_columns():
+    records = [
+        {"subject_id": "s1", "analysis": "svd", "status": "ok", "result": {"wmh_volume_ml": 2.0}},
+        {"subject_id": "s2", "analysis": "svd", "status": "error", "error": {"type": "X"}},
+    ]
+    clinical = {"s1": {"age_years": 70.0, "diabetes": True}, "s2": {"diabetes": False}}
+    subjects, _, _ = batch.tables(records, clinical)
+    assert subjects.loc[0, "age_years"] == 70.0 and subjects.loc[0, "diabetes"] == 1
+    assert subjects.loc[1, "diabetes"] == 0 and pd.isna(subjects.loc[1, "age_years"])
+    assert subjects.loc[0, "wmh_volume_ml"] == 2.0
+
+
 def test_bad_input_runs_nothing(tmp_path, monkeypatch, capsys):
     manifest = tmp_path / "m.csv"
     manifest.write_text("subject_id,analysis,ct\ns1,coronary,absent.nii.gz\ns2,pet,x\n")

@@ -161,3 +161,49 @@ def test_cli_arguments_survive_values_starting_with_a_dash(tmp_path):
     assert args.lacune_points == "-3.5,2,-1;4,5,6"
     assert args.flair == (tmp_path / "flair.nii.gz").resolve()
     assert args.subject == "p7" and args.no_lacunes is False
+
+
+def test_clinical_columns_are_checked_and_kept_apart_from_the_analysis(tmp_path):
+    _touch(tmp_path / "s1" / "flair.nii.gz")
+    rows = [
+        {
+            "subject_id": "s1",
+            "analysis": "svd",
+            "flair": "s1/flair.nii.gz",
+            "age_years": "71.5",
+            "sex": "F",
+            "diabetes": "yes",
+            "culprit_mm": "11.5;26",
+            "clinical_apoe4": "carrier",
+            "reader": "A",
+        }
+    ]
+    (s1,) = read_manifest(write_manifest(rows, tmp_path / "manifest.csv"))
+    assert s1.clinical == {
+        "reader": "A",
+        "age_years": 71.5,
+        "sex": "F",
+        "diabetes": True,
+        "culprit_mm": "11.5;26",
+        "clinical_apoe4": "carrier",
+    }
+    assert s1.options() == {}  # not analysis options, not in the fingerprint
+    assert not any("age" in a or "apoe" in a for a in s1.cli_args())
+
+
+def test_bad_clinical_values_are_listed_with_their_lines(tmp_path):
+    _touch(tmp_path / "f.nii.gz")
+    base = {"analysis": "svd", "flair": "f.nii.gz"}
+    rows = [
+        {**base, "subject_id": "a", "sex": "female", "age_years": "-3"},
+        {**base, "subject_id": "b", "diabetes": "maybe", "culprit_mm": "11;x"},
+        {**base, "subject_id": "c", "clinical_": "1", "agee_years": "60"},
+    ]
+    with pytest.raises(InputError) as err:
+        read_manifest(write_manifest(rows, tmp_path / "manifest.csv"))
+    text = str(err.value)
+    assert "line 2: sex 'female' is not one of F, M" in text
+    assert "line 2: age_years '-3' must be >= 0" in text
+    assert "line 3: diabetes 'maybe' is not true/false" in text
+    assert "line 3: culprit_mm '11;x': 'x' is not a number" in text
+    assert "unknown column 'clinical_'" in text and "unknown column 'agee_years'" in text
