@@ -13,8 +13,9 @@ into one row per *target* of a unit:
 
 :func:`pair_readings` matches the two readers' targets: subjects by
 ``subject_id``; plaques, calcifications and cross-sections of one subject by
-their position along the centreline (``narrowest_mm``, the middle of
-``start_mm``-``end_mm``, ``arc_mm``), each to the nearest one of the other reader
+their position along the centreline (the middle of ``start_mm``-``end_mm``, or
+``middle_mm``; ``arc_mm`` for cross-sections — not the narrowest site, which can lie
+anywhere along a plaque's plateau), each to the nearest one of the other reader
 within ``tolerance_mm`` and only if that one is nearest back; targets only one
 reader found are listed (``unmatched``), not guessed. :func:`agreement_table`
 gives per measure the ICC (:func:`napari_calcium.cohort.stats.icc`, the study's
@@ -40,7 +41,7 @@ from napari_calcium.errors import InputError
 
 UNITS = ("subjects", "plaques", "calcifications", "sections")
 #: Position of a target along the centreline, per unit (mm).
-POSITION = {"plaques": "narrowest_mm", "calcifications": "middle_mm", "sections": "arc_mm"}
+POSITION = {"plaques": "middle_mm", "calcifications": "middle_mm", "sections": "arc_mm"}
 #: Default measures per unit: (continuous, categorical), used when present.
 MEASURES = {
     "plaques": (
@@ -111,7 +112,7 @@ def load_reading(source, unit: str = "plaques") -> pd.DataFrame:
             "give a batch output folder (with subjects.csv), an intracranial --json result, "
             "or a CSV with subject_id and the measures",
         )
-    if unit == "calcifications" and "middle_mm" not in table and "start_mm" in table:
+    if unit in ("plaques", "calcifications") and "middle_mm" not in table and "start_mm" in table:
         table["middle_mm"] = 0.5 * (table["start_mm"] + table["end_mm"])
     if "calcified" not in table and "calcified_fraction" in table and unit == "sections":
         table["calcified"] = (table["calcified_fraction"] > 0).astype(int)

@@ -270,7 +270,7 @@ def fisher_exact(df: pd.DataFrame, a: str, b: str) -> dict[str, Any]:
         out["note"] = "fewer than two categories in a column"
         return out
     result = stats.fisher_exact(table.to_numpy())
-    out["p"] = float(result.pvalue)
+    out["p"] = float(np.ravel(result.pvalue)[0])  # scipy's r x c test returns arrays
     if table.shape == (2, 2):
         out["statistic"] = float(result.statistic)
     return out
@@ -795,12 +795,13 @@ def cohens_kappa(
     if chance == len(pairs) ** 2:  # expected agreement 1: 0 / 0
         out["note"] = "both readers give one class to every target: kappa is undefined"
         return out
-    result = sm_kappa(table.to_numpy(), wt=weights) if weights else sm_kappa(table.to_numpy())
+    with np.errstate(invalid="ignore", divide="ignore"):  # its z-test when kappa is 1
+        result = sm_kappa(table.to_numpy(), wt=weights) if weights else sm_kappa(table.to_numpy())
     out.update(
         value=float(result.kappa),
         ci_low=float(result.kappa_low),
         ci_high=float(result.kappa_upp),
-        p=float(result.pvalue_two_sided),
+        p=float(result.pvalue_two_sided) if np.isfinite(result.pvalue_two_sided) else None,
         standard_error=float(result.std_kappa),
         band=kappa_band(float(result.kappa)),
         confidence=0.95,

@@ -214,7 +214,9 @@ def assign_culprits(
     :func:`load_study_table`); warnings for positions that match no plaque."""
     warnings, flags = [], np.zeros(len(plaques), dtype=int)
     positions = {
-        sid: [float(x) for x in str(text).split(";")] if isinstance(text, str) and text else []
+        sid: []
+        if pd.isna(text) or not str(text).strip()
+        else [float(x) for x in str(text).split(";")]
         for sid, text in zip(subjects["subject_id"], subjects["culprit_mm"], strict=True)
     }
     for sid, culprits in positions.items():

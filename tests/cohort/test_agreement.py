@@ -18,14 +18,14 @@ def _readings(tmp_path):
     base = pd.DataFrame(
         {
             "subject_id": ["s1", "s1", "s2", "s3", "s3", "s4"],
-            "narrowest_mm": [10.0, 25.0, 12.0, 9.0, 22.0, 14.0],
+            "middle_mm": [10.0, 25.0, 12.0, 9.0, 22.0, 14.0],
         }
     )
     a = base.assign(stenosis_pct=STENOSIS_A, pattern=PATTERN_A)
     b = base.assign(stenosis_pct=STENOSIS_B, pattern=PATTERN_B)
-    b["narrowest_mm"] += [0.5, -0.75, 1.0, 0.25, 0.0, -1.5]  # the readers' sites differ a little
+    b["middle_mm"] += [0.5, -0.75, 1.0, 0.25, 0.0, -1.5]  # the readers' sites differ a little
     extra = pd.DataFrame(
-        {"subject_id": ["s2"], "narrowest_mm": [30.0], "stenosis_pct": [15.0], "pattern": ["IEL"]}
+        {"subject_id": ["s2"], "middle_mm": [30.0], "stenosis_pct": [15.0], "pattern": ["IEL"]}
     )
     b = pd.concat([b, extra], ignore_index=True)  # a plaque only reader B found
     a.to_csv(tmp_path / "a.csv", index=False)

@@ -396,3 +396,9 @@ def test_kappa_by_hand_and_weighted_against_scikit_learn():
     weighted = stats.cohens_kappa(first, second, weights="linear", categories=[0, 1, 2, 3])
     assert weighted["value"] == pytest.approx(cohen_kappa_score(first, second, weights="linear"))
     assert stats.cohens_kappa(["a"] * 5, ["a"] * 5)["value"] is None
+
+
+def test_fisher_exact_larger_table_is_a_number():
+    table = pd.DataFrame({"x": ["a", "b", "b", "c", "a", "b"], "g": [0, 1, 1, 0, 0, 1]})
+    out = stats.fisher_exact(table, "x", "g")
+    assert isinstance(out["p"], float) and 0 < out["p"] <= 1 and out["statistic"] is None

@@ -190,3 +190,41 @@ def test_synthetic_study_draw_has_the_designed_truth():
         for plaque in subject["plaques"]:
             if plaque["pattern"] == "none":  # spots only beside a main calcification
                 assert plaque["n_spotty"] == 0
+
+
+def test_synthetic_study_end_to_end_through_batch(tmp_path, capsys):
+    """sample vba-study -> batch -> study-report: plaque rows with the manifest's
+    covariates, culprit labels and patterns equal to the design."""
+    assert main(["sample", "vba-study", str(tmp_path), "--subjects", "2", "--seed", "7"]) == 0
+    folder = tmp_path / "vba-study"
+    truth = json.loads((folder / "truth.json").read_text())
+    batch = ["batch", str(folder / "manifest.csv"), "--out", str(tmp_path / "A"), "--workers", "1"]
+    assert main(batch) == 0
+    status = main(
+        ["study-report", str(tmp_path / "A"), "--unit", "plaques", "--group", "culprit",
+         "--reader-b", str(tmp_path / "A"), "--out", str(tmp_path / "rep")]
+    )  # fmt: skip
+    assert status == 0
+    table = pd.read_csv(tmp_path / "rep" / "study_table.csv")
+    assert len(table) == 4  # two plaques per patient, each found
+    designed = {
+        (s["subject_id"], k + 1): (p["culprit"], p["pattern"])
+        for s in truth["subjects"]
+        for k, p in enumerate(s["plaques"])
+    }
+    names = {
+        "intimal": "intimal-predominant",
+        "iel": "IEL-predominant",
+        "none": "absent/indistinguishable",
+    }
+    for _, row in table.iterrows():
+        culprit, pattern = designed[(row["subject_id"], row["plaque_id"])]
+        assert row["culprit"] == culprit and row["pattern"] == names[pattern]
+    manifest = pd.read_csv(folder / "manifest.csv").set_index("subject_id")
+    for _, row in table.iterrows():
+        assert row["age_years"] == manifest.loc[row["subject_id"], "age_years"]
+    # a reading compared with itself: every plaque paired, ICC 1
+    agreement_rows = pd.read_csv(tmp_path / "rep" / "study_agreement.csv").set_index("measure")
+    assert agreement_rows.loc["stenosis_pct", "n_targets"] == 4
+    assert agreement_rows.loc["stenosis_pct", "value"] == pytest.approx(1.0)
+    assert (folder / "manifest_reader_B.csv").is_file()
