@@ -129,6 +129,14 @@ DEFAULT_VARIABLES = {
         "svd_score",
     ),
 }
+#: Calcification locations of the small-vessel study's Table 3 and their arteries
+#: (:data:`napari_calcium.scores.small_vessel.CALCIFIED_ARTERIES`).
+LOCATIONS = {
+    "MCA": ("MCA_left", "MCA_right"),
+    "basilar": ("basilar",),
+    "ICA": ("ICA_left", "ICA_right"),
+    "vertebral": ("vertebral_left", "vertebral_right"),
+}
 #: Subject columns carried onto every plaque / calcification row.
 SUBJECT_COLUMNS = ("artery", "reader")
 
@@ -165,7 +173,7 @@ def load_study_table(
             )
         subjects = subjects[subjects["status"] == "ok"]
         if unit == "subjects":
-            table = subjects
+            table = _with_svd_records(source, subjects)
         else:
             lesions = _read_csv(source / "lesions.csv")
             table = lesions[lesions.get("lesion_source", pd.Series(dtype=str)) == unit].copy()
@@ -181,7 +189,7 @@ def load_study_table(
         from napari_calcium.cohort.svd_report import load_table
 
         table = load_table(source)
-        table = table[table["timepoint"] == "baseline"]
+        table = location_grades(table[table["timepoint"] == "baseline"])
     elif source.is_file() and source.suffix.lower() == ".csv":
         table = pd.read_csv(source)
     else:
@@ -198,6 +206,41 @@ def load_study_table(
     if table.empty:
         raise InputError(f"{source} holds no {unit} to analyse")
     return table.reset_index(drop=True), warnings
+
+
+def location_grades(table: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``<location>_grade`` per calcification location of the small-vessel study
+    (:data:`LOCATIONS`: MCA, ICA and vertebral take the worse side, as the patient's
+    overall grade takes the worst artery; basilar is one artery), for its Table 3
+    (markers by calcification location: ``--compare-by MCA_grade`` ...)."""
+    table = table.copy()
+    for location, arteries in LOCATIONS.items():
+        columns = [f"{a}_grade" for a in arteries if f"{a}_grade" in table]
+        if columns and f"{location}_grade" not in table:
+            table[f"{location}_grade"] = table[columns].apply(pd.to_numeric).max(axis=1)
+    return table
+
+
+def _with_svd_records(folder: Path, subjects: pd.DataFrame) -> pd.DataFrame:
+    """Subjects of a batch run; small-vessel subjects with the columns of their records
+    (:func:`napari_calcium.cohort.svd_report.record_row`, as a folder of records
+    gives) and the location grades, next to the manifest's clinical columns."""
+    from napari_calcium.cohort.manifest import is_clinical
+    from napari_calcium.cohort.svd_report import record_row
+
+    svd = subjects[subjects["analysis"] == "svd"]
+    if svd.empty:
+        return subjects
+    rows = []
+    for sid in svd["subject_id"]:
+        record = json.loads((folder / "subjects" / f"{sid}.json").read_text(encoding="utf-8"))
+        rows.append({**record_row(record["result"]), "subject_id": sid})
+    keep = ["subject_id", "analysis", *(c for c in subjects.columns if is_clinical(c))]
+    records = pd.DataFrame(rows).drop(
+        columns=[c for c in keep if c != "subject_id"], errors="ignore"
+    )
+    table = location_grades(svd[keep].merge(records, on="subject_id", how="left"))
+    return pd.concat([table, subjects[subjects["analysis"] != "svd"]], ignore_index=True)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

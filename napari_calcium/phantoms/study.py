@@ -15,11 +15,12 @@ model :data:`CULPRIT_MODEL`::
 
     logit P(culprit) = b0 + b_intimal * intimal + b_age * (age - 63) / 10
                        + b_diabetes * diabetes + b_hypertension * hypertension
-                       + b_crp * ln(hs-CRP / 2 mg/L)
+                       + b_crp * (hs-CRP - 2 mg/L)
 
-with every other covariate's coefficient 0. The true odds ratio of an
-intimal-predominant plaque adjusted for the Model 1 covariates is therefore
-``exp(b_intimal)`` (4.9, the study's estimate); the crude one is larger, because
+with every other covariate's coefficient 0. Every term is linear in a manifest
+column, so a logistic model on the Model 1 covariates as they stand in the manifest
+contains the true model, and the true odds ratio of an intimal-predominant plaque
+adjusted for them is ``exp(b_intimal)`` (4.9, the study's estimate); the crude one is larger, because
 intimal plaques are commoner in older and diabetic patients. Stenosis, drawn larger
 for intimal plaques but with no effect of its own, leaves the Model 2 odds ratio the
 same.
@@ -40,14 +41,14 @@ import numpy as np
 from napari_calcium.phantoms.vessel import PlaqueSpec, VesselGeometry
 
 #: Coefficients (log odds) of the culprit model; keys are manifest columns or plaque
-#: attributes. ``age_per_10y`` multiplies (age - 63) / 10, ``ln_hs_crp`` ln(hs-CRP / 2).
+#: attributes. ``age_per_10y`` multiplies (age - 63) / 10, ``hs_crp_per_mg_l`` hs-CRP - 2 mg/L.
 CULPRIT_MODEL = {
     "intercept": -1.6,
     "intimal_predominant": math.log(4.9),
     "age_per_10y": 0.5,
     "diabetes": 0.8,
     "hypertension": 0.6,
-    "ln_hs_crp": 0.4,
+    "hs_crp_per_mg_l": 0.12,
 }
 #: Covariates of the study's adjustment Model 1 (manifest columns), all drawn.
 MODEL_1 = (
@@ -140,7 +141,7 @@ def _culprit_logit(patient: dict, intimal: int) -> float:
         + m["age_per_10y"] * (patient["age_years"] - 63.0) / 10.0
         + m["diabetes"] * patient["diabetes"]
         + m["hypertension"] * patient["hypertension"]
-        + m["ln_hs_crp"] * math.log(patient["hs_crp_mg_l"] / 2.0)
+        + m["hs_crp_per_mg_l"] * (patient["hs_crp_mg_l"] - 2.0)
     )
 
 

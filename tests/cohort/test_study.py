@@ -97,16 +97,29 @@ def test_correlations_are_pearson_and_spearman(plaques):
 
 
 def test_study_report_cli_adjusted_odds_ratio(plaques, tmp_path, capsys):
-    source = tmp_path / "plaques.csv"
+    source, second = tmp_path / "plaques.csv", tmp_path / "reader_b.csv"
+    plaques = plaques.assign(start_mm=10.0, end_mm=20.0)  # one plaque per patient
     plaques.to_csv(source, index=False)
+    reader_b = plaques.copy()
+    reader_b.loc[::3, "stenosis_pct"] += 5.0  # reader B reads every third plaque 5 % higher
+    reader_b.to_csv(second, index=False)
     status = main(
         [
             "study-report", str(source), "--out", str(tmp_path / "rep"), "--group", "culprit",
             "--variables", "stenosis_pct,n_spotty,x,z,location", "--outcome", "culprit",
             "--exposures", "x", "--model", "Model 1=z", "--model", "Model 2=Model 1+stenosis_pct",
+            "--unit", "plaques", "--reader-b", str(second),
         ]
     )  # fmt: skip
     assert status == 0
+    agreement = pd.read_csv(tmp_path / "rep" / "study_agreement.csv").set_index("measure")
+    assert agreement.loc["stenosis_pct", "n_targets"] == len(plaques)
+    assert agreement.loc["stenosis_pct", "mean_difference"] == pytest.approx(
+        5.0 * len(plaques[::3]) / len(plaques)
+    )
+    assert 0.5 < agreement.loc["stenosis_pct", "value"] < 1.0
+    consensus = pd.read_csv(tmp_path / "rep" / "study_consensus.csv")
+    assert not consensus["needs_consensus"].any()  # no class differs
     logistic = pd.read_csv(tmp_path / "rep" / "study_logistic.csv").set_index("model")
     assert logistic.loc["univariable", "odds_ratio"] == pytest.approx(5.75, rel=1e-5)
     assert logistic.loc["Model 1", "odds_ratio"] == pytest.approx(4.0, rel=1e-5)  # the stratum OR
@@ -129,43 +142,57 @@ def test_study_report_refuses_unknown_columns(plaques, tmp_path, capsys):
 
 
 def test_small_vessel_study_tables_with_clinical_columns(tmp_path):
+    """The small-vessel study's Table 1 by grade, Table 3 by calcification location
+    (MCA, basilar, ICA: the worse side) and correlations, from a folder of records and
+    from a batch run's subjects (same rows), with the clinical columns of a CSV."""
     from napari_calcium.phantoms.brain import svd_cohort_records
     from napari_calcium.svd import save_record
 
-    records = tmp_path / "records"
+    records, batch = tmp_path / "records", tmp_path / "batch"
     rng = np.random.default_rng(4)
-    clinical = []
+    clinical, subjects = [], []
+    (batch / "subjects").mkdir(parents=True)
     for record in svd_cohort_records(n_subjects=30, seed=1, follow_up_every=100):
         save_record(record, records / f"{record['subject_id']}_{record['timepoint']}.json")
         if record["timepoint"] != "baseline":
             continue
+        sid = record["subject_id"]
         clinical.append(
-            {"subject_id": record["subject_id"], "age_years": float(rng.normal(68, 7)),
+            {"subject_id": sid, "age_years": float(rng.normal(68, 7)),
              "hypertension": int(rng.random() < 0.5)}
         )  # fmt: skip
+        saved = json.loads(save_record(record, tmp_path / "saved.json").read_text())
+        (batch / "subjects" / f"{sid}.json").write_text(
+            json.dumps({"subject_id": sid, "analysis": "svd", "status": "ok", "result": saved})
+        )
+        subjects.append({"subject_id": sid, "analysis": "svd", "status": "ok", **clinical[-1]})
     pd.DataFrame(clinical).to_csv(tmp_path / "clinical.csv", index=False)
+    pd.DataFrame(subjects).to_csv(batch / "subjects.csv", index=False)
+    variables = ["age_years", "hypertension", "wmh_volume_ml", "microbleed_count", "lacune_count"]
     out = study.build_study_report(
         records,
         tmp_path / "rep",
         group="calcification_grade",
-        variables=[
-            "age_years",
-            "hypertension",
-            "wmh_volume_ml",
-            "microbleed_count",
-            "lacune_count",
-        ],
-        compare_by=["MCA_left_grade"],
+        variables=variables,
+        compare_by=["MCA_grade", "basilar_grade", "ICA_grade"],
         correlate="calcification_grade",
         clinical=tmp_path / "clinical.csv",
     )
     table = out["table"]
     assert len(table) == 30 and table["age_years"].notna().all()
+    worse = np.maximum(table["MCA_left_grade"], table["MCA_right_grade"])
+    assert (table["MCA_grade"] == worse).all()
     table1 = out["table1"].set_index("variable")
     assert set(table1.loc[["age_years", "wmh_volume_ml"], "test"]) <= {
         "Welch ANOVA",
         "Kruskal-Wallis",
     }
+    by_grade = [table.loc[table.calcification_grade == g, "age_years"] for g in (0, 1, 2)]
+    if table1.loc["age_years", "test"] == "Welch ANOVA":
+        expected = sps.f_oneway(*by_grade, equal_var=False).pvalue
+    else:
+        expected = sps.kruskal(*by_grade).pvalue
+    assert table1.loc["age_years", "p"] == pytest.approx(expected)
     corr = out["correlations"].set_index("variable").loc["wmh_volume_ml"]
     assert corr["spearman_rho"] == pytest.approx(
         sps.spearmanr(table.wmh_volume_ml, table.calcification_grade).statistic
@@ -173,7 +200,19 @@ def test_small_vessel_study_tables_with_clinical_columns(tmp_path):
     assert corr["pearson_r"] == pytest.approx(
         sps.pearsonr(table.wmh_volume_ml, table.calcification_grade).statistic
     )
-    assert (tmp_path / "rep" / "study_by_MCA_left_grade.csv").is_file()
+    mca = out["by"]["MCA_grade"].set_index("variable").loc["lacune_count"]
+    groups = [table.loc[table.MCA_grade == g, "lacune_count"] for g in sorted(set(worse))]
+    assert mca["test"] == "Kruskal-Wallis"
+    assert mca["p"] == pytest.approx(sps.kruskal(*groups).pvalue)
+    for location in ("MCA", "basilar", "ICA"):
+        assert (tmp_path / "rep" / f"study_by_{location}_grade.csv").is_file()
+    from_batch, _ = study.load_study_table(batch, "subjects")
+    columns = ["subject_id", "calcification_grade", "MCA_grade", "ICA_grade", *variables]
+    pd.testing.assert_frame_equal(
+        from_batch[columns].sort_values("subject_id").reset_index(drop=True),
+        table[columns].sort_values("subject_id").reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_synthetic_study_draw_has_the_designed_truth():
@@ -192,39 +231,28 @@ def test_synthetic_study_draw_has_the_designed_truth():
                 assert plaque["n_spotty"] == 0
 
 
-def test_synthetic_study_end_to_end_through_batch(tmp_path, capsys):
-    """sample vba-study -> batch -> study-report: plaque rows with the manifest's
-    covariates, culprit labels and patterns equal to the design."""
-    assert main(["sample", "vba-study", str(tmp_path), "--subjects", "2", "--seed", "7"]) == 0
+def test_synthetic_study_end_to_end_through_batch(tmp_path):
+    """sample vba-study -> batch -> study-report on one patient (an IEL-predominant
+    plaque and an intimal-predominant culprit): plaque rows with the manifest's
+    covariates, and culprit labels, patterns and spotty counts equal to the design.
+    The whole study (80 patients, the adjusted odds ratio) is benchmarks/vba_study.py."""
+    assert main(["sample", "vba-study", str(tmp_path), "--subjects", "1", "--seed", "21"]) == 0
     folder = tmp_path / "vba-study"
     truth = json.loads((folder / "truth.json").read_text())
     batch = ["batch", str(folder / "manifest.csv"), "--out", str(tmp_path / "A"), "--workers", "1"]
     assert main(batch) == 0
     status = main(
         ["study-report", str(tmp_path / "A"), "--unit", "plaques", "--group", "culprit",
-         "--reader-b", str(tmp_path / "A"), "--out", str(tmp_path / "rep")]
+         "--out", str(tmp_path / "rep")]
     )  # fmt: skip
     assert status == 0
     table = pd.read_csv(tmp_path / "rep" / "study_table.csv")
-    assert len(table) == 4  # two plaques per patient, each found
-    designed = {
-        (s["subject_id"], k + 1): (p["culprit"], p["pattern"])
-        for s in truth["subjects"]
-        for k, p in enumerate(s["plaques"])
-    }
-    names = {
-        "intimal": "intimal-predominant",
-        "iel": "IEL-predominant",
-        "none": "absent/indistinguishable",
-    }
-    for _, row in table.iterrows():
-        culprit, pattern = designed[(row["subject_id"], row["plaque_id"])]
-        assert row["culprit"] == culprit and row["pattern"] == names[pattern]
+    (subject,) = truth["subjects"]
+    designed = [(p["culprit"], p["pattern"], p["n_spotty"]) for p in subject["plaques"]]
+    assert designed == [(0, "iel", 1), (1, "intimal", 1)]
+    names = {"intimal": "intimal-predominant", "iel": "IEL-predominant"}
+    found = list(zip(table["culprit"], table["pattern"], table["n_spotty"], strict=True))
+    assert found == [(c, names[p], n) for c, p, n in designed]  # both plaques, in order
     manifest = pd.read_csv(folder / "manifest.csv").set_index("subject_id")
-    for _, row in table.iterrows():
-        assert row["age_years"] == manifest.loc[row["subject_id"], "age_years"]
-    # a reading compared with itself: every plaque paired, ICC 1
-    agreement_rows = pd.read_csv(tmp_path / "rep" / "study_agreement.csv").set_index("measure")
-    assert agreement_rows.loc["stenosis_pct", "n_targets"] == 4
-    assert agreement_rows.loc["stenosis_pct", "value"] == pytest.approx(1.0)
+    assert (table["age_years"] == manifest.loc[subject["subject_id"], "age_years"]).all()
     assert (folder / "manifest_reader_B.csv").is_file()
