@@ -10,7 +10,8 @@ pairs the two readings' vessel-wall cross-sections by their position along the
 artery and prints, per measurement, the ICC(A,1) with its 95 % CI and the study's
 band (< 0.4 poor, 0.4-0.75 fair to good, > 0.75 excellent; pingouin) with the mean
 difference and limits of agreement, and Cohen's kappa (statsmodels) of the
-calcified / not calcified call per cross-section; the same for the calcifications.
+calcified / not calcified call per cross-section; then the calcifications side by
+side (one artery holds too few of them for an ICC).
 The baseline is reader A against itself (ICC 1, kappa 1). Run from the repository
 root::
 
@@ -24,6 +25,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from napari_calcium.cohort.agreement import compare_readings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,8 +88,15 @@ def main() -> None:
         print("\nreader A against reader B (edited centreline)")
         _cli("agreement", out / "reader_A.json", out / "reader_B.json", "--unit", "sections",
              "--out", out / "sections")  # fmt: skip
-        _cli("agreement", out / "reader_A.json", out / "reader_B.json",
-             "--unit", "calcifications", "--out", out / "calcifications")  # fmt: skip
+        print("\nthe calcifications side by side (one artery: too few for an ICC)")
+        calcifications = compare_readings(
+            out / "reader_A.json", out / "reader_B.json", "calcifications"
+        )
+        consensus = calcifications["consensus"]
+        print(consensus.pivot(index="measure", columns="target", values=["A", "B"]).to_string())
+        if len(calcifications["unmatched"]):
+            print("found by one reader only:")
+            print(calcifications["unmatched"].to_string(index=False))
 
 
 if __name__ == "__main__":

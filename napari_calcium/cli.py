@@ -786,11 +786,7 @@ def run_study_report(args) -> int:
         equal_var=args.equal_variance,
         title=args.title,
     )
-    table = out["table"]
-    print(
-        f"{len(table)} {args.unit}"
-        + (f" of {table['subject_id'].nunique()} subjects" if "subject_id" in table else "")
-    )
+    print(out["counted"])
     for warning in out["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     import pandas as pd

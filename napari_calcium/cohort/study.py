@@ -474,7 +474,8 @@ def build_study_report(
     title: str | None = None,
 ) -> dict[str, Any]:
     """Build every table of the study report and write it to ``out_dir`` (see the module
-    docstring). Returns the DataFrames, ``warnings`` and ``paths``."""
+    docstring). Returns the DataFrames, ``warnings``, ``counted`` (what was analysed,
+    in words) and ``paths``."""
     from napari_calcium.report import atomic_write_text
 
     table, warnings = load_study_table(source, unit, clinical)
@@ -496,6 +497,11 @@ def build_study_report(
         _check_columns(table, covariates, f"model {name!r}")
     shown = [v for v in variables if v != group]
     results: dict[str, Any] = {"table": table, "warnings": warnings}
+    results["counted"] = f"{len(table)} {unit}" + (
+        f" of {table['subject_id'].nunique()} subjects"
+        if "subject_id" in table and unit != "subjects"
+        else ""
+    )
     results["table1"] = table_one(table, group, shown, kinds, equal_var)
     results["by"] = {
         column: table_one(table, column, [v for v in shown if v != column], kinds, equal_var)
@@ -693,9 +699,7 @@ def _html(title: str, results: dict, settings: dict) -> str:
         ".plots{display:flex;flex-wrap:wrap;gap:6px}.plots figure{margin:0}"
         ".note{color:#555;font-size:13px}.warn{color:#a40;font-size:13px}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(table)} {html.escape(settings['unit'])}"
-        + (f" of {table['subject_id'].nunique()} subjects" if "subject_id" in table else "")
-        + ".</p>",
+        f"<p>{html.escape(results['counted'])}.</p>",
         f"<p class='note'>Tests per variable: {html.escape(settings['tests'])}. Odds ratios by "
         "logistic regression (statsmodels), Wald 95% CI; ICC by pingouin, kappa by "
         "statsmodels. Associations in a cohort, not a diagnosis.</p>",
