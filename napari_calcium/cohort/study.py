@@ -50,31 +50,34 @@ import numpy as np
 import pandas as pd
 
 from napari_calcium.cohort import stats
+from napari_calcium.cohort.manifest import CLINICAL_COLUMNS, is_clinical
+from napari_calcium.cohort.svd_report import MARKERS, record_row
 from napari_calcium.errors import InputError
 
 UNITS = ("subjects", "plaques", "calcifications")
-#: Kinds of known columns (others are guessed by :func:`stats.variable_kind`).
+#: The manifest's clinical covariates and outcomes analysed by default (not the
+#: reader's name nor the culprit positions).
+CLINICAL_VARIABLES = tuple(
+    c.name for c in CLINICAL_COLUMNS if c.name not in ("reader", "culprit_mm")
+)
+#: Kinds of known columns (others are guessed by :func:`stats.variable_kind`): the
+#: manifest's clinical columns by their type, the small-vessel markers, the plaque and
+#: grade columns.
 KNOWN_KINDS = {
+    **{
+        c.name: {"float": "continuous", "flag": "binary", "choice": "categorical"}[c.kind]
+        for c in CLINICAL_COLUMNS
+        if c.name in CLINICAL_VARIABLES
+    },
+    **{name: kind for name, _, kind in MARKERS},
     "n_spotty": "count",
     "n_calcifications": "count",
-    "microbleed_count": "count",
-    "lacune_count": "count",
     "microbleeds_count": "count",
-    "fazekas_periventricular": "ordinal",
-    "fazekas_deep": "ordinal",
-    "epvs_basal_ganglia": "ordinal",
-    "epvs_centrum_semiovale": "ordinal",
-    "svd_score": "ordinal",
     "calcification_grade": "ordinal",
-    "sex": "categorical",
     "location": "categorical",
     "pattern": "categorical",
     "remodeling": "categorical",
     "class": "categorical",
-    "age_years": "continuous",
-    "bmi_kg_m2": "continuous",
-    "ldl_mmol_l": "continuous",
-    "hs_crp_mg_l": "continuous",
 }
 #: Default variables per unit, used when present.
 DEFAULT_VARIABLES = {
@@ -105,29 +108,7 @@ DEFAULT_VARIABLES = {
         "spotty",
         "pattern",
     ),
-    "subjects": (
-        "age_years",
-        "sex",
-        "bmi_kg_m2",
-        "smoking",
-        "diabetes",
-        "hypertension",
-        "hyperlipidemia",
-        "coronary_heart_disease",
-        "ldl_mmol_l",
-        "hs_crp_mg_l",
-        "statin",
-        "antiplatelet",
-        "symptomatic",
-        "wmh_volume_ml",
-        "fazekas_periventricular",
-        "fazekas_deep",
-        "microbleed_count",
-        "lacune_count",
-        "epvs_basal_ganglia",
-        "epvs_centrum_semiovale",
-        "svd_score",
-    ),
+    "subjects": (*CLINICAL_VARIABLES, *(name for name, _, _ in MARKERS)),
 }
 #: Calcification locations of the small-vessel study's Table 3 and their arteries
 #: (:data:`napari_calcium.scores.small_vessel.CALCIFIED_ARTERIES`).
@@ -157,8 +138,6 @@ def load_study_table(
     subject with an empty ``culprit_mm`` has no culprit plaque). ``clinical``, a CSV
     with ``subject_id``, adds or replaces columns by subject.
     """
-    from napari_calcium.cohort.manifest import is_clinical
-
     if unit not in UNITS:
         raise InputError(f"unknown unit {unit!r}", f"choose one of {', '.join(UNITS)}")
     source = Path(source)
@@ -225,9 +204,6 @@ def _with_svd_records(folder: Path, subjects: pd.DataFrame) -> pd.DataFrame:
     """Subjects of a batch run; small-vessel subjects with the columns of their records
     (:func:`napari_calcium.cohort.svd_report.record_row`, as a folder of records
     gives) and the location grades, next to the manifest's clinical columns."""
-    from napari_calcium.cohort.manifest import is_clinical
-    from napari_calcium.cohort.svd_report import record_row
-
     svd = subjects[subjects["analysis"] == "svd"]
     if svd.empty:
         return subjects
