@@ -15,13 +15,19 @@ and held-out lists apart, and prints against the construction:
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/validate_patterns_svd.py [--json out.json] [--quick]
+        [--cache DIR]
+
+``--cache DIR`` keeps each built brain case (a pickle named by its seed and a hash of
+its configuration), so a second run measures without building them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -80,14 +86,30 @@ def head_run(cases) -> dict:
     }
 
 
-def brain_run(cases) -> dict:
+def brain_case(seed, case, cache: Path | None = None):
+    """:func:`brain_cases.brain_case`, kept in ``cache`` when given."""
+    if cache is None:
+        return brain_cases.brain_case(seed, case)
+    key = hashlib.sha1(repr((seed, case)).encode()).hexdigest()[:12]
+    path = cache / f"brain_{seed}_{key}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    built = brain_cases.brain_case(seed, case)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(built))
+    tmp.replace(path)
+    return built
+
+
+def brain_run(cases, cache: Path | None = None) -> dict:
     from napari_calcium.errors import InputError
 
     rows, errors, refused = [], [], 0
     found = total = found_2mm = total_2mm = false_total = 0
     false_max = 0
     for seed, case in cases:
-        flair, swi, truth = brain_cases.brain_case(seed, case)
+        flair, swi, truth = brain_case(seed, case, cache)
         try:
             record, _ = run_svd_with_masks(flair, swi)
         except InputError as err:
@@ -167,6 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--quick", action="store_true", help="two cases per list")
+    parser.add_argument("--cache", type=Path, help="keep the built brain cases here")
     args = parser.parse_args()
     cut = 2 if args.quick else None
     results = {}
@@ -192,7 +215,7 @@ def main() -> None:
         ("held-out (fresh)", brain_cases.HELD_OUT_FRESH),
     )
     for name, cases in lists:
-        r = brain_run(cases[:cut])
+        r = brain_run(cases[:cut], args.cache)
         results[f"brain MRI {name}"] = r
         print(f"brain MRI, {name} cases:")
         print("\n".join(r["rows"]))

@@ -65,21 +65,30 @@ class SvdSettings:
     """Every threshold of the small vessel disease analysis (units in the names).
 
     Brain and tissue
-        ``csf_fraction``: FLAIR (or T1) voxels darker than this fraction of the brain
-        tissue median are CSF. The brain is the largest Otsu-bright component of the
-        FLAIR with holes filled (supply ``brain_mask`` for images with skull).
+        The brain (:func:`brain_mask`): the FLAIR's Otsu-bright tissue eroded by
+        ``brain_erosion_mm`` (cuts the bridges to scalp, orbits and neck), its largest
+        component grown back, closed by ``brain_closing_mm`` and filled (or the
+        reader's ``brain_mask``). White matter (:func:`white_matter_level`): the mode of
+        the tissue deeper than ``wm_depth_mm``, followed across the brain over
+        ``wm_field_mm`` (0: one level). ``csf_fraction``: voxels darker than this
+        fraction of the white-matter level are CSF.
     Ventricles
-        CSF components deeper than ``ventricle_min_depth_mm`` from the brain surface
-        and larger than ``ventricle_min_volume_ml`` (3 mL: above a 15 mm lacune's
-        1.77 mL and an old 16-17 mm infarct cavity's 2.4 mL, so neither is taken for a
-        ventricle; smaller ventricles need the reader's labels) — or the reader's
-        ventricle labels.
+        CSF bodies left by an opening of ``ventricle_opening_mm`` (which cuts the
+        sulci, the fissures and the aqueduct away) at a median depth of at least
+        ``ventricle_min_depth_mm`` below the brain surface and at least
+        ``ventricle_min_volume_ml`` (3 mL: above a 15 mm lacune's 1.77 mL and an old
+        16-17 mm infarct cavity's 2.4 mL, so neither is taken for a ventricle; smaller
+        ventricles need the reader's labels) — or the reader's ventricle labels. None
+        found: a warning, and no periventricular / deep split.
     WMH
-        candidates where FLAIR / brain-tissue median >= ``wmh_threshold`` (1.3),
+        candidates where FLAIR / white-matter level >= ``wmh_threshold`` (1.3), outside
+        the cortex zone (within ``cortex_mm`` of the outer CSF and the brain surface:
+        the cortical ribbon, brighter than white matter on FLAIR; :func:`cortex_zone`),
         components >= ``wmh_min_volume_mm3``; with ``wmh_half_way`` (default) each is
         redrawn at the level half-way between its own plateau and the tissue within
-        ``wmh_shell_mm`` around it (:func:`segment_wmh`), so partial volume at its
-        border counts by halves whatever the lesion's contrast;
+        ``wmh_shell_mm`` around it (:func:`segment_wmh`); with ``wmh_partial_volume``
+        (default) the volume is the sum of each voxel's lesion fraction in and within
+        ``wmh_shell_mm`` of the lesions (:func:`wmh_fractions`), else the voxel count;
         periventricular when within ``periventricular_distance_mm`` of the ventricles
         (default 10 mm, CLINICAL_RULES 5.6); a ventricle surface voxel is "lined" when
         WMH lies within ``lining_distance_mm``. Fazekas suggestion thresholds: see
@@ -107,12 +116,19 @@ class SvdSettings:
     """
 
     csf_fraction: float = 0.5
-    ventricle_min_depth_mm: float = 10.0
+    brain_erosion_mm: float = 3.0
+    brain_closing_mm: float = 3.0
+    wm_depth_mm: float = 10.0
+    wm_field_mm: float = 20.0
+    ventricle_opening_mm: float = 1.5
+    ventricle_min_depth_mm: float = 15.0
     ventricle_min_volume_ml: float = 3.0
+    cortex_mm: float = 3.0
     wmh_threshold: float = 1.3
     wmh_min_volume_mm3: float = 5.0
     wmh_half_way: bool = True
     wmh_shell_mm: float = 2.0
+    wmh_partial_volume: bool = True
     periventricular_distance_mm: float = 10.0
     lining_distance_mm: float = 2.0
     fazekas_min_volume_ml: float = 0.01
@@ -213,18 +229,56 @@ def _fmt(values) -> str:
 
 
 # ------------------------------------------------------------ brain and CSF
-def brain_mask(flair: Volume) -> np.ndarray:
-    """Brain mask ``(z, y, x)``: largest Otsu-bright component with holes filled."""
+def _dilate(mask: np.ndarray, mm: float, spacing) -> np.ndarray:
+    """``mask`` grown by a ball of ``mm`` (Euclidean distance, in physical units)."""
+    from scipy import ndimage
+
+    if not mask.any():
+        return mask.copy()
+    return ndimage.distance_transform_edt(~mask, sampling=spacing) <= mm
+
+
+def _erode(mask: np.ndarray, mm: float, spacing) -> np.ndarray:
+    """``mask`` shrunk by a ball of ``mm``."""
+    from scipy import ndimage
+
+    return ndimage.distance_transform_edt(mask, sampling=spacing) > mm
+
+
+def brain_mask(flair: Volume, settings: SvdSettings = SvdSettings()) -> np.ndarray:
+    """Brain mask ``(z, y, x)``: the brain's tissue and the CSF it encloses.
+
+    1. tissue: voxels above the image's Otsu threshold (air, bone and CSF are below it,
+       brain and scalp fat above);
+    2. the brain: eroding the tissue by ``brain_erosion_mm`` cuts the thin bridges that
+       join it to scalp, orbits and neck (optic nerves, vessels, a few millimetres
+       across) and thins the 4-6 mm scalp to nothing; the largest remaining component,
+       grown back by as much within the tissue, is the brain's tissue;
+    3. closed by ``brain_closing_mm`` and with its holes filled, it takes in the
+       ventricles and narrow sulci, also where the ventricles open to the outside
+       through the aqueduct (a skull-stripped image, whose CSF outside the brain is
+       zero, has no closed hole for them).
+
+    An image already stripped of skull passes through unchanged but for the closing.
+    Supply ``brain_mask`` to :func:`run_svd_with_masks` when this is not right.
+    """
     from scipy import ndimage
     from skimage.filters import threshold_otsu
 
+    s = settings
+    spacing = flair.spacing_zyx_mm
     image = flair.numpy().astype(np.float32)
-    bright = image > threshold_otsu(image[::2, ::2, ::2])
-    labels, n = ndimage.label(bright)
-    if n == 0:
+    if not np.ptp(image) > 0:
         raise InputError("no brain found on the FLAIR (the image is empty or constant)")
+    tissue = image > threshold_otsu(image[::2, ::2, ::2])
+    labels, n = ndimage.label(_erode(tissue, s.brain_erosion_mm, spacing))
+    if n == 0:
+        labels, n = ndimage.label(tissue)  # too small to erode: no skull to cut
     largest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
-    return ndimage.binary_fill_holes(labels == largest)
+    reach = s.brain_erosion_mm + float(max(spacing))
+    parenchyma = tissue & _dilate(labels == largest, reach, spacing)
+    closed = _erode(_dilate(parenchyma, s.brain_closing_mm, spacing), s.brain_closing_mm, spacing)
+    return ndimage.binary_fill_holes(closed | parenchyma)
 
 
 def tissue_median(image: np.ndarray, mask: np.ndarray, csf_fraction: float) -> float:
@@ -237,10 +291,112 @@ def tissue_median(image: np.ndarray, mask: np.ndarray, csf_fraction: float) -> f
     return float(np.median(tissue))
 
 
+def _mode(values: np.ndarray) -> float:
+    """The most frequent value: peak of the histogram smoothed over 2 % of the median."""
+    from scipy import ndimage
+
+    lo, hi = np.percentile(values, [0.5, 99.5])
+    if not hi > lo:
+        return float(lo)
+    width = 0.005 * float(np.median(values)) or (hi - lo) / 200
+    n_bins = int(np.clip((hi - lo) / width, 20, 2000))
+    counts, edges = np.histogram(values, bins=n_bins, range=(lo, hi))
+    smooth = ndimage.gaussian_filter1d(counts.astype(float), 0.02 * np.median(values) / width)
+    k = int(np.argmax(smooth))
+    return float(0.5 * (edges[k] + edges[k + 1]))
+
+
+def white_matter_level(
+    image: Volume, brain: np.ndarray, settings: SvdSettings = SvdSettings()
+) -> tuple[float, np.ndarray]:
+    """The scan's own white-matter level: a value, and a map of it across the brain.
+
+    White matter is the tissue that dominates deep in the brain: the level is the mode
+    of the tissue (not CSF-dark) deeper than ``wm_depth_mm`` below the brain surface and
+    more than 2 mm from CSF (cortex lies along the surface and the sulci, partial volume
+    along the CSF; grey matter is brighter than white matter on FLAIR, lesions brighter
+    still, so the mode, not the median, is white matter's). The map follows a slow
+    field (coil sensitivity, the bias of an uncorrected scan): the voxels of that deep
+    tissue within 10 % of the level, averaged with a Gaussian of ``wm_field_mm`` SD
+    (normalised convolution, so areas with little white matter take their
+    neighbours'); ``wm_field_mm=0`` keeps the single level everywhere.
+
+    Returns
+    -------
+    level, level_map : the mode, and the local level ``(z, y, x)`` (float32).
+    """
+    from scipy import ndimage
+
+    s = settings
+    array = image.numpy().astype(np.float32)
+    spacing = np.asarray(image.spacing_zyx_mm)
+    first = tissue_median(array, brain, s.csf_fraction)
+    tissue = brain & (array >= s.csf_fraction * first)
+    depth = ndimage.distance_transform_edt(brain, sampling=spacing)
+    deep = tissue & (depth >= s.wm_depth_mm) & ~_dilate(brain & ~tissue, 2.0, spacing)
+    if deep.sum() < 1000:  # a small brain or a slab: all its tissue
+        deep = tissue
+    level = _mode(array[deep])
+    if s.wm_field_mm <= 0:
+        return level, np.full(array.shape, level, np.float32)
+    white = deep & (np.abs(array / level - 1.0) <= 0.1)
+    sigma = s.wm_field_mm / spacing
+    weight = ndimage.gaussian_filter(white.astype(np.float32), sigma)
+    total = ndimage.gaussian_filter(np.where(white, array, 0.0).astype(np.float32), sigma)
+    level_map = np.where(weight > 1e-3, total / np.maximum(weight, 1e-6), level)
+    return level, level_map.astype(np.float32)
+
+
+def csf_compartments(
+    image: Volume,
+    brain: np.ndarray,
+    white_level,
+    settings: SvdSettings = SvdSettings(),
+) -> dict[str, np.ndarray]:
+    """CSF inside the brain, split into the deep compartments and the outer CSF.
+
+    CSF: brain voxels darker than ``csf_fraction`` x the white-matter level (FLAIR and
+    T1 both show CSF dark). Opened by ``ventricle_opening_mm`` (eroded, then grown back
+    within the CSF), the thin sheets of the sulci and the midline fissure and the narrow
+    channels (aqueduct, foramina) vanish, which separates the ventricles from the CSF
+    outside the brain even where the ventricular system opens to it. Each remaining
+    body whose median depth below the brain surface is at least
+    ``ventricle_min_depth_mm`` is deep CSF (ventricles, and cavities such as lacunes);
+    the deep bodies of at least ``ventricle_min_volume_ml`` are the ventricles (3 mL:
+    above a 15 mm lacune's 1.77 mL and an old 16-17 mm infarct cavity's 2.4 mL).
+
+    Returns
+    -------
+    dict of boolean masks ``(z, y, x)``: ``csf``, ``deep`` (deep CSF), ``ventricles``,
+    ``outer`` (the rest of the CSF: sulci, fissures, cisterns, and what lies outside
+    the brain mask).
+    """
+    from scipy import ndimage
+
+    s = settings
+    spacing = np.asarray(image.spacing_zyx_mm)
+    array = image.numpy().astype(np.float32)
+    csf = brain & (array < s.csf_fraction * np.asarray(white_level))
+    core = _erode(csf, s.ventricle_opening_mm, spacing)
+    bodies = csf & _dilate(core, s.ventricle_opening_mm + float(max(spacing)), spacing)
+    labels, n = ndimage.label(bodies)
+    deep = np.zeros_like(csf)
+    ventricles = np.zeros_like(csf)
+    if n:
+        index = np.arange(1, n + 1)
+        depth = ndimage.distance_transform_edt(brain, sampling=spacing)
+        median_depth = np.asarray(ndimage.median(depth, labels, index))
+        volume_ml = np.bincount(labels.ravel())[1:] * image.voxel_volume_mm3 / 1000.0
+        is_deep = median_depth >= s.ventricle_min_depth_mm
+        deep = np.isin(labels, index[is_deep])
+        ventricles = np.isin(labels, index[is_deep & (volume_ml >= s.ventricle_min_volume_ml)])
+    return {"csf": csf, "deep": deep, "ventricles": ventricles, "outer": (csf & ~deep) | ~brain}
+
+
 def find_ventricles(
     image: Volume, brain: np.ndarray, settings: SvdSettings = SvdSettings()
 ) -> np.ndarray:
-    """Lateral ventricles as CSF-dark components deep inside the brain.
+    """Lateral ventricles as the large deep CSF bodies (:func:`csf_compartments`).
 
     Parameters
     ----------
@@ -249,73 +405,88 @@ def find_ventricles(
 
     Returns
     -------
-    Boolean mask ``(z, y, x)``. Raises InputError when none is found.
+    Boolean mask ``(z, y, x)``; empty when no CSF body qualifies (the caller warns).
     """
-    from scipy import ndimage
+    _, level_map = white_matter_level(image, brain, settings)
+    return csf_compartments(image, brain, level_map, settings)["ventricles"]
 
-    array = image.numpy().astype(np.float32)
-    median = tissue_median(array, brain, settings.csf_fraction)
-    depth = ndimage.distance_transform_edt(brain, sampling=image.spacing_zyx_mm)
-    dark = brain & (array < settings.csf_fraction * median)
-    labels, n = ndimage.label(dark)
-    if n == 0:
-        raise InputError(
-            "no ventricles found (no CSF-dark region inside the brain)",
-            "supply ventricle labels (--ventricle-labels) or check the FLAIR",
-        )
-    index = np.arange(1, n + 1)
-    volumes_ml = ndimage.sum_labels(dark, labels, index) * image.voxel_volume_mm3 / 1000.0
-    deepest = ndimage.maximum(depth, labels, index)
-    keep = index[
-        (volumes_ml >= settings.ventricle_min_volume_ml)
-        & (deepest >= settings.ventricle_min_depth_mm)
-    ]
-    if keep.size == 0:
-        raise InputError(
-            f"no ventricles found (no CSF-dark region of >= {settings.ventricle_min_volume_ml} mL "
-            f"deeper than {settings.ventricle_min_depth_mm} mm inside the brain)",
-            "supply ventricle labels (--ventricle-labels) or lower ventricle_min_volume_ml",
-        )
-    return np.isin(labels, keep)
+
+NO_VENTRICLES_WARNING = (
+    "no ventricles found (no CSF-dark body of >= {volume:g} mL at a median depth of >= "
+    "{depth:g} mm in the brain): WMH are not split into periventricular and deep and no "
+    "Fazekas grade is suggested; supply ventricle labels (--ventricle-labels) or a T1"
+)
+
+
+def cortex_zone(outer_csf: np.ndarray, brain: np.ndarray, grid: Volume, cortex_mm: float):
+    """Voxels of the brain within ``cortex_mm`` of the outer CSF or the brain surface.
+
+    The cerebral cortex is a ribbon 1-4.5 mm thick (2.5 mm on average; Fischl and Dale,
+    PNAS 2000) along the brain surface and the sulci; on FLAIR it is brighter than white
+    matter (by 10-35 %), so without this a threshold relative to white matter takes it
+    for WMH. Deep CSF (ventricles, lacunes) is not lined by cortex and does not count.
+    """
+    return brain & _dilate(outer_csf, cortex_mm, grid.spacing_zyx_mm)
 
 
 # --------------------------------------------------------------------- WMH
 def segment_wmh(
-    flair: Volume, brain: np.ndarray, ventricles: np.ndarray, settings: SvdSettings = SvdSettings()
+    flair: Volume,
+    brain: np.ndarray,
+    ventricles: np.ndarray,
+    settings: SvdSettings = SvdSettings(),
+    white_level=None,
+    cortex: np.ndarray | None = None,
 ) -> np.ndarray:
     """Candidate WMH mask ``(z, y, x)``, each lesion cut at its own half-way level.
 
-    Candidates: FLAIR / tissue median >= ``wmh_threshold``, components of at least
-    ``wmh_min_volume_mm3``. A fixed ratio counts the partial-volume border of a bright
-    lesion as lesion and loses that of a faint one, so each candidate is then redrawn at
-    the level half-way between its own plateau and the tissue around it (the 50 %
-    partial-volume contour, which keeps a smooth lesion's volume):
+    Candidates: FLAIR / white-matter level (``white_level``, a value or a map from
+    :func:`white_matter_level`; computed when None) >= ``wmh_threshold``, outside the
+    ventricles and the cortex zone (``cortex``, :func:`cortex_zone`: a candidate
+    lying mostly there is cortex and is dropped whole), components of at least
+    ``wmh_min_volume_mm3``. A fixed ratio counts the partial-volume border of a
+    bright lesion as lesion and loses that of a faint one, so each candidate is then
+    redrawn at the level half-way between its own plateau and the tissue around it
+    (the 50 % partial-volume contour):
 
     * plateau: median FLAIR of the candidate's core (the voxels whose 6 neighbours are
       all in it), or its brightest voxel when it has no core;
     * tissue around it: median of the shell ``wmh_shell_mm`` beyond it, inside the
       brain, outside the ventricles, other candidates and CSF-dark voxels;
     * the lesion: voxels at or above the half-way level within ``wmh_shell_mm`` of the
-      candidate, connected to it; candidate voxels touching the ventricles are kept
-      (they mix lesion with CSF, so the half-way level to white matter does not apply).
+      candidate, connected to it, outside the cortex zone; candidate voxels touching
+      the ventricles are kept (they mix lesion with CSF, so the half-way level to white
+      matter does not apply).
 
-    ``wmh_half_way=False`` keeps the fixed-ratio candidates.
+    ``wmh_half_way=False`` keeps the fixed-ratio candidates. The volume is measured
+    from partial-volume fractions around this mask (:func:`wmh_fractions`).
     """
     from scipy import ndimage
 
     s = settings
     array = flair.numpy().astype(np.float32)
-    median = tissue_median(array, brain, s.csf_fraction)
+    if white_level is None:
+        _, white_level = white_matter_level(flair, brain, s)
+    white_level = np.asarray(white_level, dtype=np.float32)
+    cortex = np.zeros_like(brain) if cortex is None else cortex
     allowed = brain & ~ventricles
-    bright = allowed & (array >= s.wmh_threshold * median)
+    bright = allowed & (array >= s.wmh_threshold * white_level)
     structure = np.ones((3, 3, 3))
     labels, n = ndimage.label(bright, structure)
     if n == 0:
         return bright
+    index = np.arange(1, n + 1)
+    sizes = np.bincount(labels.ravel())[1:]
+    in_cortex = ndimage.sum_labels(cortex, labels, index) / np.maximum(sizes, 1)
+    keep_ids = index[in_cortex < 0.5]
+    bright &= ~cortex & np.isin(labels, keep_ids)
+    labels, n = ndimage.label(bright, structure)
     volumes = np.bincount(labels.ravel())[1:] * flair.voxel_volume_mm3
     keep = np.flatnonzero(volumes >= s.wmh_min_volume_mm3) + 1
     if not s.wmh_half_way:
         return np.isin(labels, keep)
+    csf_level = s.csf_fraction * white_level
+    allowed &= ~cortex
     spacing = np.asarray(flair.spacing_zyx_mm)
     reach = np.maximum(np.ceil(s.wmh_shell_mm / spacing).astype(int), 1)
     ball = ndimage.iterate_structure(ndimage.generate_binary_structure(3, 1), int(reach.max()))
@@ -323,20 +494,18 @@ def segment_wmh(
     # next to the ventricles a voxel mixes lesion with CSF, not with white matter: the
     # half-way level does not apply there and the candidate voxels are kept
     lining = ndimage.binary_dilation(ventricles, structure)
-    objects = ndimage.find_objects(labels)
-    for k in keep:
-        box = tuple(
-            slice(max(sl.start - r - 1, 0), sl.stop + r + 1)
-            for sl, r in zip(objects[k - 1], reach, strict=True)
-        )
+    for k, box in _lesion_boxes(labels, keep, reach):
         comp = labels[box] == k
         values = array[box]
         core = ndimage.binary_erosion(comp)
         plateau = float(np.median(values[core])) if core.any() else float(values[comp].max())
         near = ndimage.binary_dilation(comp, ball) & allowed[box]
-        shell = near & ~ndimage.binary_dilation(comp) & ~bright[box]
-        shell &= values >= s.csf_fraction * median
-        around = float(np.median(values[shell])) if shell.sum() >= 10 else median
+        shell = near & ~ndimage.binary_dilation(comp) & ~bright[box] & (values >= csf_level[box])
+        around = (
+            float(np.median(values[shell]))
+            if shell.sum() >= 10
+            else float(np.median(white_level[box][comp]))
+        )
         level = around + 0.5 * (plateau - around)
         grown = (near & (values >= level)) | (comp & lining[box])
         parts, _ = ndimage.label(grown, structure)
@@ -347,6 +516,108 @@ def segment_wmh(
         return out
     volumes = np.bincount(labels.ravel())[1:] * flair.voxel_volume_mm3
     return np.isin(labels, np.flatnonzero(volumes >= s.wmh_min_volume_mm3) + 1)
+
+
+def _lesion_boxes(labels: np.ndarray, ids, reach):
+    """``(id, box)`` of each labelled lesion, its bounding box grown by ``reach`` voxels."""
+    from scipy import ndimage
+
+    objects = ndimage.find_objects(labels)
+    for k in ids:
+        box = tuple(
+            slice(max(sl.start - r - 1, 0), sl.stop + r + 1)
+            for sl, r in zip(objects[k - 1], reach, strict=True)
+        )
+        yield int(k), box
+
+
+def wmh_fractions(
+    flair: Volume,
+    wmh: np.ndarray,
+    region: np.ndarray,
+    ventricles: np.ndarray,
+    white_level,
+    settings: SvdSettings = SvdSettings(),
+) -> np.ndarray:
+    """Partial-volume lesion fraction of each voxel in and around the WMH, ``(z, y, x)``.
+
+    A voxel count at any threshold is biased: blur and the voxel grid spread each
+    lesion's signal over its border, and a threshold counts the border as all or
+    nothing (the half-way contour of a small, blurred lesion shrinks). The signal itself
+    is conserved, so each voxel near a lesion counts by the fraction of lesion its value
+    implies under the linear two-compartment partial-volume model (a voxel's value is
+    the volume-weighted mean of the values of the tissues it holds; Santago and Gage,
+    IEEE Trans Med Imaging 1993), between white matter (WMH lie in it) and the lesion:
+
+    * in units of the scan's own local white-matter level (``white_level``, a value or
+      the map of :func:`white_matter_level`): ``ratio = FLAIR / white_level``, so white
+      matter is 1 and a bias field cancels;
+    * lesion value: median ratio of the lesion's pure voxels (those whose 26 neighbours
+      are all lesion), when it has at least 4; a lesion too small to hold pure voxels
+      takes the median of the scan's lesions that have them (else its brightest voxel);
+    * fraction ``(ratio - 1) / (lesion - 1)`` for the lesion's voxels and for the voxels
+      of ``region`` within ``wmh_shell_mm`` of it (each voxel to its nearest lesion),
+      not clipped, so noise averages out instead of adding up; voxels darker than white
+      matter by more than 3 robust SDs of the ratio in the lesion's shell (CSF, a
+      lacune, grey matter is not darker) count 0;
+    * a voxel touching the ventricles mixes CSF with lesion or with white matter, and
+      one value cannot tell three tissues apart, so the mask decides: in the lesion it
+      counts ``(ratio - CSF) / (lesion - CSF)`` (CSF: median ratio of the ventricles),
+      within 0-1; outside it, 0.
+
+    The sum of the fractions times the voxel volume is the lesion volume.
+
+    Parameters
+    ----------
+    wmh : lesion mask (automatic or the reader's) on the FLAIR grid.
+    region : where lesion borders may count (the brain without ventricles and cortex).
+    ventricles : ventricle mask.
+    white_level : the white-matter level, a value or a map ``(z, y, x)``.
+    """
+    from scipy import ndimage
+
+    s = settings
+    level = np.broadcast_to(np.asarray(white_level, np.float32), flair.shape)
+    ratio = flair.numpy().astype(np.float32) / np.maximum(level, 1e-9)
+    spacing = np.asarray(flair.spacing_zyx_mm)
+    wmh = np.asarray(wmh) != 0
+    out = np.zeros(ratio.shape, np.float32)
+    structure = np.ones((3, 3, 3))
+    labels, n = ndimage.label(wmh, structure)
+    if n == 0:
+        return out
+    # each voxel near the lesions belongs to its nearest lesion
+    distance, nearest = ndimage.distance_transform_edt(
+        labels == 0, sampling=spacing, return_indices=True
+    )
+    owner = labels[tuple(nearest)]
+    owner[distance > s.wmh_shell_mm] = 0
+    owner[~(region | wmh)] = 0
+    csf = float(np.median(ratio[ventricles])) if ventricles.any() else 0.0
+    lining = ndimage.binary_dilation(ventricles, structure) & ~ventricles
+    reach = np.maximum(np.ceil(s.wmh_shell_mm / spacing).astype(int), 1)
+    boxes = list(_lesion_boxes(labels, range(1, n + 1), reach))
+    pure_values = {}
+    for k, box in boxes:
+        pure = ndimage.binary_erosion(labels[box] == k, structure)
+        if pure.sum() >= 4:
+            pure_values[k] = float(np.median(ratio[box][pure]))
+    scan_lesion = float(np.median(list(pure_values.values()))) if pure_values else None
+    for k, box in boxes:
+        comp = labels[box] == k
+        values = ratio[box]
+        lesion = pure_values.get(k, scan_lesion or float(values[comp].max()))
+        lesion = max(lesion, 1.0 + 1e-6)
+        mine = owner[box] == k
+        shell = mine & ~ndimage.binary_dilation(comp, structure) & region[box]
+        tissue = values[shell]
+        sd = 1.4826 * float(np.median(np.abs(tissue - 1.0))) if tissue.size >= 10 else 0.0
+        frac = (values - 1.0) / (lesion - 1.0)
+        frac[values < 1.0 - 3.0 * sd] = 0.0
+        mixed = np.clip((values - csf) / max(lesion - csf, 1e-9), 0.0, 1.0)
+        frac = np.where(lining[box], np.where(comp, mixed, 0.0), frac)
+        out[box] = np.where(mine, frac, out[box])
+    return out
 
 
 def max_diameter_mm(coords_zyx: np.ndarray, spacing_zyx_mm) -> float:
@@ -375,29 +646,73 @@ def measure_wmh(
     ventricles: np.ndarray,
     grid: Volume,
     settings: SvdSettings = SvdSettings(),
+    fractions: np.ndarray | None = None,
+    region: np.ndarray | None = None,
+    white_level=None,
 ) -> dict[str, Any]:
     """WMH volume, periventricular / deep split and the Fazekas suggestion.
 
     Parameters
     ----------
     wmh : WMH mask (any non-zero label) ``(z, y, x)`` on ``grid``.
-    ventricles : ventricle mask on the same grid.
-    grid : the FLAIR Volume (for spacing).
+    ventricles : ventricle mask on the same grid; empty when none was found, and then
+        the split, the lining figures and the Fazekas suggestion are None.
+    grid : the FLAIR Volume.
+    fractions : partial-volume lesion fractions (:func:`wmh_fractions`): the volumes
+        are their sums, each voxel on its side of the periventricular distance; without
+        them, the voxel counts of ``wmh``. Shapes (lesion count, extent, diameters) are
+        always those of ``wmh``.
+    region, white_level : where lesion borders count and the white-matter level
+        (``masks["wmh_region"]``, ``masks["white_level"]`` of :func:`run_svd_with_masks`);
+        given both without ``fractions`` (and with ``wmh_partial_volume``), the
+        fractions are measured on ``grid`` for ``wmh``.
 
     Returns
     -------
     dict with ``wmh_volume_ml``, ``wmh_periventricular_ml``, ``wmh_deep_ml``,
-    ``fazekas_suggestion`` (grades, measured figures, rule) and the masks' measures.
+    ``wmh_volume_method``, ``fazekas_suggestion`` (grades, measured figures, rule) and
+    the masks' measures.
     """
     from scipy import ndimage
 
     wmh = np.asarray(wmh) != 0
+    ventricles = np.asarray(ventricles) != 0
     spacing = grid.spacing_zyx_mm
     voxel_ml = grid.voxel_volume_mm3 / 1000.0
-    to_ventricle = ndimage.distance_transform_edt(~ventricles, sampling=spacing)
-    pv = wmh & (to_ventricle <= settings.periventricular_distance_mm)
-    deep = wmh & ~pv
+    if (
+        fractions is None
+        and region is not None
+        and white_level is not None
+        and settings.wmh_partial_volume
+    ):
+        fractions = wmh_fractions(grid, wmh, region, ventricles, white_level, settings)
+    amount = wmh.astype(np.float32) if fractions is None else np.asarray(fractions)
+    method = (
+        "voxel count of the WMH mask"
+        if fractions is None
+        else "sum of partial-volume lesion fractions in and around the WMH mask"
+    )
     labels, n = ndimage.label(wmh, np.ones((3, 3, 3)))
+    total_ml = float(amount.sum() * voxel_ml)
+    if not ventricles.any():
+        return {
+            "wmh_volume_ml": total_ml,
+            "wmh_periventricular_ml": None,
+            "wmh_deep_ml": None,
+            "wmh_volume_method": method,
+            "wmh_lesion_count": int(n),
+            "wmh_deep_lesion_count": None,
+            "ventricle_volume_ml": 0.0,
+            "fazekas_suggestion": {
+                "periventricular": None,
+                "deep": None,
+                "measured": None,
+                "rule": "no suggestion: no ventricles to measure the WMH from",
+            },
+        }
+    to_ventricle = ndimage.distance_transform_edt(~ventricles, sampling=spacing)
+    near = to_ventricle <= settings.periventricular_distance_mm
+    deep = wmh & ~near
     lining_ids = np.unique(labels[wmh & (to_ventricle <= settings.lining_distance_mm)])
     lining_ids = lining_ids[lining_ids > 0]
     extent = float(to_ventricle[np.isin(labels, lining_ids)].max()) if lining_ids.size else 0.0
@@ -419,8 +734,8 @@ def measure_wmh(
             }
         )
     largest = max((d["max_diameter_mm"] for d in deep_lesions), default=0.0)
-    pv_ml = float(pv.sum() * voxel_ml)
-    deep_ml = float(deep.sum() * voxel_ml)
+    pv_ml = float(amount[near].sum() * voxel_ml)
+    deep_ml = total_ml - pv_ml
     suggestion = fazekas_suggestion(
         periventricular_volume_ml=pv_ml,
         periventricular_extent_mm=extent,
@@ -434,9 +749,10 @@ def measure_wmh(
         large_confluence_mm=settings.fazekas_large_confluence_mm,
     )
     return {
-        "wmh_volume_ml": pv_ml + deep_ml,
+        "wmh_volume_ml": total_ml,
         "wmh_periventricular_ml": pv_ml,
         "wmh_deep_ml": deep_ml,
+        "wmh_volume_method": method,
         "wmh_lesion_count": int(n),
         "wmh_deep_lesion_count": int(n_deep),
         "ventricle_volume_ml": float(ventricles.sum() * voxel_ml),
@@ -831,7 +1147,10 @@ def run_svd_with_masks(
     for name, vol in (("CT", ct), ("region map", region_map)):
         if vol is not None:
             _require_cover(flair, vol, name)
-    brain_array = on["brain"].numpy() != 0 if on["brain"] is not None else brain_mask(flair)
+    brain_array = on["brain"].numpy() != 0 if on["brain"] is not None else brain_mask(flair, s)
+    _, white_level = white_matter_level(flair, brain_array, s)
+    csf = csf_compartments(flair, brain_array, white_level, s)
+    warnings: list[str] = []
     if on["ventricle_labels"] is not None:
         ventricles = on["ventricle_labels"].numpy() != 0
         ventricle_source = "reader labels"
@@ -839,12 +1158,25 @@ def run_svd_with_masks(
         ventricles = find_ventricles(on["t1"], brain_array, s)
         ventricle_source = "CSF-dark on T1"
     else:
-        ventricles = find_ventricles(flair, brain_array, s)
+        ventricles = csf["ventricles"]
         ventricle_source = "CSF-dark on FLAIR"
+    if not ventricles.any():
+        text = NO_VENTRICLES_WARNING.format(
+            volume=s.ventricle_min_volume_ml, depth=s.ventricle_min_depth_mm
+        )
+        log.warning(text)
+        warnings.append(text)
+    cortex = cortex_zone(csf["outer"] & ~ventricles, brain_array, flair, s.cortex_mm)
+    region = brain_array & ~ventricles & ~cortex
     wmh = (
         on["wmh_labels"].numpy() != 0
         if on["wmh_labels"] is not None
-        else segment_wmh(flair, brain_array, ventricles, s)
+        else segment_wmh(flair, brain_array, ventricles, s, white_level, cortex)
+    )
+    fractions = (
+        wmh_fractions(flair, wmh, region, ventricles, white_level, s)
+        if s.wmh_partial_volume
+        else None
     )
     record: dict[str, Any] = {
         "format_version": RECORD_FORMAT_VERSION,
@@ -853,7 +1185,8 @@ def run_svd_with_masks(
         "timepoint": "baseline",
     }
     record["settings"] = s.to_dict()
-    update_wmh(record, wmh, ventricles, flair, s)
+    record["warnings"] = warnings
+    apply_wmh_measurement(record, measure_wmh(wmh, ventricles, flair, s, fractions))
     record["wmh_source"] = "reader labels" if wmh_labels is not None else "automatic candidates"
     record["ventricle_source"] = ventricle_source
     record["fazekas_periventricular_reader"] = fazekas_periventricular
@@ -884,7 +1217,13 @@ def run_svd_with_masks(
         ),
         "region_map": region_map is not None,
     }
-    masks = {"brain": brain_array, "ventricles": ventricles, "wmh": wmh}
+    masks = {
+        "brain": brain_array,
+        "ventricles": ventricles,
+        "wmh": wmh,
+        "wmh_region": region,
+        "white_level": white_level,
+    }
     return summarise(record), masks
 
 
@@ -900,6 +1239,7 @@ def update_wmh(
     ventricles: np.ndarray,
     flair: Volume,
     settings: SvdSettings | None = None,
+    masks: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Re-measure the WMH fields of a record from a (reader-edited) WMH mask, in place.
 
@@ -907,11 +1247,23 @@ def update_wmh(
     ----------
     wmh : WMH mask or labels (non-zero = WMH) ``(z, y, x)`` on the FLAIR grid.
     ventricles : ventricle mask on the same grid.
-    flair : the FLAIR Volume (geometry).
+    flair : the FLAIR Volume.
     settings : defaults to the record's ``settings``.
+    masks : the masks of :func:`run_svd_with_masks`; with them (and
+        ``wmh_partial_volume``) the volume is the sum of partial-volume fractions
+        (:func:`wmh_fractions`), else the voxel count.
     """
     s = settings or SvdSettings.from_dict(record.get("settings"))
-    return apply_wmh_measurement(record, measure_wmh(wmh, ventricles, flair, s))
+    masks = masks or {}
+    measured = measure_wmh(
+        wmh,
+        ventricles,
+        flair,
+        s,
+        region=masks.get("wmh_region"),
+        white_level=masks.get("white_level"),
+    )
+    return apply_wmh_measurement(record, measured)
 
 
 def apply_wmh_measurement(record: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
@@ -1150,11 +1502,14 @@ def load_record(path) -> dict[str, Any]:
 
 __all__ = [
     "MARS_REGIONS",
+    "brain_mask",
     "apply_wmh_measurement",
     "RECORD_FORMAT_VERSION",
     "SvdSettings",
     "calcification_from_json",
     "calcification_from_result",
+    "cortex_zone",
+    "csf_compartments",
     "detect_microbleeds",
     "find_ventricles",
     "load_record",
@@ -1168,4 +1523,6 @@ __all__ = [
     "set_calcification",
     "summarise",
     "update_wmh",
+    "white_matter_level",
+    "wmh_fractions",
 ]

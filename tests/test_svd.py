@@ -15,6 +15,7 @@ from napari_calcium.svd import (
     save_record,
     set_calcification,
     summarise,
+    wmh_fractions,
 )
 from napari_calcium.volume import Volume
 
@@ -378,3 +379,20 @@ def test_ventricles_found_on_a_t1(phantom):
     assert out["ventricle_source"] == "CSF-dark on T1"
     assert out["ventricle_volume_ml"] == pytest.approx(ellipsoid_ml(6, 25, 9), rel=0.05)
     assert run_svd(flair)["ventricle_source"] == "CSF-dark on FLAIR"
+
+
+def test_wmh_fractions_conserve_a_blurred_lesion_signal():
+    """A 6 x 6 x 6 voxel lesion at 1.6 x white matter (100), blurred over its border:
+    the fraction sum is its 216 voxels, and white matter beyond the shell counts 0."""
+    from scipy import ndimage
+
+    image = np.full((30, 30, 30), 100.0, np.float32)
+    image[12:18, 12:18, 12:18] = 160.0
+    blurred = ndimage.gaussian_filter(image, 0.8)
+    flair = Volume(blurred, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), modality="MR")
+    mask = blurred >= 130.0  # half-way between 100 and 160
+    region = np.ones(mask.shape, bool)
+    no_ventricles = np.zeros(mask.shape, bool)
+    fractions = wmh_fractions(flair, mask, region, no_ventricles, 100.0)
+    assert fractions.sum() == pytest.approx(6**3, rel=0.03)
+    assert fractions[2, 2, 2] == 0.0

@@ -306,6 +306,7 @@ class SvdWidget(Container):
         settings = SvdSettings.from_dict(self.record["settings"])
         worker = create_worker(
             measure_wmh, wmh, self._masks["ventricles"], self._flair, settings,
+            region=self._masks.get("wmh_region"), white_level=self._masks.get("white_level"),
             _progress={"desc": "WMH"},
         )  # fmt: skip
         worker.returned.connect(self._wmh_measured)
@@ -414,9 +415,9 @@ class SvdWidget(Container):
         lac = r.get("lacunes")
         score = r["svd_score"]
         rows = [
-            ["WMH volume", f"{r['wmh_volume_ml']:.2f} mL", f"PV {r['wmh_periventricular_ml']:.2f} / deep {r['wmh_deep_ml']:.2f} mL", grade_text],
-            ["Fazekas periventricular", str(r["fazekas_periventricular"]), f"{r['fazekas_source']['periventricular']}; suggestion {r['fazekas_periventricular_suggested']} (extent {faz['periventricular_extent_mm']:.1f} mm, lining {faz['ventricle_coverage']:.0%})", grade_text],
-            ["Fazekas deep", str(r["fazekas_deep"]), f"{r['fazekas_source']['deep']}; suggestion {r['fazekas_deep_suggested']} (largest {faz['deep_largest_diameter_mm']:.1f} mm)", grade_text],
+            ["WMH volume", f"{r['wmh_volume_ml']:.2f} mL", f"PV {_ml(r['wmh_periventricular_ml'])} / deep {_ml(r['wmh_deep_ml'])}", grade_text],
+            ["Fazekas periventricular", _text(r["fazekas_periventricular"]), f"{r['fazekas_source']['periventricular']}; suggestion {_text(r['fazekas_periventricular_suggested'])}" + ("" if faz is None else f" (extent {faz['periventricular_extent_mm']:.1f} mm, lining {faz['ventricle_coverage']:.0%})"), grade_text],
+            ["Fazekas deep", _text(r["fazekas_deep"]), f"{r['fazekas_source']['deep']}; suggestion {_text(r['fazekas_deep_suggested'])}" + ("" if faz is None else f" (largest {faz['deep_largest_diameter_mm']:.1f} mm)"), grade_text],
             ["Fazekas sum", _text(r["fazekas_sum"]), "periventricular + deep, 0-6", grade_text],
             ["Periventricular lesion grade", _text(r["periventricular_lesion_grade"]), "0-1 / 2 / 3 (periventricular Fazekas, 0 and 1 merged)", grade_text],
             ["Microbleeds", "no SWI" if mb is None else str(mb["count"]), "" if mb is None else f"confirmed {mb['confirmed']}, pending {mb['pending']}, rejected {mb['rejected']}; {_regions_text(mb['by_region'])}", grade_text],
@@ -431,8 +432,10 @@ class SvdWidget(Container):
             "index": list(range(len(rows))),
             "columns": TABLE_COLUMNS,
         }
-        self.summary.value = f"Calcification: {grade_text} | SVD score {score['total']}/4" + (
-            f" (missing: {', '.join(score['missing'])})" if score["missing"] else ""
+        self.summary.value = (
+            f"Calcification: {grade_text} | SVD score {score['total']}/4"
+            + (f" (missing: {', '.join(score['missing'])})" if score["missing"] else "")
+            + "".join(f"\nWARNING: {text}" for text in r.get("warnings") or [])
         )
 
     def _remove(self, names) -> None:
@@ -571,6 +574,10 @@ def _count(text: str) -> int | None:
 
 def _text(value) -> str:
     return "–" if value is None else str(value)
+
+
+def _ml(value) -> str:
+    return "–" if value is None else f"{value:.2f} mL"
 
 
 def _regions_text(by_region: dict) -> str:
