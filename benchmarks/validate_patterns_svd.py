@@ -182,6 +182,10 @@ def real_flair() -> dict | None:
         "dice_with_lesion_map": float(dice),
         "fazekas_suggested": [record["fazekas_periventricular"], record["fazekas_deep"]],
         "ventricle_volume_ml": record["ventricle_volume_ml"],
+        "wmh_in_ventricles_ml": float(
+            (wmh & masks["ventricles"]).sum() * flair.voxel_volume_mm3 / 1000.0
+        ),
+        "warnings": record.get("warnings") or [],
     }
 
 
@@ -213,6 +217,7 @@ def main() -> None:
         ("tuning", brain_cases.TUNING),
         ("held-out (first look)", brain_cases.HELD_OUT),
         ("held-out (fresh)", brain_cases.HELD_OUT_FRESH),
+        ("held-out (anatomy)", brain_cases.HELD_OUT_ANATOMY),
     )
     for name, cases in lists:
         r = brain_run(cases[:cut], args.cache)
@@ -237,7 +242,9 @@ def main() -> None:
             f"WMH {real['wmh_volume_ml']:.2f} mL; "
             f"drawn lesion map {real['lesion_map_volume_ml']:.2f} mL (a stroke lesion, not "
             f"WMH); Dice {real['dice_with_lesion_map']:.2f}; suggested Fazekas PV/deep "
-            f"{real['fazekas_suggested']}"
+            f"{real['fazekas_suggested']}; ventricles {real['ventricle_volume_ml']:.1f} mL, "
+            f"WMH inside them {real['wmh_in_ventricles_ml']:.2f} mL; warnings "
+            f"{real['warnings'] or 'none'}"
         )
     print(f"total {time.perf_counter() - start:.0f} s")
     if args.json is not None:
