@@ -396,3 +396,20 @@ def test_wmh_fractions_conserve_a_blurred_lesion_signal():
     fractions = wmh_fractions(flair, mask, region, no_ventricles, 100.0)
     assert fractions.sum() == pytest.approx(6**3, rel=0.03)
     assert fractions[2, 2, 2] == 0.0
+
+
+def test_real_flair_segmentation_is_plausible(local_data):
+    """The NiiVue demo FLAIR (a real, skull-stripped 1 mm scan): an adult brain
+    (0.9-1.8 L), lateral ventricles found (5-80 mL), no WMH inside them, and a WMH load
+    within what scans hold (0.1-100 mL). Information, not accuracy: the demo's drawn
+    lesion map is a stroke lesion, not WMH."""
+    from napari_calcium.io import read
+    from napari_calcium.svd import run_svd_with_masks
+
+    flair = read(local_data("niivue/FLAIR.nii.gz"), modality="MR")
+    record, masks = run_svd_with_masks(flair)
+    voxel_ml = flair.voxel_volume_mm3 / 1000.0
+    assert 900.0 <= masks["brain"].sum() * voxel_ml <= 1800.0
+    assert 5.0 <= record["ventricle_volume_ml"] <= 80.0
+    assert not (masks["wmh"] & masks["ventricles"]).any()
+    assert 0.1 <= record["wmh_volume_ml"] <= 100.0
