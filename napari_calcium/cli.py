@@ -970,7 +970,14 @@ def add_register(sub) -> None:
     p.add_argument(
         "--init",
         choices=INITS,
-        help="starting alignment (default: landmarks if given, else moments)",
+        help="starting alignment (default: landmarks if given, else geometry: the centres "
+        "of the fields of view); without landmarks a search over rotations about both "
+        "centrings picks the start",
+    )
+    p.add_argument(
+        "--no-search",
+        action="store_true",
+        help="start from --init as it is, without the search over rotations and centrings",
     )
     p.add_argument(
         "--landmarks-fixed", type=Path, help="CSV of x, y, z LPS mm points, one per row"
@@ -1002,6 +1009,7 @@ def run_register(
     transform_path=None,
     resampled_path=None,
     on_iteration=None,
+    search: bool | None = None,
 ) -> dict:
     """Register the image at ``moving_path`` onto the one at ``fixed_path``.
 
@@ -1010,7 +1018,9 @@ def run_register(
     image when paths are given, and returns a JSON-able summary with ``kind``,
     ``metric``, ``final_metric``, ``iterations``, ``stop_reason``, ``seconds``,
     ``transform_path``, ``resampled_path``, ``tre_mm`` (when landmark CSVs are given:
-    x, y, z LPS mm per row, same order in both) and ``settings``.
+    x, y, z LPS mm per row, same order in both), ``settings``, the chosen ``start``,
+    every ``candidates`` start of the search with its metric, the result ``checks`` and
+    ``warnings`` (why the result may be wrong; empty when the checks pass).
     """
     from napari_calcium.io import read, write
     from napari_calcium.registration import read_landmarks_csv, register, save_transform
@@ -1029,9 +1039,16 @@ def run_register(
             "moving_landmarks_mm": read_landmarks_csv(landmarks_moving),
         }
     if init is None:
-        init = "landmarks" if points else "moments"
+        init = "landmarks" if points else "geometry"
     result = register(
-        fixed, moving, kind=kind, metric=metric, init=init, on_iteration=on_iteration, **points
+        fixed,
+        moving,
+        kind=kind,
+        metric=metric,
+        init=init,
+        on_iteration=on_iteration,
+        search=search,
+        **points,
     )
     if transform_path is not None:
         save_transform(result.transform, transform_path)
@@ -1067,9 +1084,17 @@ def run_register_command(args) -> int:
         transform_path=args.transform,
         resampled_path=args.resampled,
         on_iteration=show,
+        search=False if args.no_search else None,
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if summary.get("tre_mm"):
+        error = summary["tre_mm"]
+        print(
+            f"landmark error: mean {error['mean']:.2f} mm, max {error['max']:.2f} mm "
+            f"over {error['n_points']} pairs",
+            file=sys.stderr,
+        )
     write_json(summary, args.json)
     return 0
 

@@ -18,12 +18,14 @@ from napari_calcium.registration import (
     apply_transform,
     check_landmarks,
     checkerboard,
+    foreground_mask,
     landmark_error_mm,
     load_transform,
     read_landmarks_csv,
     register,
     resample_to,
     save_transform,
+    transform_points,
 )
 from napari_calcium.volume import Volume
 
@@ -266,6 +268,9 @@ def test_cli_register_writes_transform_resampled_and_json(pair, tmp_path):
         assert key in summary
     assert summary["transform_path"] == str(tmp_path / "out.tfm")
     assert summary["settings"]["init"] == "landmarks"
+    assert summary["start"]["init"] == "landmarks" and not summary["settings"]["search"]
+    assert summary["warnings"] == [] and summary["candidates"] == []
+    assert summary["checks"]["landmark_error_mm"] == summary["tre_mm"]["mean"]
     # the landmarks are exact here, so the reported error is the registration's own
     assert summary["tre_mm"]["n_points"] == 4 and summary["tre_mm"]["mean"] < 1.5
     error = tre(load_transform(tmp_path / "out.tfm"), truth)
@@ -277,9 +282,27 @@ def tiny(shape=(8, 8, 8), origin=(0.0, 0.0, 0.0)):
     return Volume(np.zeros(shape, dtype=np.float32), spacing_mm=(1.0, 1.0, 1.0), origin_mm=origin)
 
 
-def test_disjoint_images_are_refused_before_running():
+def blob(origin=(0.0, 0.0, 0.0)):
+    array = np.zeros((12, 12, 12), dtype=np.float32)
+    array[3:9, 4:8, 2:10] = 100.0
+    return Volume(array, spacing_mm=(4.0, 4.0, 4.0), origin_mm=origin)
+
+
+def test_empty_image_is_refused_before_running():
+    with pytest.raises(InputError, match="no foreground found in the moving image"):
+        register(blob(), tiny(origin=(500.0, 0.0, 0.0)))
+
+
+def test_landmarks_that_put_the_images_apart_are_refused():
+    points = np.array([[0.0, 0.0, 0.0], [30.0, 0.0, 0.0], [0.0, 30.0, 0.0]])
     with pytest.raises(InputError, match="do not overlap"):
-        register(tiny(), tiny(origin=(500.0, 0.0, 0.0)))
+        register(
+            blob(),
+            blob(),
+            init="landmarks",
+            fixed_landmarks_mm=points,
+            moving_landmarks_mm=points + (500.0, 0.0, 0.0),
+        )
 
 
 def test_two_dimensional_image_is_refused():
@@ -343,3 +366,108 @@ def test_transform_file_type_and_missing_file(tmp_path, registered):
     with pytest.raises(InputError, match="does not exist"):
         load_transform(tmp_path / "missing.tfm")
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+# ---------------------------------------------------------------- start search and checks
+def test_foreground_mask_keeps_the_body_and_drops_air_and_the_table():
+    """A CT of an elliptic body (40 HU) with a 3 mm table plate (200 HU) 10 mm below it."""
+    z, y, x = np.meshgrid(np.arange(30), np.arange(120), np.arange(140), indexing="ij")
+    body = ((x - 70) / 55.0) ** 2 + ((y - 55) / 35.0) ** 2 <= 1.0  # 1 mm pixels
+    table = (y >= 100) & (y < 103) & (x > 5) & (x < 135)
+    array = np.full(body.shape, -1000.0, dtype=np.float32)
+    array[body], array[table] = 40.0, 200.0
+    ct = Volume(array, spacing_mm=(1.0, 1.0, 3.0), modality="CT", units="HU")
+    mask = foreground_mask(ct)
+    on_ct = resample_to(mask, ct, sitk_identity(), labels=True).numpy() > 0
+    assert dice(on_ct, body) > 0.95
+    assert not on_ct[table].any()
+
+
+def sitk_identity():
+    import SimpleITK as sitk
+
+    return sitk.Transform(3, sitk.sitkIdentity)
+
+
+@pytest.fixture(scope="module")
+def thigh(request):
+    from tests.conftest import REAL_DATA
+
+    folder = None if REAL_DATA is None else REAL_DATA / "ibsi_sts"
+    if folder is None or not folder.is_dir():
+        pytest.skip("real CT/MR pairs (shared/data/real/ibsi_sts) not present")
+    from napari_calcium.io import read
+
+    def load(patient):
+        return (
+            read(folder / patient / "CT_image.nii.gz", modality="CT"),
+            read(folder / patient / "MR_T1_image.nii.gz", modality="MR"),
+        )
+
+    return load
+
+
+def test_defaults_find_a_far_rotation_on_a_real_ct(thigh):
+    """A T1-like MRI made from the real CT, moved 25 deg and 35 mm onto a grid and field of
+    view of its own: the default start search brings it within half a voxel, with no
+    warning, and reports every start it scored."""
+    from napari_calcium.phantoms.moved import centre_mm, move, pseudo_t1, rotation_angle_deg
+
+    ct, mri = thigh("STS_002")
+    moved, truth = move(
+        pseudo_t1(ct, seed=3),
+        (18.0, -14.0, 12.0),
+        (20.0, -25.0, 15.0),
+        spacing_mm=(1.2, 1.2, 2.0),
+        fov_mm=np.asarray(mri.shape[::-1]) * np.asarray(mri.spacing_mm),
+        fov_offset_mm=centre_mm(mri) - centre_mm(ct),
+    )
+    assert 20.0 < rotation_angle_deg(truth) < 30.0  # 24.7 deg about one axis
+    points = ct.index_to_physical(np.argwhere(ct.numpy() > -300)[::500])
+    voxel = max(max(ct.spacing_mm), max(moved.spacing_mm))
+
+    def error(transform):
+        return float(
+            np.mean(
+                np.linalg.norm(
+                    transform_points(transform, points) - transform_points(truth, points), axis=1
+                )
+            )
+        )
+
+    result = register(ct, moved)
+    print(
+        f"search: {error(result.transform):.2f} mm in {result.seconds:.1f} s, start {result.start}"
+    )
+    assert error(result.transform) < voxel / 2
+    assert result.start["search"] and result.warnings == []
+    assert len(result.candidates) == 2 * 7**3
+    assert sum(1 for c in result.candidates if c.get("chosen")) == 1
+
+
+def test_different_anatomy_is_not_a_silent_success(thigh, tmp_path, caplog):
+    """The head phantom's MRI onto a real thigh CT through the CLI with its defaults: no
+    start can make the foregrounds agree, and the JSON and the log say so."""
+    from tests.conftest import REAL_DATA
+
+    _, head_mri, _ = head_ct_mri(rotation_deg=(0, 0, 0), translation_mm=(0, 0, 0), seed=1, **SMALL)
+    write(head_mri, tmp_path / "head_mri.nii.gz")
+    code = main(
+        [
+            "register",
+            str(REAL_DATA / "ibsi_sts" / "STS_001" / "CT_image.nii.gz"),
+            str(tmp_path / "head_mri.nii.gz"),
+            "--fixed-modality",
+            "CT",
+            "--moving-modality",
+            "MR",
+            "--json",
+            str(tmp_path / "out.json"),
+        ]
+    )
+    assert code == 0
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert summary["checks"]["foreground_overlap"] < 0.6
+    assert any("may not show the same anatomy" in w for w in summary["warnings"])
+    assert "overlap poorly" in caplog.text
+    assert summary["start"]["search"] and any(c.get("chosen") for c in summary["candidates"])

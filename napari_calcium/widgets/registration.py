@@ -14,10 +14,18 @@ import threading
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    Label,
+    ProgressBar,
+    PushButton,
+)
 from napari.layers import Image, Labels, Layer, Points
 from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QObject, Signal
 
 from napari_calcium.errors import InputError
@@ -28,6 +36,7 @@ from napari_calcium.registration import (
     Registration,
     check_landmarks,
     checkerboard,
+    expected_iterations,
     register,
     save_transform,
     transform_to_text,
@@ -75,7 +84,8 @@ class RegistrationWidget(Container):
         )
         self.kind = ComboBox(label="kind", choices=KINDS, value="rigid")
         self.metric = ComboBox(label="metric", choices=METRICS, value="mattes")
-        self.init = ComboBox(label="start from", choices=INITS, value="moments")
+        self.init = ComboBox(label="start from", choices=INITS, value="geometry")
+        self.search = CheckBox(text="search rotations and centrings for the start", value=True)
         self.run_button = PushButton(text="Run")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="iterations", min=0, max=1, value=0)
@@ -93,6 +103,7 @@ class RegistrationWidget(Container):
                 self.kind,
                 self.metric,
                 self.init,
+                self.search,
                 self.run_button,
                 self.cancel_button,
                 self.progress,
@@ -133,9 +144,9 @@ class RegistrationWidget(Container):
             show_error(str(err))
             return
         self._stop.clear()
-        levels = len(job["shrink_factors"])
-        stages = {"rigid": 1, "affine": 2, "bspline": 3}[job["kind"]]
-        self.progress.max = job["iterations"] * levels * stages
+        self.progress.max = expected_iterations(
+            job["kind"], job["iterations"], len(job["shrink_factors"]), job["search"]
+        )
         self.progress.value = 0
         self.report.value = "registering..."
         self.run_button.enabled = False
@@ -164,6 +175,7 @@ class RegistrationWidget(Container):
             "kind": self.kind.value,
             "metric": self.metric.value,
             "init": self.init.value,
+            "search": self.search.value and self.init.value != "landmarks",
             "iterations": 200,
             "shrink_factors": (4, 2, 1),
             "fixed_mask": None if self.mask.value is None else Volume.from_layer(self.mask.value),
@@ -189,6 +201,7 @@ class RegistrationWidget(Container):
             fixed_mask=job["fixed_mask"],
             iterations=job["iterations"],
             shrink_factors=job["shrink_factors"],
+            search=job["search"],
             on_iteration=self._signal.iteration.emit,
             should_stop=self._stop.is_set,
         )
@@ -207,11 +220,20 @@ class RegistrationWidget(Container):
             f"iterations {result.iterations}, {result.seconds:.1f} s",
             f"stop: {result.stop_reason}",
         ]
+        if result.start:
+            start = result.start
+            lines.append(
+                f"start: {start['centring']} centring, rotation {start['rotation_deg']} deg"
+                + (f" (best of {len(result.candidates)} searched)" if start.get("search") else "")
+            )
         if result.tre_mm is not None:
             lines.append(
                 f"landmark error mean {result.tre_mm['mean']:.2f} mm, max {result.tre_mm['max']:.2f} mm"
             )
+        lines += [f"WARNING: {message}" for message in result.warnings]
         self.report.value = "\n".join(lines)
+        for message in result.warnings:
+            show_warning(f"registration: {message}")
         if result.cancelled:
             show_info("registration cancelled; no layer added")
             return

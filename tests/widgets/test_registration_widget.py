@@ -42,6 +42,9 @@ def test_widget_registers_off_the_event_loop(make_napari_viewer, qtbot, pair, tm
     # iteration events reached the progress bar through the running event loop
     assert widget.progress.value == widget.progress.max > 0
     assert "final metric" in widget.report.value and "stop:" in widget.report.value
+    # the default start search chose the start and says which
+    assert widget.result.start["search"] and "start: " in widget.report.value
+    assert widget.result.warnings == [] and "WARNING" not in widget.report.value
     registered = widget.registered_layer
     assert registered is not None
     np.testing.assert_allclose(registered.scale, ct_layer.scale)
