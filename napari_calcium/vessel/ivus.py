@@ -868,20 +868,27 @@ def _decision(decisions: dict[int, Any], first: int, last: int):
 
 
 def reference_frames(
-    rows: list[dict], lesion_rows: tuple[int, int], calcified: np.ndarray, s: IvusSettings
+    rows: list[dict],
+    lesion_rows: tuple[int, int],
+    calcified: np.ndarray,
+    s: IvusSettings,
+    between: tuple[int, int] | None = None,
 ) -> tuple[int | None, int | None]:
     """Distal and proximal reference frames of a lesion (indices into ``rows``).
 
     The reference is the frame with the largest lumen within ``reference_search_mm`` of
     the lesion on each side, outside any calcium (ACC IVUS consensus, Mintz et al. 2001,
     CLINICAL_RULES 2.1: the most normal-looking cross-section, the largest lumen,
-    within 10 mm of the lesion). Motorised pullbacks run from distal to proximal, so
-    frames before the lesion are distal.
+    within 10 mm of the lesion and in the same segment). ``between`` = (end of the
+    lesion before, start of the lesion after) in ``rows``: the search does not cross a
+    neighbouring lesion, whose far side is another segment. Motorised pullbacks run from
+    distal to proximal, so frames before the lesion are distal.
     """
     a, b = lesion_rows
+    lo, hi = between if between is not None else (0, len(rows))
     pos = np.array([r["position_mm"] for r in rows])
     sides = []
-    for side, edge in ((np.arange(0, a), a), (np.arange(b, len(rows)), b - 1)):
+    for side, edge in ((np.arange(lo, a), a), (np.arange(b, hi), b - 1)):
         near = side[(np.abs(pos[side] - pos[edge]) <= s.reference_search_mm) & ~calcified[side]]
         areas = [rows[j]["lumen_area_mm2"] for j in near]
         sides.append(int(near[np.argmax(areas)]) if near.size else None)
@@ -977,7 +984,11 @@ def find_lesions(
             refs = tuple(by_index.get(f) if f is not None else None for f in chosen)
             lesion["reference_source"] = "reader"
         else:
-            refs = reference_frames(rows, (a, b), calcified, s)
+            between = (
+                spans[number - 2][1] if number > 1 else 0,
+                spans[number][0] if number < len(spans) else len(rows),
+            )
+            refs = reference_frames(rows, (a, b), calcified, s, between)
             lesion["reference_source"] = "automatic"
         diameters = [rows[k]["vessel_diameter_mean_mm"] for k in refs if k is not None]
         lesion["distal_reference_frame"] = None if refs[0] is None else rows[refs[0]]["index"]
