@@ -103,7 +103,7 @@ def run_seed(seed: int, n_subjects: int, workers: int, root: Path, resume: bool)
     import pandas as pd
 
     from napari_calcium.cohort import stats
-    from napari_calcium.cohort.study import logistic_wide
+    from napari_calcium.cohort.study_html import logistic_wide
     from napari_calcium.phantoms.study import draw_vba_study
 
     start = time.perf_counter()

@@ -750,7 +750,8 @@ def add_study_report(sub) -> None:
 
 
 def run_study_report(args) -> int:
-    from napari_calcium.cohort.study import build_study_report, logistic_wide, parse_models
+    from napari_calcium.cohort.study import build_study_report, parse_models
+    from napari_calcium.cohort.study_html import logistic_wide
 
     kinds = {}
     for text in args.kind:

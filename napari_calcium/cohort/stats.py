@@ -121,13 +121,19 @@ def _numeric_groups(df, value, group):
     data = df[[value, group]].copy()
     data[value] = pd.to_numeric(data[value], errors="coerce")
     data = data.dropna()
-    levels = sorted(data[group].unique(), key=_sort_key)
+    levels = sorted_levels(data[group])
     samples = [data.loc[data[group] == level, value].to_numpy(float) for level in levels]
     return data, levels, samples
 
 
 def _sort_key(value):
     return (0, float(value), "") if _is_number(value) else (1, 0.0, str(value))
+
+
+def sorted_levels(values) -> list:
+    """The distinct values of a column, missing ones left out: numbers by value, then
+    text."""
+    return sorted(pd.Series(values).dropna().unique(), key=_sort_key)
 
 
 def _is_number(value) -> bool:
