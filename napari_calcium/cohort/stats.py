@@ -729,7 +729,9 @@ def icc(
     if data[value].nunique() < 2:
         out["note"] = "every rating is the same"
         return out
-    with warnings.catch_warnings():  # pingouin's own use of a deprecated pandas keyword
+    # pingouin's own use of a deprecated pandas keyword; its F ratios divide by zero
+    # when the readers agree exactly (ICC 1, no CI: NaN), which is not a user's problem
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.filterwarnings("ignore", message="The inplace keyword")
         table = pingouin.intraclass_corr(data, targets=target, raters=rater, ratings=value)
     row = table.set_index("Type").loc[form]
