@@ -429,7 +429,12 @@ def register(
         "histogram_bins": histogram_bins,
         "interpolator": "linear",
         "optimizer": {
-            "rigid": "regular step gradient descent, first step half the level's voxel (mm)",
+            "rigid": "regular step gradient descent, first step half the level's voxel (mm)"
+            + (
+                "; from the chosen start, conjugate gradient with a line search on the finer levels"
+                if start.get("search")
+                else ""
+            ),
             "affine": "regular step gradient descent from the rigid result, "
             f"first step {AFFINE_FIRST_STEP}",
             "bspline": "L-BFGS-B",

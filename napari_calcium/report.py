@@ -29,13 +29,13 @@ PAGE_STYLE = (
 )
 
 
-def html_page(title: str, body: str) -> str:
-    """A standalone HTML page (``title`` escaped, ``body`` HTML) in the report style."""
+def html_page(title: str, body: str, style: str = PAGE_STYLE) -> str:
+    """A standalone HTML page (``title`` escaped, ``body`` HTML) in ``style`` (CSS)."""
     import html
 
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title>\n<style>{PAGE_STYLE}</style></head><body>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{style}</style></head><body>\n"
         f"{body}\n</body></html>\n"
     )
 

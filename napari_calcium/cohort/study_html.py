@@ -8,24 +8,27 @@ their study pseudonym only.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from napari_calcium.cohort.stats import sorted_levels
+from napari_calcium.report import html_page, png_tag
+
+#: Style of the page: wide tables, plots side by side, notes and warnings set apart.
+STYLE = (
+    "body{font-family:sans-serif;margin:24px;max-width:1250px}"
+    "table{border-collapse:collapse;font-size:12px;margin:8px 0 18px}"
+    "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
+    "td:first-child{text-align:left}th{background:#eef}"
+    ".plots{display:flex;flex-wrap:wrap;gap:6px}.plots figure{margin:0}"
+    ".note{color:#555;font-size:13px}.warn{color:#a40;font-size:13px}"
+)
 
 #: Table 1 kinds that get a box plot by group.
 PLOTTED_KINDS = ("continuous", "count", "ordinal")
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _figure(width=4.0, height=2.9):
@@ -38,6 +41,7 @@ def _figure(width=4.0, height=2.9):
 
 
 def _box_plot(table: pd.DataFrame, variable: str, group: str) -> str:
+    """Box plot with jittered points of ``variable`` per ``group`` level, as an ``<img>``."""
     data = table[[variable, group]].copy()
     data[variable] = pd.to_numeric(data[variable], errors="coerce")
     data = data.dropna()
@@ -53,10 +57,11 @@ def _box_plot(table: pd.DataFrame, variable: str, group: str) -> str:
     ax.set_xlabel(group, fontsize=9)
     ax.set_ylabel(variable, fontsize=8)
     fig.subplots_adjust(left=0.18, right=0.97, bottom=0.17, top=0.95)
-    return _png(fig)
+    return png_tag(fig, f"{variable} by {group}")
 
 
 def _forest_plot(logistic: pd.DataFrame, model: str) -> str | None:
+    """Forest plot of ``model``'s fitted odds ratios as an ``<img>``; None when none."""
     part = logistic[(logistic["model"] == model) & logistic["fitted"]]
     part = part.dropna(subset=["odds_ratio"]) if "odds_ratio" in part else part.iloc[0:0]
     if part.empty:
@@ -79,7 +84,7 @@ def _forest_plot(logistic: pd.DataFrame, model: str) -> str | None:
     ax.tick_params(labelsize=8)
     ax.set_xlabel(f"odds ratio (95% CI), {model}", fontsize=8)
     fig.subplots_adjust(left=0.38, right=0.97, bottom=0.5 / (0.5 + 0.32 * len(part)) + 0.08)
-    return _png(fig)
+    return png_tag(fig, f"forest plot {model}")
 
 
 def _cell(value) -> str:
@@ -134,14 +139,6 @@ def study_html(title: str, results: dict, settings: dict) -> str:
     table, table1 = results["table"], results["table1"]
     group = settings["group"]
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:24px;max-width:1250px}"
-        "table{border-collapse:collapse;font-size:12px;margin:8px 0 18px}"
-        "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}"
-        "td:first-child{text-align:left}th{background:#eef}"
-        ".plots{display:flex;flex-wrap:wrap;gap:6px}.plots figure{margin:0}"
-        ".note{color:#555;font-size:13px}.warn{color:#a40;font-size:13px}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(results['counted'])}.</p>",
         f"<p class='note'>Tests per variable: {html.escape(settings['tests'])}. Odds ratios by "
@@ -165,10 +162,7 @@ def study_html(title: str, results: dict, settings: dict) -> str:
         plots = table1.loc[table1["kind"].isin(PLOTTED_KINDS), "variable"].unique()
         parts.append("<div class='plots'>")
         for variable in plots:
-            parts.append(
-                f"<figure><img alt='{html.escape(variable)} by {html.escape(group)}' "
-                f"src='data:image/png;base64,{_box_plot(table, variable, group)}'></figure>"
-            )
+            parts.append(f"<figure>{_box_plot(table, variable, group)}</figure>")
         parts.append("</div>")
     for column, frame in results["by"].items():
         parts += [
@@ -183,22 +177,18 @@ def study_html(title: str, results: dict, settings: dict) -> str:
     logistic = results["logistic"]
     if not logistic.empty:
         models = ", ".join(f"{k}: {', '.join(v)}" for k, v in settings["models"].items())
+        wide = logistic_wide(logistic)
         parts += [
             f"<h2>Logistic regression for {html.escape(settings['outcome'])}: univariable and "
             "adjusted odds ratios</h2>",
             f"<p class='note'>{html.escape(models or 'univariable only')}</p>",
-            _html_table(
-                logistic_wide(logistic),
-                p_columns=[c for c in logistic_wide(logistic) if c.endswith(" p")],
-            ),
+            _html_table(wide, p_columns=[c for c in wide if c.endswith(" p")]),
             "<div class='plots'>",
         ]
         for model in logistic["model"].unique():
-            png = _forest_plot(logistic, model)
-            if png:
-                parts.append(
-                    f"<figure><img alt='forest plot {html.escape(model)}' src='data:image/png;base64,{png}'></figure>"
-                )
+            plot = _forest_plot(logistic, model)
+            if plot:
+                parts.append(f"<figure>{plot}</figure>")
         parts.append("</div><h3>Every model</h3>")
         parts.append(
             _html_table(
@@ -246,5 +236,4 @@ def study_html(title: str, results: dict, settings: dict) -> str:
             f"<p>{len(pending)} class reading(s) differ and need the readers' consensus "
             "(study_consensus.csv).</p>"
         )
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_page(title, "\n".join(parts), STYLE)

@@ -12,9 +12,9 @@ LESION = {"kind": "calcium", "start_mm": 0.6, "length_mm": 1.2, "start_angle_deg
           "arc_deg": 200.0, "depth_fraction": 0.6, "reverberation": False}  # fmt: skip
 
 
-def analysed(viewer, qtbot, lesion):
-    """A 30-frame phantom pullback with ``lesion``, analysed by the widget."""
-    volume, truth = ivus_pullback(
+def phantom(lesion):
+    """A 30-frame phantom pullback at 1 mm/s and 15 frames/s with ``lesion``."""
+    return ivus_pullback(
         n_frames=30,
         size=128,
         pullback_speed_mm_s=1.0,
@@ -22,6 +22,11 @@ def analysed(viewer, qtbot, lesion):
         lesions=[lesion],
         seed=7,
     )
+
+
+def analysed(viewer, qtbot, lesion):
+    """The :func:`phantom` with ``lesion``, analysed by the widget."""
+    volume, truth = phantom(lesion)
     data, kwargs, _ = image_tuple(volume, name="pullback")
     viewer.add_image(data, **kwargs)
     w = IvusWidget(viewer)
@@ -174,14 +179,7 @@ def test_pullback_start_stop_frames_limit_what_the_widget_measures(
     from napari_calcium.io.ultrasound import write_ultrasound_multiframe
     from napari_calcium.volume import Acquisition
 
-    volume, _ = ivus_pullback(
-        n_frames=30,
-        size=128,
-        pullback_speed_mm_s=1.0,
-        frame_rate_hz=15.0,
-        lesions=[LESION],
-        seed=7,
-    )
+    volume, _ = phantom(LESION)
     acquisition = Acquisition(pullback_speed_mm_s=1.0, frame_rate_hz=15.0,
                               pullback_start_frame=5, pullback_stop_frame=24)  # fmt: skip
     path = write_ultrasound_multiframe(volume.replace(acquisition=acquisition), tmp_path / "p.dcm")
