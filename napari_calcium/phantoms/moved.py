@@ -11,6 +11,10 @@ chosen here gives one by construction:
   moved image has ``T ∘ R``: with a pseudo-MRI made from the fixed CT itself ``R`` is the
   identity and ``T`` is the exact answer; with a real MRI, ``T ∘ R`` is a consistency
   check of a registration method against its own result on the unmoved pair.
+* :func:`move_header` moves a volume by changing only its geometry (origin and
+  direction), the voxels untouched: the same ``T ∘ R`` holds exactly, with no
+  resampling and no change of what is in the field of view, so a method that finds the
+  optimum of its metric must give the same answer on both pairs.
 * :func:`pseudo_t1` maps CT numbers to a T1-weighted-like signal (fat bright, muscle
   intermediate, cortical bone and air dark) with a smooth bias field and Rician noise:
   an image of the CT's anatomy with a non-monotonic, MRI-like contrast, for which only a
@@ -117,6 +121,17 @@ def move(
         ),
         transform,
     )
+
+
+def move_header(volume: Volume, rotation_deg, translation_mm) -> tuple[Volume, object]:
+    """``volume`` after the rigid motion ``T`` (:func:`rigid_motion` about its centre), by
+    a new origin ``T(origin)`` and direction ``R · direction``; the same voxels.
+
+    Returns the moved volume and ``T`` (original physical -> moved physical)."""
+    transform = rigid_motion(rotation_deg, translation_mm, centre_mm(volume))
+    matrix = np.asarray(transform.GetMatrix()).reshape(3, 3)
+    origin = transform.TransformPoint(tuple(float(v) for v in volume.origin_mm))
+    return volume.replace(direction=matrix @ volume.direction, origin_mm=tuple(origin)), transform
 
 
 def pseudo_t1(ct: Volume, *, bias: float = 0.2, noise: float = 0.03, seed: int = 0) -> Volume:
