@@ -62,6 +62,7 @@ from napari_calcium.errors import InputError
 from napari_calcium.report import THRESHOLD_FREE_KEYS, coronary_lesion_rows
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
+from napari_calcium.widgets.views import linked_views_button
 
 CANDIDATES = "calcium candidates"
 ARTERIES = "coronary arteries"
@@ -193,6 +194,7 @@ class CoronaryWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(find)
+        layout.addWidget(linked_views_button(viewer).native)
         layout.addLayout(buttons)
         layout.addLayout(files)
         layout.addWidget(self.status)

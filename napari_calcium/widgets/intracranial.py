@@ -37,7 +37,7 @@ from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import CALCIFIED_ARTERIES
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
-from napari_calcium.widgets.views import keep_edge_width_px
+from napari_calcium.widgets.views import keep_edge_width_px, linked_views_button
 
 if TYPE_CHECKING:
     import napari
@@ -145,6 +145,7 @@ class IntracranialWidget(Container):
         self.result = None
         self.worker = None
         self._source_click = None
+        self.insert(self.index(self.reformat_button), linked_views_button(viewer))
         fit_dock(self)
 
     # ---------------------------------------------------------------- choices

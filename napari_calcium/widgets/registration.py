@@ -44,6 +44,7 @@ from napari_calcium.registration import (
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import image_tuple
+from napari_calcium.widgets.views import linked_views_button
 
 CHECK_MODES = ("blend", "checkerboard")
 
@@ -125,6 +126,7 @@ class RegistrationWidget(Container):
         self.check.changed.connect(self._show_check)
         viewer.layers.events.inserted.connect(self.reset_choices)
         viewer.layers.events.removed.connect(self.reset_choices)
+        self.append(linked_views_button(viewer))  # check the result in three planes
         fit_dock(self)
 
     def _layers(self, layer_type):

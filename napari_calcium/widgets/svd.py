@@ -36,6 +36,7 @@ from napari_calcium.scores.small_vessel import CALCIFICATION_GRADES, CALCIFIED_A
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import labels_tuple
+from napari_calcium.widgets.views import linked_views_button
 
 if TYPE_CHECKING:
     import napari
@@ -144,6 +145,7 @@ class SvdWidget(Container):
             widget.changed.connect(self.refresh)
         viewer.layers.events.inserted.connect(self._reset_choices)
         viewer.layers.events.removed.connect(self._reset_choices)
+        self.insert(self.index(self.run_button), linked_views_button(viewer))
         fit_dock(self)
 
     # ------------------------------------------------------------ layers

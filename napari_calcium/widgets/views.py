@@ -345,3 +345,12 @@ ORTHO_DOCK = "Linked views (coronal | sagittal)"
 def open_ortho_views(viewer: napari.Viewer) -> OrthoViews:
     """Dock the coronal and sagittal views linked to ``viewer`` (or show the open ones)."""
     return dock_view(viewer, ORTHO_DOCK, lambda: OrthoViews(viewer))
+
+
+def linked_views_button(viewer: napari.Viewer):
+    """A magicgui button that opens :func:`open_ortho_views` for ``viewer``."""
+    from magicgui.widgets import PushButton
+
+    button = PushButton(text=ORTHO_DOCK)
+    button.changed.connect(lambda _value=None: open_ortho_views(viewer))
+    return button

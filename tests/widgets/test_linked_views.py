@@ -3,6 +3,7 @@ world point moved by the slider, a scroll or a click in any view, crosshairs."""
 
 import numpy as np
 import pytest
+from qtpy.QtWidgets import QPushButton
 
 from napari_calcium.widgets.views import CROSSHAIR, ORTHO_DOCK, open_ortho_views
 
@@ -88,3 +89,29 @@ def test_a_click_in_the_coronal_view_moves_the_axial_slice(ortho, qtbot):
     first = np.asarray(viewer.dims.point)
     click(qtbot, native, (pos[0] - 60, pos[1] + 40))
     assert viewer.dims.point[0] < first[0] and viewer.dims.point[2] < first[2]
+
+
+def test_opened_from_the_widgets_and_the_layers_menu(make_napari_viewer, qtbot):
+    from napari._app_model import get_app_model
+
+    from napari_calcium.widgets.coronary import CoronaryWidget
+    from napari_calcium.widgets.intracranial import IntracranialWidget
+    from napari_calcium.widgets.registration import RegistrationWidget
+    from napari_calcium.widgets.svd import SvdWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-calcium", "head_ct_mri")
+    for kind in (CoronaryWidget, IntracranialWidget, RegistrationWidget, SvdWidget):
+        widget = kind(viewer)
+        native = getattr(widget, "native", widget)
+        buttons = [b for b in native.findChildren(QPushButton) if b.text() == ORTHO_DOCK]
+        assert len(buttons) == 1, kind.__name__
+        buttons[0].click()
+        views = viewer.window.dock_widgets[ORTHO_DOCK]
+        assert views.viewer is viewer  # the same views each time
+    assert len([n for n in viewer.window.dock_widgets if n == ORTHO_DOCK]) == 1
+    # Layers > Visualize > Linked views runs the same command
+    get_app_model().commands.execute_command("napari-calcium.linked_views").result()
+    assert viewer.window.dock_widgets[ORTHO_DOCK] is views
+    mirrored = [layer.name for layer in views.views["coronal"].layers]
+    assert "head T1 MRI phantom (MR)" in mirrored and "head CT phantom (CT)" in mirrored
