@@ -45,7 +45,12 @@ from napari_calcium.vessel.polar import circular_runs
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
 from napari_calcium.widgets.layers import image_tuple
-from napari_calcium.widgets.views import keep_edge_width_px
+from napari_calcium.widgets.views import (
+    LinkedView,
+    click_callback,
+    dock_view,
+    keep_edge_width_px,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -59,6 +64,7 @@ LESION_COLUMNS = (
 CONTOUR_COLOURS = {"lumen": "yellow", "eem": "cyan"}
 DISPLAY_VERTICES = 90
 MASK_LAYER = "IVUS calcium mask"
+LMODE_DOCK, LMODE_LAYER, LMODE_MARKER = "IVUS L-mode", "L-mode", "current frame"
 #: Largest pullback (voxels) for which the calcium mask is shown as a Labels layer.
 MAX_MASK_VOXELS = 100_000_000
 
@@ -139,6 +145,7 @@ class IvusWidget(Container):
         self._figure = None
         self._frame_marker = []
         self._span_note = None
+        self._lmode = None
         self._fill_from_layer()
         fit_dock(self)
 
@@ -479,7 +486,13 @@ class IvusWidget(Container):
             self._draw_contours((kind,))  # neighbours re-estimated from the correction
 
     def show_lmode(self, _value=None):
-        """Add the longitudinal (L-mode) view at the chosen angle as a new image layer."""
+        """Show the longitudinal (L-mode) view at the chosen angle in a view of its own.
+
+        The L-mode is in its own coordinates (pullback mm along the canvas, mm from the
+        catheter across it), so it gets its own canvas (the *IVUS L-mode* dock), never
+        the cross-section's. A red line marks the frame shown in the main viewer and
+        follows it; a click on the L-mode shows that frame.
+        """
         try:
             volume = self.volume or self.pullback()
         except InputError as err:
@@ -491,14 +504,48 @@ class IvusWidget(Container):
             else ((volume.shape[1] - 1) / 2, (volume.shape[2] - 1) / 2)
         )
         image = longitudinal_view(volume, centre, self.angle.value)
-        dz = volume.frame_spacing_mm or 1.0
+        self._lmode_frame_mm = volume.frame_spacing_mm or 1.0
         px = volume.spacing_mm[0]
         half = (image.shape[1] - 1) / 2
-        return self.viewer.add_image(
-            image, name=f"L-mode {self.angle.value:g} deg", colormap="gray",
-            scale=(dz, px), translate=(0.0, -half * px),
+        new = self._lmode is None or self._lmode.qt_viewer is None
+        self._lmode = dock_view(self.viewer, LMODE_DOCK, lambda: LinkedView(LMODE_DOCK))
+        layer = self._lmode.set_layer(
+            LMODE_LAYER, image, "image", colormap="gray",
+            scale=(self._lmode_frame_mm, px), translate=(0.0, -half * px),
             metadata={"angle_deg": self.angle.value, "axes": "(pullback mm, mm from catheter)"},
         )  # fmt: skip
+        marker = self._lmode.set_layer(
+            LMODE_MARKER, np.zeros((1, 2, 2)), "shapes", shape_type="line", edge_color="red"
+        )
+        keep_edge_width_px(self._lmode.model, marker)
+        self._lmode_half_mm = half * px
+        self._lmode.model.dims.order = (1, 0)  # the pullback runs along the canvas
+        if new:
+            self._lmode.model.mouse_drag_callbacks.append(click_callback(self._on_lmode_click))
+            self.viewer.dims.events.current_step.connect(self._move_lmode_marker)
+        self._lmode.model.reset_view()
+        self._move_lmode_marker()
+        return layer
+
+    @property
+    def lmode_marker_mm(self) -> float | None:
+        """Pullback position (mm) of the current-frame line on the L-mode."""
+        if self._lmode is None or LMODE_MARKER not in self._lmode.layers:
+            return None
+        return float(np.asarray(self._lmode.layers[LMODE_MARKER].data[0])[0, 0])
+
+    def _move_lmode_marker(self, _event=None):
+        if self._lmode is None or LMODE_MARKER not in self._lmode.layers:
+            return
+        position = int(self.viewer.dims.current_step[0]) * self._lmode_frame_mm
+        half = self._lmode_half_mm
+        self._lmode.layers[LMODE_MARKER].data = [np.array([[position, -half], [position, half]])]
+
+    def _on_lmode_click(self, world):
+        """A click on the L-mode at pullback position ``world[0]`` (mm) shows that frame."""
+        n_frames = self.viewer.dims.nsteps[0]
+        frame = int(np.clip(round(world[0] / self._lmode_frame_mm), 0, n_frames - 1))
+        self.viewer.dims.set_current_step(0, frame)
 
     # ------------------------------------------------------------ plots
     def _draw_plots(self):

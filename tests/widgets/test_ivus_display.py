@@ -86,3 +86,35 @@ def test_the_score_is_explained_in_words(analysed):
     arc = score["items"][0]["measured"]["max_superficial_arc_deg"]
     assert f"maximum superficial arc {arc:g} deg" in lines[0]
     assert widget.result["guidance"]["text"] in text
+
+
+def test_lmode_in_its_own_view_linked_to_the_frame_both_ways(analysed, qtbot):
+    from napari_calcium.widgets.ivus import LMODE_DOCK, LMODE_LAYER
+
+    from .mouse import click
+
+    viewer, widget = analysed
+    frame_mm = SPEED_MM_S / FRAME_RATE_HZ
+    layer = widget.show_lmode()
+    qtbot.wait(100)  # the dock is laid out
+    assert LMODE_LAYER not in viewer.layers  # not painted over the cross-section
+    view = viewer.window.dock_widgets[LMODE_DOCK]
+    assert view.layers[LMODE_LAYER] is layer and layer.data.shape[0] == 30
+    assert tuple(view.model.dims.displayed) == (1, 0)  # the pullback along the canvas
+    viewer.dims.set_current_step(0, 7)
+    assert widget.lmode_marker_mm == pytest.approx(7 * frame_mm)
+    # a click on the L-mode 40 screen px right of its centre: the frame at that position,
+    # from the camera (centre and screen pixels per mm along the pullback)
+    native = view.qt_viewer.canvas.native
+    camera = view.model.scene.camera
+    pos = (native.width() / 2 + 40, native.height() / 2)
+    position_mm = np.asarray(camera.center)[-1] + 40 / camera.zoom
+    click(qtbot, native, pos)
+    expected = int(np.clip(round(position_mm / frame_mm), 0, 29))
+    assert viewer.dims.current_step[0] == expected != 7
+    assert widget.lmode_marker_mm == pytest.approx(expected * frame_mm)
+    # another angle replaces the L-mode in the same view
+    widget.angle.value = 90.0
+    widget.show_lmode()
+    assert [ly.name for ly in view.layers].count(LMODE_LAYER) == 1
+    assert view.layers[LMODE_LAYER].metadata["angle_deg"] == 90.0
