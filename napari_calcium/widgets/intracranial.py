@@ -8,8 +8,14 @@ outer-wall contours) in a background thread -> results arrive as layers: a
 (pattern class included), a ``calcification centroids`` Points layer with the same
 table, and with an MRI the MRI reformat with editable ``lumen`` / ``outer wall``
 Shapes (features = per-cross-section wall metrics); *Recompute* re-reads edited
-contours. A click on a reformat layer marks the matching point in the source
-volume, and a click on the source marks it in the reformat.
+contours.
+
+The cross-sections live in their own coordinates, so they have a view of their own
+(the *Cross-sections along the centreline* dock, with its layer list and controls for
+editing the contours), never the CT's canvas. The two are linked: a click on a
+cross-section marks the point in the CT and shows its slice, a click on the CT marks
+it in the cross-section and shows that frame, and moving through the frames marks
+each frame's centre in the CT.
 
 Coordinates: napari world = LPS reversed, ``(z, y, x)`` mm, for the CT and MRI;
 reformat layers are in their own ``(frame, v, u)`` mm (scale = step, pixel, pixel).
@@ -37,7 +43,13 @@ from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import CALCIFIED_ARTERIES
 from napari_calcium.volume import Volume
 from napari_calcium.widgets.dock import fit_dock
-from napari_calcium.widgets.views import keep_edge_width_px, linked_views_button
+from napari_calcium.widgets.views import (
+    LinkedView,
+    click_callback,
+    dock_view,
+    keep_edge_width_px,
+    linked_views_button,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -46,6 +58,7 @@ LINK_SOURCE = "linked point (source)"
 NO_TRANSFORM = "none: the MRI is in the CT's space"
 TRANSFORM_FILE = "transform file (below)"
 LINK_REFORMAT = "linked point (reformat)"
+REFORMAT_DOCK = "Cross-sections along the centreline"
 
 
 def centerline_from_layer(layer) -> np.ndarray:
@@ -141,6 +154,8 @@ class IntracranialWidget(Container):
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
         self.sections = None
+        self._reformat_view = None
+        self._linking = False
         self.transform_used = None
         self.result = None
         self.worker = None
@@ -267,7 +282,7 @@ class IntracranialWidget(Container):
             self._notify(f"error: {err}")
             return None
         self.sections = sections
-        layer = self._set_layer(
+        layer = self._set_reformat_layer(
             "CT reformat",
             array,
             "image",
@@ -282,6 +297,27 @@ class IntracranialWidget(Container):
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
         return getattr(self.viewer, f"add_{kind}")(data, name=name, **kwargs)
+
+    @property
+    def reformat_view(self) -> LinkedView:
+        """The view of the cross-sections (its own canvas, layer list and controls, so the
+        contours can be edited there), docked the first time it is needed."""
+        if self._reformat_view is None or self._reformat_view.qt_viewer is None:
+            self._reformat_view = dock_view(
+                self.viewer, REFORMAT_DOCK, lambda: LinkedView(REFORMAT_DOCK, controls=True)
+            )
+            model = self._reformat_view.model
+            model.mouse_drag_callbacks.append(click_callback(self._on_reformat_click))
+            model.dims.events.current_step.connect(self._on_reformat_frame)
+        return self._reformat_view
+
+    def _set_reformat_layer(self, name, data, kind, **kwargs):
+        """A layer in the reformat's own coordinates, in the reformat view."""
+        new = name not in self.reformat_view.layers
+        layer = self.reformat_view.set_layer(name, data, kind, **kwargs)
+        if new and kind == "image":
+            self.reformat_view.model.reset_view()
+        return layer
 
     # -------------------------------------------------------------------- run
     def run(self):
@@ -391,7 +427,7 @@ class IntracranialWidget(Container):
     def _show_wall(self, wall: dict, plaque: dict):
         sections = wall["sections"]
         mri = wall["volumes"]["mri"]
-        layer = self._set_layer(
+        layer = self._set_reformat_layer(
             "VW-MRI reformat",
             sections.sample(mri),
             "image",
@@ -409,7 +445,7 @@ class IntracranialWidget(Container):
                 self._contour_to_world(sections, f, distinct_vertices(c[:: self.display_every]))
                 for f, c in enumerate(contours)
             ]
-            contour_layer = self._set_layer(
+            contour_layer = self._set_reformat_layer(
                 name,
                 shapes,
                 "shapes",
@@ -419,13 +455,13 @@ class IntracranialWidget(Container):
                 features=table,
                 metadata={"plaque": plaque},
             )
-            keep_edge_width_px(self.viewer, contour_layer)
+            keep_edge_width_px(self.reformat_view.model, contour_layer)
 
     def _show_plaque(self, sections, plaque: dict):
         """A point at the narrowest site whose features are the plaque summary (one row)."""
         frame = plaque["narrowest_frame"]
         summary = pd.DataFrame([{k: v for k, v in plaque.items() if np.isscalar(v) or v is None}])
-        self._set_layer(
+        self._set_reformat_layer(
             "plaque (narrowest site)",
             sections.centers_mm[frame][None, ::-1],
             "points",
@@ -460,7 +496,7 @@ class IntracranialWidget(Container):
         sections = wall["sections"]
         contours = {"lumen": list(wall["lumen_uv"]), "outer wall": list(wall["outer_uv"])}
         for name, current in contours.items():
-            for shape in self.viewer.layers[name].data:
+            for shape in self.reformat_view.layers[name].data:
                 frame, uv = self._world_to_contour(sections, np.asarray(shape))
                 if 0 <= frame < sections.n_frames:
                     current[frame] = uv
@@ -483,7 +519,7 @@ class IntracranialWidget(Container):
         wall.update(lumen_uv=contours["lumen"], outer_uv=contours["outer wall"], table=table)
         self.result["plaque"] = plaque
         for name in contours:
-            layer = self.viewer.layers[name]
+            layer = self.reformat_view.layers[name]
             if len(layer.data) == len(table):
                 layer.features = pd.DataFrame(table)
             layer.metadata["plaque"] = plaque
@@ -495,43 +531,75 @@ class IntracranialWidget(Container):
 
     # --------------------------------------------------------------- linking
     def _link(self, reformat_layer, sections):
-        source = self.ct_layer.value
+        """Link the reformat view and the source view: a click in either marks the point
+        in the other, and the cross-section shown follows (and moves) the source."""
+        self.sections = sections
+        if self._source_click in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.remove(self._source_click)
+        self._source_click = click_callback(self._on_source_click)
+        self.viewer.mouse_drag_callbacks.append(self._source_click)
 
-        def on_reformat_click(layer, event):
-            self.show_in_source(sections, np.asarray(event.position))
+    def _on_reformat_click(self, world):
+        if self.sections is not None:
+            self.show_in_source(self.sections, world)
 
-        def on_source_click(layer, event):
-            self.show_in_reformat(sections, np.asarray(event.position))
+    def _on_source_click(self, world):
+        if self.sections is not None:
+            self.show_in_reformat(self.sections, world)
 
-        reformat_layer.mouse_drag_callbacks.append(on_reformat_click)
-        if source is not None:
-            if self._source_click in source.mouse_drag_callbacks:
-                source.mouse_drag_callbacks.remove(self._source_click)
-            source.mouse_drag_callbacks.append(on_source_click)
-            self._source_click = on_source_click
+    def _on_reformat_frame(self, _event=None):
+        """The cross-section shown changed: mark its centre in the source and show it."""
+        if self.sections is None or self._linking:
+            return
+        frame = int(self.reformat_view.model.dims.current_step[0])
+        if 0 <= frame < self.sections.n_frames:
+            world = np.asarray(self.sections.centers_mm[frame], dtype=float)[::-1]
+            self._set_marker(LINK_SOURCE, world)
+            self._show_in_main(world)
+
+    def _show_in_main(self, world) -> None:
+        """Move the main viewer's slices to the world point ``(z, y, x)``."""
+        self._linking = True
+        try:
+            ndim = self.viewer.dims.ndim
+            self.viewer.dims.set_point(range(ndim - 3, ndim), world)
+        finally:
+            self._linking = False
 
     def show_in_source(self, sections, reformat_world) -> np.ndarray:
-        """Mark in the source volume the point clicked at ``reformat_world`` (frame, v, u mm)."""
+        """Mark in the source volume the point clicked at ``reformat_world`` (frame, v, u mm)
+        and show its slice."""
         index = np.asarray(reformat_world, dtype=float) / np.asarray(sections.scale_mm)
         lps = sections.index_to_physical(index)
         world = lps[::-1]
         self._set_marker(LINK_SOURCE, world)
+        self._show_in_main(world)
         return lps
 
     def show_in_reformat(self, sections, source_world) -> np.ndarray | None:
-        """Mark in the reformat the source point at napari world ``(z, y, x)`` (LPS reversed)."""
-        index = sections.physical_to_index(np.asarray(source_world, dtype=float)[::-1])
+        """Mark in the reformat the source point at napari world ``(z, y, x)`` (LPS reversed)
+        and show its cross-section."""
+        index = sections.physical_to_index(np.asarray(source_world, dtype=float)[-3:][::-1])
         if not np.all(np.isfinite(index)):
             self.status.value = "that point is in no cross-section"
             return None
         world = index * np.asarray(sections.scale_mm)
         self._set_marker(LINK_REFORMAT, world)
+        self._linking = True
+        try:
+            self.reformat_view.model.dims.set_point(0, world[0])
+        finally:
+            self._linking = False
         return index
 
     def _set_marker(self, name, world):
-        if name in self.viewer.layers:
-            self.viewer.layers[name].data = np.atleast_2d(world)
+        target = self.reformat_view.model if name == LINK_REFORMAT else self.viewer
+        if name in target.layers:
+            target.layers[name].data = np.atleast_2d(world)
         else:
-            self.viewer.add_points(
+            selected = self.viewer.layers.selection.active
+            target.add_points(
                 np.atleast_2d(world), name=name, size=0.6, face_color="red", border_color="white"
             )
+            if target is self.viewer and selected is not None:  # clicks keep their layer
+                self.viewer.layers.selection.active = selected

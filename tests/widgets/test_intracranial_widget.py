@@ -15,7 +15,7 @@ def _add(viewer, layer_tuple):
 
 @pytest.fixture
 def head(make_napari_viewer):
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     ct, truth = vessel_ct()
     ct_layer = _add(viewer, image_tuple(ct, "head CT"))
     # the reader draws the path through the artery: world (z, y, x) = LPS reversed
@@ -65,25 +65,52 @@ def test_points_centreline_reformat_and_linked_clicks(head):
     np.testing.assert_allclose(index, [20, c, c], atol=1e-6)
 
 
-def test_clicks_on_the_layers_move_the_linked_markers(head):
-    """The press callbacks napari runs for a click on each layer move the other marker."""
-    from types import SimpleNamespace
+def test_reformat_in_its_own_view_linked_both_ways(head, qtbot):
+    """Real clicks on the reformat's canvas and on the CT's move the other marker, and
+    the frame shown in the reformat moves the CT's slice."""
+    from napari_calcium.widgets.intracranial import LINK_REFORMAT, LINK_SOURCE, REFORMAT_DOCK
 
-    from napari.utils.interactions import mouse_press_callbacks
+    from .mouse import click
 
     viewer, widget, ct, _ = head
     widget.reformat()
+    view = viewer.window.dock_widgets[REFORMAT_DOCK]
+    assert "CT reformat" in view.layers and "CT reformat" not in viewer.layers
     sections = widget.sections
-    c = (sections.size - 1) / 2
-    clicked = np.array([30, c, c]) * np.asarray(sections.scale_mm)
-    mouse_press_callbacks(viewer.layers["CT reformat"], SimpleNamespace(position=clicked))
-    source_world = viewer.layers["linked point (source)"].data[0]
-    expected = VesselGeometry().axis_points(30 * sections.step_mm)[::-1]
-    assert np.linalg.norm(source_world - expected) < 0.5 * min(ct.spacing_mm)
-    mouse_press_callbacks(widget.ct_layer.value, SimpleNamespace(position=source_world))
+    # the frame shown: frame 30 puts the CT's slice at that cross-section's centre
+    view.model.dims.set_current_step(0, 30)
+    centre = VesselGeometry().axis_points(30 * sections.step_mm)[::-1]
+    assert np.linalg.norm(viewer.layers[LINK_SOURCE].data[0] - centre) < 0.5 * min(ct.spacing_mm)
+    assert abs(viewer.dims.point[0] - centre[0]) <= ct.spacing_zyx_mm[0] / 2 + 1e-9
+    # a click at the centre of the reformat canvas: the camera's centre, frame 30
+    qtbot.wait(100)
+    native = view.qt_viewer.canvas.native
+    click(qtbot, native, (native.width() / 2, native.height() / 2))
+    camera = view.model.scene.camera
+    clicked = np.array([view.model.dims.point[0], *np.asarray(camera.center)[-2:]])
+    lps = sections.index_to_physical(clicked / np.asarray(sections.scale_mm))
+    # within a screen pixel (1 / zoom mm) of the camera's centre
     np.testing.assert_allclose(
-        viewer.layers["linked point (reformat)"].data[0], clicked, atol=1e-6
+        viewer.layers[LINK_SOURCE].data[0], lps[::-1], atol=1 / camera.zoom
     )
+    # a click on the CT where the artery's axis crosses slice 30's plane ...
+    target = VesselGeometry().axis_points(40 * sections.step_mm)[::-1]
+    viewer.dims.set_point(0, target[0])
+    qtbot.wait(100)
+    main = viewer.window._qt_viewer.canvas.native
+    main_camera = viewer.scene.camera
+    pixel = (
+        main.width() / 2 + (target[2] - main_camera.center[-1]) * main_camera.zoom,
+        main.height() / 2 + (target[1] - main_camera.center[-2]) * main_camera.zoom,
+    )
+    click(qtbot, main, pixel)
+    # ... marks it in the reformat and shows its frame (the one nearest to it)
+    # (a screen pixel is 1 / zoom mm: the click lands within one of the axis point)
+    marker_index = view.layers[LINK_REFORMAT].data[0] / np.asarray(sections.scale_mm)
+    expected = sections.physical_to_index(target[::-1])
+    pixel_mm = 1 / main_camera.zoom
+    assert np.all(np.abs(marker_index - expected) * sections.scale_mm <= pixel_mm + 1e-6)
+    assert view.model.dims.current_step[0] == round(marker_index[0])
 
 
 def test_mri_contours_are_editable(make_napari_viewer, qtbot):
@@ -104,14 +131,16 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
     )
     widget.step_mm.value = 1.0
     widget.run()
-    qtbot.waitUntil(lambda: "outer wall" in viewer.layers, timeout=120_000)
-    plaque = viewer.layers["lumen"].metadata["plaque"]
+    qtbot.waitUntil(lambda: "outer wall" in widget.reformat_view.layers, timeout=120_000)
+    view = widget.reformat_view
+    assert "lumen" not in viewer.layers  # the contours live with the cross-sections
+    plaque = view.layers["lumen"].metadata["plaque"]
     assert plaque["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
-    summary = viewer.layers["plaque (narrowest site)"].features
+    summary = view.layers["plaque (narrowest site)"].features
     assert summary["remodeling"][0] == "positive"
     assert summary["stenosis_pct"][0] == pytest.approx(plaque["stenosis_pct"])
     # the reader widens the lumen at the narrowest site to a 1.6 mm radius circle
-    lumen = viewer.layers["lumen"]
+    lumen = view.layers["lumen"]
     f = plaque["narrowest_frame"]
     sections = widget.result["wall"]["sections"]
     t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
@@ -122,7 +151,7 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
     edited = widget.recompute()
     assert lumen.features["lumen_area_mm2"][f] == pytest.approx(np.pi * 1.6**2, rel=0.01)
     assert edited["lumen_area_mm2"] > plaque["lumen_area_mm2"]
-    new_summary = viewer.layers["plaque (narrowest site)"].features
+    new_summary = view.layers["plaque (narrowest site)"].features
     assert new_summary["stenosis_pct"][0] == pytest.approx(edited["stenosis_pct"])
 
 
