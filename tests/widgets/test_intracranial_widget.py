@@ -90,9 +90,7 @@ def test_reformat_in_its_own_view_linked_both_ways(head, qtbot):
     clicked = np.array([view.model.dims.point[0], *np.asarray(camera.center)[-2:]])
     lps = sections.index_to_physical(clicked / np.asarray(sections.scale_mm))
     # within a screen pixel (1 / zoom mm) of the camera's centre
-    np.testing.assert_allclose(
-        viewer.layers[LINK_SOURCE].data[0], lps[::-1], atol=1 / camera.zoom
-    )
+    np.testing.assert_allclose(viewer.layers[LINK_SOURCE].data[0], lps[::-1], atol=1 / camera.zoom)
     # a click on the CT where the artery's axis crosses slice 30's plane ...
     target = VesselGeometry().axis_points(40 * sections.step_mm)[::-1]
     viewer.dims.set_point(0, target[0])
