@@ -64,6 +64,8 @@ LESION_COLUMNS = (
 CONTOUR_COLOURS = {"lumen": "yellow", "eem": "cyan"}
 DISPLAY_VERTICES = 90
 MASK_LAYER = "IVUS calcium mask"
+#: The plots along the pullback need this height for their ticks, labels and titles.
+PLOTS_MIN_HEIGHT_PX = 150
 LMODE_DOCK, LMODE_LAYER, LMODE_MARKER = "IVUS L-mode", "L-mode", "current frame"
 #: Largest pullback (voxels) for which the calcium mask is shown as a Labels layer.
 MAX_MASK_VOXELS = 100_000_000
@@ -507,8 +509,7 @@ class IvusWidget(Container):
         self._lmode_frame_mm = volume.frame_spacing_mm or 1.0
         px = volume.spacing_mm[0]
         half = (image.shape[1] - 1) / 2
-        new = self._lmode is None or self._lmode.qt_viewer is None
-        self._lmode = dock_view(self.viewer, LMODE_DOCK, lambda: LinkedView(LMODE_DOCK))
+        self._lmode = dock_view(self.viewer, LMODE_DOCK, self._make_lmode_view)
         layer = self._lmode.set_layer(
             LMODE_LAYER, image, "image", colormap="gray",
             scale=(self._lmode_frame_mm, px), translate=(0.0, -half * px),
@@ -520,12 +521,16 @@ class IvusWidget(Container):
         keep_edge_width_px(self._lmode.model, marker)
         self._lmode_half_mm = half * px
         self._lmode.model.dims.order = (1, 0)  # the pullback runs along the canvas
-        if new:
-            self._lmode.model.mouse_drag_callbacks.append(click_callback(self._on_lmode_click))
-            self.viewer.dims.events.current_step.connect(self._move_lmode_marker)
         self._lmode.model.reset_view()
         self._move_lmode_marker()
         return layer
+
+    def _make_lmode_view(self) -> LinkedView:
+        """The L-mode's view, linked to the frame shown in both directions."""
+        view = LinkedView(LMODE_DOCK)
+        view.model.mouse_drag_callbacks.append(click_callback(self._on_lmode_click))
+        self.viewer.dims.events.current_step.connect(self._move_lmode_marker)
+        return view
 
     @property
     def lmode_marker_mm(self) -> float | None:
@@ -555,26 +560,30 @@ class IvusWidget(Container):
         rows = [r for r in self.result["per_frame"] if r["valid"]]
         pos = [r["position_mm"] for r in rows]
         if self._figure is None:
-            self._figure = Figure(figsize=(5, 4), tight_layout=True)
+            self._figure = Figure(figsize=(9, 2), tight_layout=True)
             canvas = FigureCanvasQTAgg(self._figure)
+            canvas.setMinimumHeight(PLOTS_MIN_HEIGHT_PX)
             canvas.mpl_connect("button_press_event", self._on_plot_click)
             self.viewer.window.add_dock_widget(
                 canvas, name="IVUS along the pullback", area="bottom"
             )
             self.viewer.dims.events.current_step.connect(self._move_frame_marker)
         self._figure.clear()
-        axes = self._figure.subplots(3, 1, sharex=True)
+        # side by side: the dock runs along the bottom of the window, wide and flat
+        axes = self._figure.subplots(1, 3, sharex=True)
         self._frame_marker = []
-        for ax, key, label in zip(
+        for ax, key, label, note in zip(
             axes,
             ("calcium_arc_deg", "lumen_area_mm2", "vessel_area_mm2"),
             ("calcium arc (deg)", "lumen area (mm²)", "vessel area (mm²)"),
+            ("", "; red: the frame shown", ""),
             strict=True,
         ):
             ax.plot(pos, [r[key] for r in rows], lw=1)
-            ax.set_ylabel(label, fontsize=7)
+            ax.set_title(label, fontsize=8)
+            ax.set_xlabel(f"pullback position (mm){note}", fontsize=7)
+            ax.tick_params(labelsize=7)
             self._frame_marker.append(ax.axvline(0.0, color="red", lw=1))
-        axes[-1].set_xlabel("pullback position (mm); red: the frame shown")
         self._move_frame_marker()
 
     @property

@@ -42,7 +42,7 @@ from napari_calcium.registration import (
     transform_to_text,
 )
 from napari_calcium.volume import Volume
-from napari_calcium.widgets.dock import fit_dock
+from napari_calcium.widgets.dock import breakable, fit_dock
 from napari_calcium.widgets.layers import image_tuple
 from napari_calcium.widgets.views import linked_views_button
 
@@ -233,7 +233,7 @@ class RegistrationWidget(Container):
                 f"landmark error mean {result.tre_mm['mean']:.2f} mm, max {result.tre_mm['max']:.2f} mm"
             )
         lines += [f"WARNING: {message}" for message in result.warnings]
-        self.report.value = "\n".join(lines)
+        self.report.value = breakable("\n".join(lines))  # ITK's long optimizer names
         for message in result.warnings:
             show_warning(f"registration: {message}")
         if result.cancelled:
@@ -255,7 +255,7 @@ class RegistrationWidget(Container):
         self._show_check()
 
     def _on_errored(self, error: Exception) -> None:
-        self.report.value = f"failed: {error}"
+        self.report.value = breakable(f"failed: {error}")
         show_error(str(error))
 
     def _on_finished(self) -> None:

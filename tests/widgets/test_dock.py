@@ -62,3 +62,29 @@ def test_window_fits_the_screen_after_each_widget_runs(make_napari_viewer, qtbot
     assert window.width() <= SCREEN[0] and window.height() <= SCREEN[1], (
         f"{name}: {window.width()} x {window.height()}"
     )
+    # the dock's content fits its width: no button or field is cut off on the right
+    native = getattr(widget, "native", widget)
+    scroll = native.findChild(QScrollArea, SCROLL_NAME)
+    content, shown = (native, native) if scroll is None else (scroll.widget(), scroll.viewport())
+    needed = content.minimumSizeHint().width()
+    assert needed <= shown.width(), f"{name}: {needed} px wide in {shown.width()} px"
+    if name == "ivus":
+        _plots_are_readable(widget._figure)
+
+
+def _plots_are_readable(figure):
+    """The pullback plots at their dock's size: each plot's ticks, labels and title
+    inside the figure and clear of the others' (tight layout could be applied)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Tight layout not applied" fails
+        figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in figure.axes]
+    assert len(boxes) == 3
+    width, height = figure.canvas.get_width_height()
+    for k, box in enumerate(boxes):
+        assert 0 <= box.x0 < box.x1 <= width and 0 <= box.y0 < box.y1 <= height, box
+        for other in boxes[k + 1 :]:
+            assert not box.overlaps(other), (box, other)
