@@ -18,7 +18,10 @@ it in the cross-section and shows that frame, and moving through the frames mark
 each frame's centre in the CT.
 
 Coordinates: napari world = LPS reversed, ``(z, y, x)`` mm, for the CT and MRI;
-reformat layers are in their own ``(frame, v, u)`` mm (scale = step, pixel, pixel).
+the cross-sections view is in mm of its own, ``(along, v, u)``: distance along the
+centreline (frame x step), then the two in-plane axes measured from the centreline, so
+the CT and MRI cross-sections (whose pixel size and field of view differ) lie on each
+other (:func:`reformat_layer_geometry`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from magicgui.widgets import (
 from napari_calcium.errors import InputError
 from napari_calcium.scores.small_vessel import CALCIFIED_ARTERIES
 from napari_calcium.volume import Volume
-from napari_calcium.widgets.dock import fit_dock
+from napari_calcium.widgets.dock import breakable, fit_dock
 from napari_calcium.widgets.views import (
     LinkedView,
     click_callback,
@@ -81,6 +84,25 @@ def centerline_from_layer(layer) -> np.ndarray:
         )
     world = np.array([layer.data_to_world(p) for p in data])
     return world[:, ::-1]
+
+
+def reformat_layer_geometry(sections) -> dict:
+    """``scale`` and ``translate`` of a reformat layer: world ``(along, v, u)`` mm with
+    the centreline at ``v = u = 0`` whatever the sections' pixel size and field of view."""
+    half = sections.half_width_mm
+    return {"scale": tuple(sections.scale_mm), "translate": (0.0, -half, -half)}
+
+
+def reformat_world_to_index(sections, world) -> np.ndarray:
+    """Reformat indices ``(frame, v, u)`` of a point of the cross-sections view (mm)."""
+    geometry = reformat_layer_geometry(sections)
+    return (np.asarray(world, dtype=float) - geometry["translate"]) / geometry["scale"]
+
+
+def reformat_index_to_world(sections, index) -> np.ndarray:
+    """The cross-sections view's point (mm) of reformat indices ``(frame, v, u)``."""
+    geometry = reformat_layer_geometry(sections)
+    return np.asarray(index, dtype=float) * geometry["scale"] + geometry["translate"]
 
 
 def distinct_vertices(uv) -> np.ndarray:
@@ -154,7 +176,6 @@ class IntracranialWidget(Container):
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
         self.sections = None
-        self._reformat_view = None
         self._linking = False
         self.transform_used = None
         self.result = None
@@ -206,7 +227,7 @@ class IntracranialWidget(Container):
     def _notify(self, message: str):
         from napari.utils.notifications import show_info
 
-        self.status.value = message
+        self.status.value = breakable(message)  # file paths wrap too
         show_info(message)
 
     # ----------------------------------------------------------------- inputs
@@ -286,11 +307,11 @@ class IntracranialWidget(Container):
             "CT reformat",
             array,
             "image",
-            scale=sections.scale_mm,
             colormap="gray",
             contrast_limits=(-200.0, 1300.0),
+            **reformat_layer_geometry(sections),
         )
-        self._link(layer, sections)
+        self._link(sections)
         return layer
 
     def _set_layer(self, name, data, kind, **kwargs):
@@ -301,15 +322,14 @@ class IntracranialWidget(Container):
     @property
     def reformat_view(self) -> LinkedView:
         """The view of the cross-sections (its own canvas, layer list and controls, so the
-        contours can be edited there), docked the first time it is needed."""
-        if self._reformat_view is None or self._reformat_view.qt_viewer is None:
-            self._reformat_view = dock_view(
-                self.viewer, REFORMAT_DOCK, lambda: LinkedView(REFORMAT_DOCK, controls=True)
-            )
-            model = self._reformat_view.model
-            model.mouse_drag_callbacks.append(click_callback(self._on_reformat_click))
-            model.dims.events.current_step.connect(self._on_reformat_frame)
-        return self._reformat_view
+        contours can be edited there), docked when first needed or after it was closed."""
+        return dock_view(self.viewer, REFORMAT_DOCK, self._make_reformat_view)
+
+    def _make_reformat_view(self) -> LinkedView:
+        view = LinkedView(REFORMAT_DOCK, controls=True)
+        view.model.mouse_drag_callbacks.append(click_callback(self._on_reformat_click))
+        view.model.dims.events.current_step.connect(self._on_reformat_frame)
+        return view
 
     def _set_reformat_layer(self, name, data, kind, **kwargs):
         """A layer in the reformat's own coordinates, in the reformat view."""
@@ -427,14 +447,14 @@ class IntracranialWidget(Container):
     def _show_wall(self, wall: dict, plaque: dict):
         sections = wall["sections"]
         mri = wall["volumes"]["mri"]
-        layer = self._set_reformat_layer(
+        self._set_reformat_layer(
             "VW-MRI reformat",
             sections.sample(mri),
             "image",
-            scale=sections.scale_mm,
             colormap="gray",
+            **reformat_layer_geometry(sections),
         )
-        self._link(layer, sections)
+        self._link(sections)
         self._show_plaque(sections, plaque)
         table = pd.DataFrame(wall["table"])
         for name, contours, colour in (
@@ -463,7 +483,7 @@ class IntracranialWidget(Container):
         summary = pd.DataFrame([{k: v for k, v in plaque.items() if np.isscalar(v) or v is None}])
         self._set_reformat_layer(
             "plaque (narrowest site)",
-            sections.centers_mm[frame][None, ::-1],
+            [[frame * sections.step_mm, 0.0, 0.0]],  # the centre of its cross-section
             "points",
             features=summary,
             size=1.0,
@@ -474,16 +494,13 @@ class IntracranialWidget(Container):
 
     @staticmethod
     def _contour_to_world(sections, frame, uv):
-        c = (sections.size - 1) / 2 * sections.pixel_mm
-        return np.column_stack(
-            [np.full(len(uv), frame * sections.step_mm), uv[:, 1] + c, uv[:, 0] + c]
-        )
+        """A contour's (u, v) mm from the centreline -> the cross-sections view's mm."""
+        return np.column_stack([np.full(len(uv), frame * sections.step_mm), uv[:, 1], uv[:, 0]])
 
     @staticmethod
     def _world_to_contour(sections, world):
-        c = (sections.size - 1) / 2 * sections.pixel_mm
         frame = int(round(float(np.mean(world[:, 0])) / sections.step_mm))
-        return frame, np.column_stack([world[:, 2] - c, world[:, 1] - c])
+        return frame, np.column_stack([world[:, 2], world[:, 1]])
 
     def recompute(self):
         """Re-read the (edited) lumen / outer-wall Shapes and update the plaque table."""
@@ -495,8 +512,12 @@ class IntracranialWidget(Container):
         wall = self.result["wall"]
         sections = wall["sections"]
         contours = {"lumen": list(wall["lumen_uv"]), "outer wall": list(wall["outer_uv"])}
+        view = self.reformat_view
+        if not all(name in view.layers for name in contours):
+            self._notify("the contours were closed with their view: run again to edit them")
+            return None
         for name, current in contours.items():
-            for shape in self.reformat_view.layers[name].data:
+            for shape in view.layers[name].data:
                 frame, uv = self._world_to_contour(sections, np.asarray(shape))
                 if 0 <= frame < sections.n_frames:
                     current[frame] = uv
@@ -519,7 +540,7 @@ class IntracranialWidget(Container):
         wall.update(lumen_uv=contours["lumen"], outer_uv=contours["outer wall"], table=table)
         self.result["plaque"] = plaque
         for name in contours:
-            layer = self.reformat_view.layers[name]
+            layer = view.layers[name]
             if len(layer.data) == len(table):
                 layer.features = pd.DataFrame(table)
             layer.metadata["plaque"] = plaque
@@ -530,7 +551,7 @@ class IntracranialWidget(Container):
         return plaque
 
     # --------------------------------------------------------------- linking
-    def _link(self, reformat_layer, sections):
+    def _link(self, sections):
         """Link the reformat view and the source view: a click in either marks the point
         in the other, and the cross-section shown follows (and moves) the source."""
         self.sections = sections
@@ -544,14 +565,14 @@ class IntracranialWidget(Container):
             self.show_in_source(self.sections, world)
 
     def _on_source_click(self, world):
-        if self.sections is not None:
+        if self.sections is not None and REFORMAT_DOCK in self.viewer.window.dock_widgets:
             self.show_in_reformat(self.sections, world)
 
-    def _on_reformat_frame(self, _event=None):
+    def _on_reformat_frame(self, event):
         """The cross-section shown changed: mark its centre in the source and show it."""
         if self.sections is None or self._linking:
             return
-        frame = int(self.reformat_view.model.dims.current_step[0])
+        frame = int(event.source.current_step[0])  # the view's dims
         if 0 <= frame < self.sections.n_frames:
             world = np.asarray(self.sections.centers_mm[frame], dtype=float)[::-1]
             self._set_marker(LINK_SOURCE, world)
@@ -567,9 +588,9 @@ class IntracranialWidget(Container):
             self._linking = False
 
     def show_in_source(self, sections, reformat_world) -> np.ndarray:
-        """Mark in the source volume the point clicked at ``reformat_world`` (frame, v, u mm)
-        and show its slice."""
-        index = np.asarray(reformat_world, dtype=float) / np.asarray(sections.scale_mm)
+        """Mark in the source volume the point clicked at ``reformat_world`` (the
+        cross-sections view's mm) and show its slice; returns it in LPS mm."""
+        index = reformat_world_to_index(sections, np.asarray(reformat_world, dtype=float)[-3:])
         lps = sections.index_to_physical(index)
         world = lps[::-1]
         self._set_marker(LINK_SOURCE, world)
@@ -583,7 +604,7 @@ class IntracranialWidget(Container):
         if not np.all(np.isfinite(index)):
             self.status.value = "that point is in no cross-section"
             return None
-        world = index * np.asarray(sections.scale_mm)
+        world = reformat_index_to_world(sections, index)
         self._set_marker(LINK_REFORMAT, world)
         self._linking = True
         try:

@@ -20,6 +20,7 @@ World coordinates are the plugin's everywhere: LPS millimetres in ``(z, y, x)`` 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -146,26 +147,35 @@ class LinkedView(QWidget):
         return getattr(self.model, f"add_{kind}")(data, name=name, **kwargs)
 
 
-class _OnClose(QObject):
-    """Calls ``callback`` when the watched widget gets its Close event."""
+class _Release(QObject):
+    """Calls ``release`` once: when the main viewer's canvas closes, or when the view's
+    dock is closed (napari then takes the widget out of it: its parent becomes None)."""
 
-    def __init__(self, watched: QWidget, callback):
-        super().__init__(watched)
-        self._callback = callback
-        watched.installEventFilter(self)
+    def __init__(self, view: QWidget, main_canvas: QWidget | None, release):
+        super().__init__(view)
+        self._view, self._release = view, release
+        view.installEventFilter(self)
+        if main_canvas is not None:
+            main_canvas.installEventFilter(self)
 
     def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.Close:
-            self._callback()
+        closing = obj is not self._view and event.type() == QEvent.Type.Close
+        undocked = (
+            obj is self._view and event.type() == QEvent.Type.ParentChange and obj.parent() is None
+        )
+        if (closing or undocked) and self._release is not None:
+            release, self._release = self._release, None
+            release()
         return False
 
 
 def dock_view(viewer: napari.Viewer, name: str, make, area: str = "bottom") -> QWidget:
-    """The widget docked as ``name`` in the main window, made by ``make()`` and docked
-    the first time; an open one is shown again.
+    """The widget docked as ``name`` in the main window: the open one (shown again if
+    hidden), else a new one made by ``make()`` and docked.
 
     A widget with a ``release()`` method (holding canvases of its own) is released when
-    the main viewer's canvas closes, so no canvas outlives the viewer.
+    its dock is closed or the main viewer's canvas closes, so no canvas outlives its
+    dock; the next call makes a new one.
     """
     from napari.qt import QtViewer
 
@@ -175,9 +185,9 @@ def dock_view(viewer: napari.Viewer, name: str, make, area: str = "bottom") -> Q
         return docks[name]
     widget = make()
     viewer.window.add_dock_widget(widget, name=name, area=area)
-    main_canvas = widget.window().centralWidget().findChild(QtViewer)
-    if hasattr(widget, "release") and main_canvas is not None:
-        _OnClose(main_canvas, widget.release)
+    if hasattr(widget, "release"):
+        main_canvas = widget.window().centralWidget().findChild(QtViewer)
+        _Release(widget, main_canvas, widget.release)
     return widget
 
 
@@ -214,22 +224,21 @@ class OrthoViews(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
         self._syncing = False
+        self._copies: dict = {}  # a main viewer's layer -> its copies in the side views
         self._main_click = click_callback(self.set_point)
-        for layer in viewer.layers:
-            self._mirror(layer)
         for plane, view in self.views.items():
             model = view.model
-            rows, columns = ORTHO_PLANES[plane]
-            if model.dims.ndim == 3:
-                model.dims.order = (3 - rows - columns, rows, columns)
-            camera_of(model).orientation2d = ("up", "right")
-            model.mouse_drag_callbacks.append(click_callback(self.set_point))
-            model.dims.events.point.connect(self._from_side)
             crosshair = model.add_shapes(
                 name=CROSSHAIR, ndim=3, edge_color=CROSSHAIR_COLOUR, opacity=0.7
             )
             keep_edge_width_px(model, crosshair, 1.0)
-            model.reset_view()
+            rows, columns = ORTHO_PLANES[plane]
+            model.dims.order = (3 - rows - columns, rows, columns)
+            camera_of(model).orientation2d = ("up", "right")  # superior up
+            model.mouse_drag_callbacks.append(click_callback(self.set_point))
+            model.dims.events.point.connect(self._from_side)
+        for layer in viewer.layers:
+            self._mirror(layer)
         viewer.layers.events.inserted.connect(self._on_inserted)
         viewer.layers.events.removed.connect(self._on_removed)
         viewer.dims.events.point.connect(self._from_main)
@@ -237,47 +246,71 @@ class OrthoViews(QWidget):
         self._from_main()
 
     # ------------------------------------------------------------ layers
-    def _mirror(self, layer) -> None:
+    def _layer_events(self, layer) -> list:
+        """(event emitter, handler) pairs that keep ``layer``'s copies in step."""
         kind = layer.__class__.__name__
-        if kind not in MIRRORED_KINDS or layer.ndim != 3:
+        pairs = [
+            (getattr(layer.events, name), self._sync_property) for name in SYNCED_PROPERTIES[kind]
+        ]
+        pairs += [(layer.events.name, self._sync_property), (layer.events.data, self._sync_data)]
+        if kind == "Labels":
+            pairs += [
+                (layer.events.labels_update, self._redraw),
+                (layer.events.paint, self._redraw),
+            ]
+        return pairs
+
+    def _mirror(self, layer) -> None:
+        if layer.__class__.__name__ not in MIRRORED_KINDS or layer.ndim != 3:
             return
         from napari.layers import Layer
 
-        for view in self.views.values():
-            copy = Layer.create(*layer.as_layer_data_tuple())
-            index = len(view.layers) - (CROSSHAIR in view.layers)
-            view.layers.insert(index, copy)  # under the crosshair
-        for name in SYNCED_PROPERTIES[kind]:
-            getattr(layer.events, name).connect(self._sync_property)
-        layer.events.data.connect(self._sync_data)
-        if kind == "Labels":
-            layer.events.labels_update.connect(self._redraw)
-            layer.events.paint.connect(self._redraw)
+        copies = []
+        with self._side_views_follow():  # a new layer may move a side view's point
+            for view in self.views.values():
+                first = len(view.layers) == 1  # the crosshair only: frame the new image
+                copy = Layer.create(*layer.as_layer_data_tuple())
+                view.layers.insert(len(view.layers) - 1, copy)  # under the crosshair
+                copies.append(copy)
+                if first:
+                    view.model.reset_view()
+        self._copies[layer] = copies
+        for emitter, handler in self._layer_events(layer):
+            emitter.connect(handler)
+        self._from_main()
 
-    def mirrors(self, name: str) -> list:
-        """The copies of the main viewer's layer ``name`` in the side views."""
-        return [view.layers[name] for view in self.views.values() if name in view.layers]
+    def mirrors(self, layer) -> list:
+        """The copies of the main viewer's ``layer`` in the side views."""
+        return self._copies.get(layer, [])
 
     def _sync_property(self, event) -> None:
         layer = event.source
-        for copy in self.mirrors(layer.name):
+        for copy in self.mirrors(layer):
             setattr(copy, event.type, getattr(layer, event.type))
 
     def _sync_data(self, event) -> None:
-        for copy in self.mirrors(event.source.name):
+        for copy in self.mirrors(event.source):
             copy.data = event.source.data
 
     def _redraw(self, event) -> None:
-        for copy in self.mirrors(event.source.name):
+        for copy in self.mirrors(event.source):
             copy.refresh()
 
     def _on_inserted(self, event) -> None:
         self._mirror(event.value)
 
     def _on_removed(self, event) -> None:
-        for view in self.views.values():
-            if event.value.name in view.layers and event.value.name != CROSSHAIR:
-                view.layers.remove(event.value.name)
+        self._unmirror(event.value)
+
+    def _unmirror(self, layer) -> None:
+        copies = self._copies.pop(layer, None)
+        if copies is None:
+            return
+        for emitter, handler in self._layer_events(layer):
+            emitter.disconnect(handler)
+        with self._side_views_follow():
+            for view, copy in zip(self.views.values(), copies, strict=True):
+                view.layers.remove(copy)
 
     # ------------------------------------------------------------ the shared point
     @property
@@ -292,18 +325,24 @@ class OrthoViews(QWidget):
         if ndim >= 3 and len(world) == 3:
             self.viewer.dims.set_point(range(ndim - 3, ndim), world)
 
+    @contextmanager
+    def _side_views_follow(self):
+        """Inside, a side view's point that changes does not move the main viewer's."""
+        self._syncing = True
+        try:
+            yield
+        finally:
+            self._syncing = False
+
     def _from_main(self, _event=None) -> None:
         if self._syncing or self.viewer.dims.ndim < 3:
             return
-        self._syncing = True
-        try:
+        with self._side_views_follow():
             point = self.point
             for view in self.views.values():
                 if view.model.dims.ndim == 3:
                     view.model.dims.set_point(range(3), point)
             self._draw_crosshairs(point)
-        finally:
-            self._syncing = False
 
     def _from_side(self, event) -> None:
         if self._syncing:
@@ -326,8 +365,11 @@ class OrthoViews(QWidget):
             crosshair.edge_color = CROSSHAIR_COLOUR
 
     def release(self) -> None:
-        """Unlink from the main viewer and close the side canvases (it is closing)."""
+        """Unlink from the main viewer and close the side canvases (their dock or the
+        main viewer is closing)."""
         viewer = self.viewer
+        for layer in list(self._copies):
+            self._unmirror(layer)
         viewer.layers.events.inserted.disconnect(self._on_inserted)
         viewer.layers.events.removed.disconnect(self._on_removed)
         viewer.dims.events.point.disconnect(self._from_main)

@@ -36,3 +36,15 @@ def click(qtbot, canvas, pos, button="left"):
     qtbot.wait(20)
     _send(canvas, QEvent.Type.MouseButtonRelease, pos, pressed, Qt.MouseButton.NoButton)
     qtbot.wait(20)
+
+
+def wait_for_layout(qtbot, widget, quiet_ms=200, timeout_ms=5000):
+    """Wait until ``widget`` keeps its size for ``quiet_ms`` (a new dock is laid out in
+    several steps; a click computed from a stale size lands elsewhere)."""
+    waited, size = 0, None
+    while waited < timeout_ms:
+        qtbot.wait(quiet_ms)
+        waited += quiet_ms
+        if widget.size() == size:
+            return
+        size = widget.size()

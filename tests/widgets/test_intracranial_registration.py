@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from napari_calcium.intracranial import read_centerline_csv
-from napari_calcium.registration import landmark_error_mm, save_transform
+from napari_calcium.registration import landmark_error_mm
 from napari_calcium.widgets.intracranial import NO_TRANSFORM, TRANSFORM_FILE, IntracranialWidget
 from napari_calcium.widgets.registration import RegistrationWidget
 
@@ -89,8 +89,13 @@ def test_registration_widget_result_and_a_transform_file(head, qtbot, tmp_path):
     assert f"registration of '{T1}' onto '{CT}' (rigid)" in widget.status.value
     _wall_areas_match_the_tube(result, truth)
 
-    # the same transform from a file: the widget reads what the Registration widget saved
-    path = save_transform(registration.result.transform, tmp_path / "ct_to_mri.tfm")
+    # the same transform saved by the Registration widget's "Save transform" button, then
+    # given to the intracranial widget as a file: the same wall, read from the file
+    path = tmp_path / "ct_to_mri.tfm"
+    registration.transform_path.value = path
+    assert registration.save_button.enabled
+    registration.save_button.native.click()
+    assert path.is_file()
     widget.transform.value = TRANSFORM_FILE
     widget.transform_file.value = path
     from_file, words = widget.mri_transform()
@@ -98,6 +103,18 @@ def test_registration_widget_result_and_a_transform_file(head, qtbot, tmp_path):
     np.testing.assert_allclose(
         from_file.GetParameters(), registration.result.transform.GetParameters(), atol=1e-9
     )
+    from_layer = result
+    result = _run(widget, qtbot)
+    assert result is not None, widget.status.value
+    # (the status breaks the long path with zero-width spaces so that it wraps)
+    assert f"MRI onto CT: file {path}" in widget.status.value.replace("\u200b", "")
+    _wall_areas_match_the_tube(result, truth)
+    for key in ("lumen_area_mm2", "outer_wall_area_mm2"):
+        np.testing.assert_allclose(
+            [row[key] for row in result["wall"]["table"]],
+            [row[key] for row in from_layer["wall"]["table"]],
+            atol=1e-6,
+        )
 
     # the registered layer itself is already on the CT: not with a transform as well
     widget.mri_layer.value = registered

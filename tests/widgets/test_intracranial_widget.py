@@ -53,9 +53,11 @@ def test_points_centreline_reformat_and_linked_clicks(head):
     layer = widget.reformat()
     sections = widget.sections
     assert layer.data.shape == sections.shape
-    # a click in the reformat (frame 20, centre pixel) marks the axis point 20 steps along
+    # the cross-sections view is in mm along the vessel and from the centreline: a click
+    # at the centre of frame 20 marks the axis point 20 steps along
     c = (sections.size - 1) / 2
-    world = np.array([20, c, c]) * np.asarray(sections.scale_mm)
+    world = np.array([20 * sections.step_mm, 0.0, 0.0])
+    np.testing.assert_allclose(layer.world_to_data(world), [20, c, c], atol=1e-9)
     lps = widget.show_in_source(sections, world)
     expected = VesselGeometry().axis_points(20 * sections.step_mm)
     assert np.linalg.norm(lps - expected) < 0.5 * min(ct.spacing_mm)
@@ -70,7 +72,7 @@ def test_reformat_in_its_own_view_linked_both_ways(head, qtbot):
     the frame shown in the reformat moves the CT's slice."""
     from napari_calcium.widgets.intracranial import LINK_REFORMAT, LINK_SOURCE, REFORMAT_DOCK
 
-    from .mouse import click
+    from .mouse import click, wait_for_layout
 
     viewer, widget, ct, _ = head
     widget.reformat()
@@ -82,20 +84,23 @@ def test_reformat_in_its_own_view_linked_both_ways(head, qtbot):
     centre = VesselGeometry().axis_points(30 * sections.step_mm)[::-1]
     assert np.linalg.norm(viewer.layers[LINK_SOURCE].data[0] - centre) < 0.5 * min(ct.spacing_mm)
     assert abs(viewer.dims.point[0] - centre[0]) <= ct.spacing_zyx_mm[0] / 2 + 1e-9
-    # a click at the centre of the reformat canvas: the camera's centre, frame 30
-    qtbot.wait(100)
+    # a click where the view shows frame 30's centre, (along 7.5 mm, v 0, u 0) in its mm,
+    # from the camera (screen pixels per mm, the world point at the canvas centre) ...
     native = view.qt_viewer.canvas.native
-    click(qtbot, native, (native.width() / 2, native.height() / 2))
+    wait_for_layout(qtbot, native)
     camera = view.model.scene.camera
-    clicked = np.array([view.model.dims.point[0], *np.asarray(camera.center)[-2:]])
-    lps = sections.index_to_physical(clicked / np.asarray(sections.scale_mm))
-    # within a screen pixel (1 / zoom mm) of the camera's centre
-    np.testing.assert_allclose(viewer.layers[LINK_SOURCE].data[0], lps[::-1], atol=1 / camera.zoom)
+    on_axis = np.array([30 * sections.step_mm, 0.0, 0.0])
+    click(qtbot, native, (
+        native.width() / 2 + (on_axis[2] - camera.center[-1]) * camera.zoom,
+        native.height() / 2 + (on_axis[1] - camera.center[-2]) * camera.zoom,
+    ))  # fmt: skip
+    # ... marks the artery's axis point there in the CT, within a screen pixel (1 / zoom mm)
+    assert np.linalg.norm(viewer.layers[LINK_SOURCE].data[0] - centre) <= 1.5 / camera.zoom
     # a click on the CT where the artery's axis crosses slice 30's plane ...
     target = VesselGeometry().axis_points(40 * sections.step_mm)[::-1]
     viewer.dims.set_point(0, target[0])
-    qtbot.wait(100)
     main = viewer.window._qt_viewer.canvas.native
+    wait_for_layout(qtbot, main)
     main_camera = viewer.scene.camera
     pixel = (
         main.width() / 2 + (target[2] - main_camera.center[-1]) * main_camera.zoom,
@@ -104,7 +109,8 @@ def test_reformat_in_its_own_view_linked_both_ways(head, qtbot):
     click(qtbot, main, pixel)
     # ... marks it in the reformat and shows its frame (the one nearest to it)
     # (a screen pixel is 1 / zoom mm: the click lands within one of the axis point)
-    marker_index = view.layers[LINK_REFORMAT].data[0] / np.asarray(sections.scale_mm)
+    reformat = view.layers["CT reformat"]
+    marker_index = np.asarray(reformat.world_to_data(view.layers[LINK_REFORMAT].data[0]))
     expected = sections.physical_to_index(target[::-1])
     pixel_mm = 1 / main_camera.zoom
     assert np.all(np.abs(marker_index - expected) * sections.scale_mm <= pixel_mm + 1e-6)
@@ -128,18 +134,30 @@ def test_mri_contours_are_editable(make_napari_viewer, qtbot):
         line,
     )
     widget.step_mm.value = 1.0
+    widget.reformat()
     widget.run()
     qtbot.waitUntil(lambda: "outer wall" in widget.reformat_view.layers, timeout=120_000)
     view = widget.reformat_view
     assert "lumen" not in viewer.layers  # the contours live with the cross-sections
     plaque = view.layers["lumen"].metadata["plaque"]
+    # the CT and MRI cross-sections differ in pixel size and field of view, yet both put
+    # the centreline of the narrowest frame at one point of the view, their centre pixel
+    f = plaque["narrowest_frame"]
+    centre = np.array([f * 1.0, 0.0, 0.0])  # 1 mm steps, on the centreline
+    for name, pixel_mm in (("CT reformat", min(ct.spacing_mm) / 2), ("VW-MRI reformat", None)):
+        layer = view.layers[name]
+        c = (layer.data.shape[1] - 1) / 2
+        np.testing.assert_allclose(layer.world_to_data(centre), [f, c, c], atol=1e-9)
+        if pixel_mm is not None:
+            assert layer.scale[1] == pytest.approx(pixel_mm)
+    assert view.layers["CT reformat"].scale[1] != view.layers["VW-MRI reformat"].scale[1]
+    np.testing.assert_allclose(view.layers["plaque (narrowest site)"].data, [centre])
     assert plaque["stenosis_pct"] == pytest.approx(mri_truth["stenosis_pct"], abs=5)
     summary = view.layers["plaque (narrowest site)"].features
     assert summary["remodeling"][0] == "positive"
     assert summary["stenosis_pct"][0] == pytest.approx(plaque["stenosis_pct"])
     # the reader widens the lumen at the narrowest site to a 1.6 mm radius circle
     lumen = view.layers["lumen"]
-    f = plaque["narrowest_frame"]
     sections = widget.result["wall"]["sections"]
     t = np.linspace(0, 2 * np.pi, 90, endpoint=False)
     uv = 1.6 * np.column_stack([np.cos(t), np.sin(t)])

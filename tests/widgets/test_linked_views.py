@@ -1,13 +1,16 @@
 """Linked axial / coronal / sagittal views in a real viewer: mirrored layers, one shared
-world point moved by the slider, a scroll or a click in any view, crosshairs."""
+world point moved by the slider, a scroll or a click in any view, crosshairs; what the
+side views draw checked against SimpleITK's reading of the same points."""
 
 import numpy as np
 import pytest
+from napari.layers import Layer
 from qtpy.QtWidgets import QPushButton
 
-from napari_calcium.widgets.views import CROSSHAIR, ORTHO_DOCK, open_ortho_views
+from napari_calcium.volume import Volume
+from napari_calcium.widgets.views import CROSSHAIR, ORTHO_DOCK, ORTHO_PLANES, open_ortho_views
 
-from .mouse import click
+from .mouse import click, wait_for_layout
 
 
 @pytest.fixture
@@ -100,7 +103,7 @@ def test_opened_from_the_widgets_and_the_layers_menu(make_napari_viewer, qtbot):
     from napari_calcium.widgets.svd import SvdWidget
 
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-calcium", "head_ct_mri")
+    ct, arteries = viewer.open_sample("napari-calcium", "coronary_ct")
     for kind in (CoronaryWidget, IntracranialWidget, RegistrationWidget, SvdWidget):
         widget = kind(viewer)
         native = getattr(widget, "native", widget)
@@ -114,4 +117,116 @@ def test_opened_from_the_widgets_and_the_layers_menu(make_napari_viewer, qtbot):
     get_app_model().commands.execute_command("napari-calcium.linked_views").result()
     assert viewer.window.dock_widgets[ORTHO_DOCK] is views
     mirrored = [layer.name for layer in views.views["coronal"].layers]
-    assert "head T1 MRI phantom (MR)" in mirrored and "head CT phantom (CT)" in mirrored
+    assert mirrored == [ct.name, arteries.name, CROSSHAIR]
+
+
+def _grey_at(view, plane, world):
+    """Grey level (0-255) the side view draws at the world point ``(z, y, x)`` mm: the
+    canvas pixel from the camera (centre, screen pixels per mm; superior up)."""
+    shot = view.qt_viewer.screenshot(flash=False)
+    camera = view.model.scene.camera
+    rows, columns = ORTHO_PLANES[plane]
+    centre = np.asarray(camera.center)[-2:]
+    height, width = shot.shape[:2]
+    y = height / 2 - (world[rows] - centre[0]) * camera.zoom
+    x = width / 2 + (world[columns] - centre[1]) * camera.zoom
+    return int(shot[int(y), int(x), 0])
+
+
+def test_side_views_draw_the_planes_through_the_point(make_napari_viewer, qtbot):
+    """The head phantom's CT (2.5 mm) and T1 MRI (2 mm, another origin), each shown
+    alone: with the point in the left lateral ventricle (the phantom's labels), each side
+    view draws, at the pixel of that point and of voxel centres up to 12 voxels away in
+    its plane, the value SimpleITK reads at the same physical point (through the window).
+    """
+    from napari_calcium.phantoms.head import head_ct_mri
+    from napari_calcium.widgets.layers import image_tuple, labels_tuple
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1366, 768)
+    ct, mri, truth = head_ct_mri(ct_spacing_mm=(2.5, 2.5, 2.5), mri_spacing_mm=(2.0, 2.0, 2.0))
+    for volume, name, kind in (
+        (ct, "CT", image_tuple),
+        (mri, "MRI", image_tuple),
+        (truth["labels_ct"], "CT structures", labels_tuple),
+        (truth["labels_mri"], "MRI structures", labels_tuple),
+    ):
+        viewer.add_layer(Layer.create(*kind(volume, name)))
+    views = open_ortho_views(viewer)
+    for view in views.views.values():
+        view.layers[CROSSHAIR].visible = False
+    wait_for_layout(qtbot, views)
+    cases = {  # image: (its structure labels, grey window)
+        "CT": ("CT structures", (-10.0, 60.0)),
+        "MRI": ("MRI structures", (0.0, 600.0)),
+    }
+    for shown, (structures, (low, high)) in cases.items():
+        for layer in viewer.layers:
+            layer.visible = layer.name == shown
+        layer = viewer.layers[shown]
+        layer.colormap, layer.gamma, layer.interpolation2d = "gray", 1.0, "nearest"
+        layer.contrast_limits = (low, high)
+        image = Volume.from_layer(layer).to_sitk()
+        ventricle = np.argwhere(np.asarray(viewer.layers[structures].data) == 1)  # z, y, x
+        centre = np.round(ventricle.mean(axis=0)).astype(int)[::-1]  # SimpleITK's x, y, z
+
+        def world(index_xyz, image=image):  # voxel index -> LPS mm -> napari (z, y, x)
+            point = image.TransformIndexToPhysicalPoint([int(i) for i in index_xyz])
+            return np.asarray(point)[::-1]
+
+        views.set_point(world(centre))
+        # napari keeps the point on its slider grid (the finest layer's, the MRI's 2 mm):
+        # within half a step of the CT voxel centre, so inside that voxel
+        np.testing.assert_allclose(viewer.dims.point, world(centre), atol=1.0 + 1e-9)
+        steps = [0, 6, -6, 12, -12]
+        offsets = {  # in-plane offsets (x, y, z voxels): coronal keeps y, sagittal keeps x
+            "coronal": [(a, 0, b) for a in steps for b in (0, 6)],
+            "sagittal": [(0, a, b) for a in steps for b in (0, 6)],
+        }
+        for plane, view in views.views.items():
+            camera = view.model.scene.camera  # 3 screen pixels per mm, on the point
+            camera.center = tuple(world(centre)[list(ORTHO_PLANES[plane])])
+            camera.zoom = 3.0
+            qtbot.wait(50)
+            drawn, truth = [], []
+            for offset in offsets[plane]:
+                index = centre + np.asarray(offset)
+                drawn.append(_grey_at(view, plane, world(index)))
+                value = image[[int(i) for i in index]]
+                truth.append(255 * np.clip((value - low) / (high - low), 0, 1))
+            np.testing.assert_allclose(drawn, truth, atol=3, err_msg=f"{shown}: {plane}")
+            assert np.ptp(truth) > 60, "the points differ, so a wrong plane would show"
+
+
+def test_views_opened_on_an_empty_viewer_take_the_images_added_later(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    views = open_ortho_views(viewer)
+    ct, arteries = viewer.open_sample("napari-calcium", "coronary_ct")
+    for plane, view in views.views.items():
+        assert tuple(view.model.dims.displayed) == ORTHO_PLANES[plane]
+        assert [layer.name for layer in view.layers] == [ct.name, arteries.name, CROSSHAIR]
+        # framed on the CT: the camera looks at the middle of its extent
+        extent = np.asarray(ct.extent.world)[:, list(ORTHO_PLANES[plane])]
+        np.testing.assert_allclose(
+            np.asarray(view.model.scene.camera.center)[-2:], extent.mean(axis=0), atol=2.0
+        )
+    # a renamed or removed layer is followed
+    ct.name = "CT"
+    assert all("CT" in view.layers for view in views.views.values())
+    viewer.layers.remove(arteries)
+    assert all(arteries.name not in view.layers for view in views.views.values())
+
+
+def test_closing_the_dock_releases_the_views_and_unlinks_them(ortho, qtbot):
+    viewer, views, ct, _ = ortho
+    callbacks = len(viewer.mouse_drag_callbacks)
+    viewer.window.remove_dock_widget(viewer.window.dock_widgets[ORTHO_DOCK])
+    qtbot.wait(50)
+    assert views.views == {}  # canvases closed
+    assert len(viewer.mouse_drag_callbacks) == callbacks - 1
+    viewer.dims.set_current_step(0, 3)  # the main viewer goes on alone
+    again = open_ortho_views(viewer)
+    assert again is not views and viewer.window.dock_widgets[ORTHO_DOCK] is again
+    assert viewer.dims.current_step[0] == 3  # opening the views moves no slice
+    z = float(ct.data_to_world((3, 0, 0))[0])
+    assert again.views["coronal"].model.dims.point[0] == pytest.approx(z)
