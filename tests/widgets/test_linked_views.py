@@ -230,3 +230,18 @@ def test_closing_the_dock_releases_the_views_and_unlinks_them(ortho, qtbot):
     assert viewer.dims.current_step[0] == 3  # opening the views moves no slice
     z = float(ct.data_to_world((3, 0, 0))[0])
     assert again.views["coronal"].model.dims.point[0] == pytest.approx(z)
+
+
+def test_closing_the_viewer_releases_every_view(ortho, qtbot):
+    """The side views and a docked view of other coordinates (as the L-mode's) let their
+    canvases go when the main viewer closes, and the main viewer is unlinked."""
+    from napari_calcium.widgets.views import LinkedView, dock_view
+
+    viewer, views, ct, _ = ortho
+    other = dock_view(viewer, "a view of its own", lambda: LinkedView("a view of its own"))
+    canvases = [view.qt_viewer for view in views.views.values()] + [other.qt_viewer]
+    assert all(canvas is not None for canvas in canvases)
+    viewer.close()
+    assert views.views == {} and other.qt_viewer is None
+    assert all(canvas.parent() is None for canvas in canvases)  # out of every dock
+    assert views._copies == {}  # no main layer still drives a copy
