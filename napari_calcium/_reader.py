@@ -87,7 +87,7 @@ def read_layers(path, choose_series=None) -> list[tuple]:
     except InputError as err:
         show_error(f"napari-calcium could not open {path.name}: {err}")
         return [(None,)]
-    if volume.modality == "CT":
+    if volume.modality in ("CT", "MR"):
         enable_window_level()
     if volume.modality == "CT" and has_extension(path, SITK_EXTENSIONS):
         from napari_calcium.io.images import hu_evidence

@@ -63,6 +63,7 @@ def brain_flair_swi() -> list[tuple]:
     from napari_calcium.phantoms.brain import brain_region_map
 
     flair, swi, truth = make()
+    enable_window_level()
     return [
         _with_truth(image_tuple(flair, "brain FLAIR phantom (MR)"), truth),
         image_tuple(swi, "brain SWI phantom (MR)", visible=False),

@@ -1,8 +1,8 @@
 """Volumes to napari layer data tuples and back, with display defaults per modality.
 
 CT display: preset windows (``CT_WINDOWS``, applied as soon as one is picked in the
-*CT window presets* widget) and window / level by dragging with the right mouse
-button on the canvas (:func:`drag_window_level`).
+*CT window presets* widget). CT and MRI: window / level by dragging with the right
+mouse button on the canvas (:func:`drag_window_level`), in HU for a CT.
 """
 
 from __future__ import annotations
@@ -113,39 +113,50 @@ def window_after_drag(
     return width, level_hu + width_hu * dy_px / LEVEL_DRAG_PX
 
 
-def is_ct_layer(layer) -> bool:
-    """An Image layer holding a CT in HU (a Volume read or made by napari-calcium)."""
-    meta = layer.metadata.get(METADATA_KEY, {}) if hasattr(layer, "metadata") else {}
-    return layer.__class__.__name__ == "Image" and (
-        meta.get("modality") == "CT" or meta.get("units") == "HU"
-    )
+def window_units(layer) -> str | None:
+    """Units in which a drag sets ``layer``'s window / level: ``HU`` for a CT Image layer,
+    the MRI's own units (``a.u.`` unless the file said otherwise) for an MR one, ``None``
+    for any other layer (IVUS, labels, a plain image)."""
+    if layer.__class__.__name__ != "Image":
+        return None
+    meta = layer.metadata.get(METADATA_KEY, {})
+    if meta.get("modality") == "CT" or meta.get("units") == "HU":
+        return "HU"
+    if meta.get("modality") == "MR":
+        return meta.get("units") or "a.u."
+    return None
 
 
-def ct_layer_for_window(viewer) -> napari.layers.Image | None:
-    """The CT layer that a window / level drag changes: the selected layer when it is a
-    CT, else the topmost visible CT layer; ``None`` without one."""
+def layer_for_window(viewer) -> napari.layers.Image | None:
+    """The CT or MRI layer that a window / level drag changes: the selected layer when it
+    is one, else the topmost visible one; ``None`` without one."""
     active = viewer.layers.selection.active
-    if active is not None and is_ct_layer(active):
+    if active is not None and window_units(active) is not None:
         return active
     return next(
-        (layer for layer in reversed(viewer.layers) if layer.visible and is_ct_layer(layer)),
+        (layer for layer in reversed(viewer.layers) if layer.visible and window_units(layer)),
         None,
     )
 
 
-def drag_window_level(viewer, event):
-    """Mouse-drag callback of a viewer: right-drag sets the CT window / level in HU.
+def drag_window_level(viewer, event, layers_viewer=None):
+    """Mouse-drag callback of a viewer: right-drag sets the window / level of a CT (in HU)
+    or an MRI (in its units).
 
     Left / right widens or narrows the window, down / up raises or lowers the level
-    (:func:`window_after_drag`); the status bar shows W / L in HU while dragging.
-    napari's right-drag zoom is held off for the drag. Without a CT layer (see
-    :func:`ct_layer_for_window`) the drag does what it did before.
+    (:func:`window_after_drag`); the status bar shows W / L in the layer's units while
+    dragging. napari's right-drag zoom is held off for the drag. Without a CT or MRI
+    layer (see :func:`layer_for_window`) the drag does what it did before.
+    ``layers_viewer`` is the viewer whose layers and status bar the drag acts on when it
+    is not the one dragged in (a linked view's model drives the main viewer's layers).
     """
     if event.button != 2 or event.modifiers:
         return
-    layer = ct_layer_for_window(viewer)
+    target = viewer if layers_viewer is None else layers_viewer
+    layer = layer_for_window(target)
     if layer is None:
         return
+    units = window_units(layer)
     camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
     mouse_pan = camera.mouse_pan
     camera.mouse_pan = False  # no zoom while the right button sets the window
@@ -163,17 +174,27 @@ def drag_window_level(viewer, event):
             if low < low_range or high > high_range:
                 layer.contrast_limits_range = (min(low, low_range), max(high, high_range))
             layer.contrast_limits = (low, high)
-            viewer.status = f"{layer.name}: W {new_width:.0f} / L {new_level:.0f} HU"
+            target.status = f"{layer.name}: W {new_width:.0f} / L {new_level:.0f} {units}"
             yield
     finally:
         camera.mouse_pan = mouse_pan
+
+
+def window_level_in(layers_viewer):
+    """A mouse-drag callback for another canvas (a linked view) whose right-drag sets
+    the window / level of ``layers_viewer``'s CT or MRI (:func:`drag_window_level`)."""
+
+    def callback(viewer, event):
+        return drag_window_level(viewer, event, layers_viewer)
+
+    return callback
 
 
 def enable_window_level(viewer=None) -> None:
     """Turn on right-drag window / level (:func:`drag_window_level`) in ``viewer`` (once).
 
     Without a viewer, in napari's current one (the reader and the sample data, which
-    napari calls without a viewer, turn it on for the viewer that opens a CT).
+    napari calls without a viewer, turn it on for the viewer that opens a CT or MRI).
     """
     if viewer is None:
         from napari import current_viewer

@@ -27,6 +27,8 @@ import numpy as np
 from qtpy.QtCore import QEvent, QObject, Qt
 from qtpy.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
+from napari_calcium.widgets.layers import window_level_in
+
 if TYPE_CHECKING:
     import napari
 
@@ -211,6 +213,8 @@ class OrthoViews(QWidget):
     a scroll in a side view or a click in any view (which puts the point where it
     landed) moves the others. Side views show superior up, the patient's left on the
     right (coronal) and anterior on the left (sagittal), with a crosshair at the point.
+    A right-drag in a side view sets the window / level of the main viewer's CT or MRI
+    (:func:`~napari_calcium.widgets.layers.drag_window_level`), which its copies follow.
     """
 
     def __init__(self, viewer: napari.Viewer):
@@ -236,6 +240,7 @@ class OrthoViews(QWidget):
             model.dims.order = (3 - rows - columns, rows, columns)
             camera_of(model).orientation2d = ("up", "right")  # superior up
             model.mouse_drag_callbacks.append(click_callback(self.set_point))
+            model.mouse_drag_callbacks.append(window_level_in(viewer))
             model.dims.events.point.connect(self._from_side)
         for layer in viewer.layers:
             self._mirror(layer)

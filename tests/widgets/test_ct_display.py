@@ -1,4 +1,5 @@
-"""CT display in a real viewer: CT NIfTI opened as CT, right-drag window / level in HU."""
+"""CT and MRI display in a real viewer: CT NIfTI opened as CT, right-drag window / level
+(in HU on a CT), in the main view and the linked views."""
 
 import numpy as np
 import pytest
@@ -37,16 +38,56 @@ def test_right_drag_sets_window_and_level_in_hu(ct_viewer, qtbot):
     np.testing.assert_allclose(ct.contrast_limits, (level2 - width2 / 2, level2 + width2 / 2))
 
 
-def test_right_drag_without_a_ct_keeps_napari_zoom(make_napari_viewer, qtbot):
+def _window(layer):
+    low, high = layer.contrast_limits
+    return high - low, (high + low) / 2
+
+
+def test_right_drag_sets_an_mri_window_and_works_in_the_linked_views(make_napari_viewer, qtbot):
+    """The head sample (CT and T1 MRI): with the MRI selected a right-drag sets its window
+    in its own units; a right-drag in the coronal view sets the selected CT's window in
+    HU, and the side views' copies show it."""
+    from napari_calcium.widgets.views import open_ortho_views
+
     viewer = make_napari_viewer(show=True)
-    flair = viewer.open_sample("napari-calcium", "brain_flair_swi")[0]
-    limits = tuple(flair.contrast_limits)
+    layers = viewer.open_sample("napari-calcium", "head_ct_mri")
+    ct = next(layer for layer in layers if layer.name.endswith("(CT)"))
+    mri = next(layer for layer in layers if layer.name.startswith("head T1 MRI"))
+    viewer.layers.selection.active = mri
+    ct_limits = tuple(ct.contrast_limits)
+    width, level = _window(mri)
+    # 200 px left halves the width; 80 px up lowers the level by 80/400 of the width
+    drag(qtbot, _canvas(viewer), (300, 200), (100, 120), button="right")
+    np.testing.assert_allclose(_window(mri), (width / 2, level - width * 80 / 400))
+    assert tuple(ct.contrast_limits) == ct_limits  # only the selected image
+    assert f"W {width / 2:.0f} / L {level - width * 80 / 400:.0f} a.u." in str(viewer.status)
+
+    views = open_ortho_views(viewer)
+    coronal = views.views["coronal"]
+    qtbot.wait(100)
+    viewer.layers.selection.active = ct
+    zoom = coronal.model.scene.camera.zoom
+    width, level = _window(ct)
+    # in the coronal view: 100 px right widens by sqrt(2), 40 px down raises the level
+    drag(qtbot, coronal.qt_viewer.canvas.native, (100, 100), (200, 140), button="right")
+    expected = (width * np.sqrt(2), level + width * 40 / 400)
+    np.testing.assert_allclose(_window(ct), expected)
+    for copy in views.mirrors(ct):
+        np.testing.assert_allclose(_window(copy), expected)
+    assert "HU" in str(viewer.status)
+    assert coronal.model.scene.camera.zoom == zoom  # the side view did not zoom
+
+
+def test_right_drag_on_other_images_keeps_napari_zoom(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    (ivus,) = viewer.open_sample("napari-calcium", "ivus_pullback")
+    limits = tuple(ivus.contrast_limits)
     from napari_calcium.widgets.layers import enable_window_level
 
     enable_window_level(viewer)
     zoom = viewer.scene.camera.zoom
     drag(qtbot, _canvas(viewer), (100, 100), (100, 250), button="right")
-    assert tuple(flair.contrast_limits) == limits
+    assert tuple(ivus.contrast_limits) == limits  # an IVUS pullback has no HU window
     assert viewer.scene.camera.zoom != zoom  # vispy's right-drag zoom, as before
 
 
