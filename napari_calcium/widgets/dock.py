@@ -74,10 +74,11 @@ def fit_dock(widget) -> QScrollArea:
 
 def wrapped(label):
     """Wrap a ``QLabel`` (or magicgui ``Label``) at word boundaries, narrowing down to
-    its longest word; returns it."""
+    its longest word and never shorter than its wrapped text (a short dock scrolls
+    instead of cutting the lines off); returns it."""
     native = getattr(label, "native", label)
     native.setWordWrap(True)
-    native.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+    native.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
     return label
 
 

@@ -48,7 +48,8 @@ def run_coronary(viewer, wait, folder: Path):
 
 
 def run_ivus(viewer, wait, folder: Path):
-    """A 30-frame IVUS phantom pullback with one calcium lesion, analysed."""
+    """A 30-frame IVUS phantom pullback with one calcium lesion, analysed, with its L-mode
+    view at the lesion's angle and the frame through the lesion shown."""
     from napari_calcium.phantoms.ivus import ivus_pullback
 
     lesion = {"kind": "calcium", "start_mm": 0.6, "length_mm": 1.2, "start_angle_deg": 60.0,
@@ -60,6 +61,9 @@ def run_ivus(viewer, wait, folder: Path):
     widget = _dock(viewer, "IVUS pullback analysis")
     widget.run()
     wait(lambda: widget.result is not None, 90)
+    widget.angle.value = 160.0  # through the lesion's arc (60-260 deg)
+    widget.show_lmode()
+    viewer.dims.set_current_step(0, 13)  # 0.6-1.8 mm at 1/15 mm per frame: frames 9-27
     return widget
 
 
@@ -144,6 +148,27 @@ def run_window_presets(viewer, wait, folder: Path):
     return widget
 
 
+def run_linked_views(viewer, wait, folder: Path):
+    """The coronary CT phantom with its artery labels in the linked views, the point on
+    the largest LAD lesion (opened with the coronary widget's button)."""
+    from qtpy.QtWidgets import QPushButton
+
+    from napari_calcium.phantoms.coronary import coronary_ct
+    from napari_calcium.widgets.layers import labels_tuple
+    from napari_calcium.widgets.views import ORTHO_DOCK
+
+    ct, arteries, truth = coronary_ct(3.0)
+    _add_image(viewer, ct, "coronary CT phantom")
+    data, kwargs, _ = labels_tuple(arteries, "coronary arteries")
+    viewer.add_labels(data, **kwargs)
+    widget = _dock(viewer, "Coronary calcium scoring")
+    buttons = getattr(widget, "native", widget).findChildren(QPushButton)
+    next(button for button in buttons if button.text() == ORTHO_DOCK).click()
+    lad = max((t for t in truth["lesions"] if t["artery"] == "LAD"), key=lambda t: t["hu"])
+    viewer.window.dock_widgets[ORTHO_DOCK].set_point(np.asarray(lad["centroid_mm"])[::-1])
+    return widget
+
+
 #: Widget name (the screenshot's file name) -> its run.
 RUNS = {
     "coronary": run_coronary,
@@ -153,4 +178,5 @@ RUNS = {
     "small-vessel": run_svd,
     "batch": run_batch,
     "window-presets": run_window_presets,
+    "linked-views": run_linked_views,
 }
