@@ -197,6 +197,8 @@ def dock_view(viewer: napari.Viewer, name: str, make, area: str = "bottom") -> Q
 ORTHO_PLANES = {"coronal": (0, 2), "sagittal": (0, 1)}
 CROSSHAIR = "crosshair"
 CROSSHAIR_COLOUR = "lime"
+#: Width of the crosshair lines, screen pixels.
+CROSSHAIR_PX = 1.0
 MIRRORED_KINDS = ("Image", "Labels")
 SYNCED_PROPERTIES = {
     "Image": ("visible", "opacity", "contrast_limits", "colormap", "gamma", "blending"),
@@ -235,7 +237,7 @@ class OrthoViews(QWidget):
             crosshair = model.add_shapes(
                 name=CROSSHAIR, ndim=3, edge_color=CROSSHAIR_COLOUR, opacity=0.7
             )
-            keep_edge_width_px(model, crosshair, 1.0)
+            keep_edge_width_px(model, crosshair, CROSSHAIR_PX)
             rows, columns = ORTHO_PLANES[plane]
             model.dims.order = (3 - rows - columns, rows, columns)
             camera_of(model).orientation2d = ("up", "right")  # superior up
@@ -368,6 +370,10 @@ class OrthoViews(QWidget):
             crosshair.data = lines
             crosshair.shape_type = "line"
             crosshair.edge_color = CROSSHAIR_COLOUR
+            # new lines take a width of one data unit (1 mm): back to one screen pixel
+            crosshair.edge_width = edge_width_for_px(
+                crosshair, camera_of(view.model).zoom, CROSSHAIR_PX
+            )
 
     def release(self) -> None:
         """Unlink from the main viewer and close the side canvases (their dock or the

@@ -63,6 +63,10 @@ def test_one_point_moves_every_view(ortho):
     lines = [np.asarray(d) for d in views.views["coronal"].layers[CROSSHAIR].data]
     assert all(np.allclose(line[:, 1], world[1]) for line in lines)  # in the coronal plane
     assert np.allclose(lines[0][:, 2], world[2]) and np.allclose(lines[1][:, 0], world[0])
+    # one screen pixel wide at the view's zoom (screen pixels per mm)
+    coronal = views.views["coronal"].model
+    widths = np.asarray(coronal.layers[CROSSHAIR].edge_width) * coronal.scene.camera.zoom
+    np.testing.assert_allclose(widths, 1.0)
     # a side view's own slider (here the sagittal x position) moves the main point
     sagittal = views.views["sagittal"].model
     x = float(ct.data_to_world((0, 0, 30))[2])
