@@ -50,12 +50,13 @@ REVERB_SPACING_MM = 0.25
 FIBROUS_MM = 0.25
 
 
-def _grade(arc_deg: float) -> str:
-    """Arc grade with the default boundaries of CLINICAL_RULES 2.1 (upper bound inclusive)."""
+def arc_grade(arc_deg: float) -> str:
+    """Truth arc grade of the seed review (CLINICAL_RULES 0b): I < 90, II 90-180,
+    III 180-270, IV >= 270 degrees; a boundary belongs to the grade above ("I < 90")."""
     if arc_deg <= 0:
         return "0"
     for grade, upper in (("I", 90.0), ("II", 180.0), ("III", 270.0)):
-        if arc_deg <= upper:
+        if arc_deg < upper:
             return grade
     return "IV"
 
@@ -185,7 +186,8 @@ def ivus_pullback(
         img[rho_l < r_e] = LEVELS["media"]
         img[rho_l < r_e - MEDIA_MM] = LEVELS["plaque"]
         img[rho_l < r_l] = LEVELS["blood"]
-        arc_total, depths, nodule, lumen_area = 0.0, [], False, np.pi * r_l**2
+        arc_total, sup_total, depths, nodule = 0.0, 0.0, [], False
+        lumen_area = np.pi * r_l**2
         for lesion in lesions:
             if not (lesion["start_mm"] <= z[i] < lesion["start_mm"] + lesion["length_mm"]):
                 continue
@@ -217,6 +219,7 @@ def ivus_pullback(
                 a0, a1 = (_cw_angle(py, px_) for py, px_ in pts)
                 arc = min((a1 - a0) % 360.0, (a0 - a1) % 360.0)
                 arc_total += arc
+                sup_total += arc
                 depths.append(0.0)
                 nodule = True
                 continue
@@ -235,6 +238,8 @@ def ivus_pullback(
                 img, rho_k, hit, on_ray, reverberation=lesion.get("reverberation", False)
             )
             arc_total += lesion["arc_deg"]
+            if lesion["depth_fraction"] < 0.5:
+                sup_total += lesion["arc_deg"]
             depths.append(lesion["depth_fraction"])
         # catheter, sheath and ring-down (drawn last: nothing is seen inside)
         ring = (rho_k >= CATHETER_RADIUS_MM) & (rho_k < CATHETER_RADIUS_MM + RINGDOWN_MM)
@@ -256,23 +261,11 @@ def ivus_pullback(
         arc_total = min(arc_total, 360.0)
         depth = float(np.min(depths)) if depths else None
         truth_frames.append(
-            {
-                "index": i,
-                "position_mm": float(z[i]),
-                "lumen_area_mm2": float(lumen_area),
-                "vessel_area_mm2": float(np.pi * r_e**2),
-                "vessel_diameter_mm": float(2 * r_e),
-                "calcium_arc_deg": float(arc_total),
-                "depth_fraction": depth,
-                "superficial": None if depth is None else bool(depth < 0.5),
-                "nodule": nodule,
-            }
+            frame_truth(i, z[i], lumen_area, r_e, arc_total, min(sup_total, 360.0), depth, nodule)
         )
 
     truth_lesions = [
-        _lesion_truth(lesion, truth_frames, z, dz)
-        for lesion in lesions
-        if lesion["kind"] != "fibrous"
+        lesion_truth(lesion, truth_frames, dz) for lesion in lesions if lesion["kind"] != "fibrous"
     ]
     truth = {
         "frames": truth_frames,
@@ -308,7 +301,41 @@ def _draw_calcium(img, rho_k, hit, on_ray, reverberation: bool) -> None:
             img[behind & (rho_k >= start) & (rho_k < start + 0.05)] = level
 
 
-def _lesion_truth(lesion: dict, frames: list[dict], z: np.ndarray, dz: float) -> dict:
+def frame_truth(
+    index: int,
+    position_mm: float,
+    lumen_area_mm2: float,
+    eem_radius_mm: float,
+    arc_deg: float,
+    superficial_arc_deg: float,
+    depth_fraction: float | None,
+    nodule: bool,
+) -> dict:
+    """One frame's truth: areas, EEM diameter, arcs, the shallowest leading edge's depth
+    fraction and superficial/deep (< 0.5 of plaque + media: 2001 ACC consensus)."""
+    return {
+        "index": int(index),
+        "position_mm": float(position_mm),
+        "lumen_area_mm2": float(lumen_area_mm2),
+        "vessel_area_mm2": float(np.pi * eem_radius_mm**2),
+        "vessel_diameter_mm": float(2 * eem_radius_mm),
+        "calcium_arc_deg": float(arc_deg),
+        "superficial_arc_deg": float(superficial_arc_deg),
+        "depth_fraction": None if depth_fraction is None else float(depth_fraction),
+        "superficial": None if depth_fraction is None else bool(depth_fraction < 0.5),
+        "nodule": bool(nodule),
+    }
+
+
+def lesion_truth(lesion: dict, frames: list[dict], dz: float) -> dict:
+    """Truth of one lesion from the frames it spans (CLINICAL_RULES 0b and 2.1-2.2).
+
+    Length is the pullback distance of its frames (each frame stands for ``dz``). The IVUS
+    calcium score items (Zhang): 360-degree superficial calcium; superficial arc > 270
+    degrees continuously over > 5 mm; a calcified nodule; EEM diameter < 3.5 mm at the
+    frame of maximum arc (the middle one when several). Superficial: the leading edge in
+    the inner half of plaque + media (2001 ACC consensus); a nodule is superficial.
+    """
     inside = [
         f
         for f in frames
@@ -316,19 +343,20 @@ def _lesion_truth(lesion: dict, frames: list[dict], z: np.ndarray, dz: float) ->
     ]
     if not inside:
         raise ValueError(f"lesion {lesion} lies outside the pullback")
-    arcs = [f["calcium_arc_deg"] for f in inside]
-    max_arc = max(arcs)
+    nodule = lesion["kind"] == "nodule"
+    arcs = np.array([f["calcium_arc_deg"] for f in inside])
+    max_arc = float(arcs.max())
     at_max = [f for f in inside if f["calcium_arc_deg"] == max_arc]
     site = at_max[len(at_max) // 2]
-    length = len(inside) * dz
-    nodule = lesion["kind"] == "nodule"
     superficial = nodule or lesion["depth_fraction"] < 0.5
-    has_360 = (not nodule) and lesion["arc_deg"] >= 360
+    sup_arcs = np.array([f["superficial_arc_deg"] for f in inside])
+    run = best = 0
+    for meets in sup_arcs > 270.0:
+        run = run + 1 if meets else 0
+        best = max(best, run)
     items = {
-        "superficial_360": bool(superficial and has_360),
-        "superficial_arc_length": bool(
-            superficial and not nodule and lesion["arc_deg"] > 270 and length > 5.0
-        ),
+        "superficial_360": bool(superficial and sup_arcs.max() >= 360.0),
+        "superficial_arc_length": bool(best * dz > 5.0),
         "calcified_nodule": nodule,
         "small_vessel": bool(site["vessel_diameter_mm"] < 3.5),
     }
@@ -336,12 +364,13 @@ def _lesion_truth(lesion: dict, frames: list[dict], z: np.ndarray, dz: float) ->
         "kind": lesion["kind"],
         "start_mm": float(inside[0]["position_mm"]),
         "end_mm": float(inside[-1]["position_mm"]),
-        "length_mm": float(length),
-        "max_arc_deg": float(max_arc),
-        "arc_grade": _grade(max_arc),
+        "length_mm": float(len(inside) * dz),
+        "max_arc_deg": max_arc,
+        "arc_grade": arc_grade(max_arc),
         "superficial": bool(superficial),
-        "has_360": bool(has_360),
+        "has_360": bool(max_arc >= 360.0),
         "nodule": nodule,
+        "superficial_arc_length_mm": float(best * dz),
         "vessel_diameter_mm": float(site["vessel_diameter_mm"]),
         "score_items": items,
         "score": int(sum(items.values())),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_calcium.errors import InputError
-from napari_calcium.phantoms.ivus import ivus_pullback
+from napari_calcium.phantoms.ivus import arc_grade, ivus_pullback
 from napari_calcium.vessel.ivus import (
     IvusSettings,
     analyse_pullback,
@@ -130,7 +130,10 @@ def test_lesions_and_score_match_the_phantom(analysed):
         assert abs(lesion["start_mm"] - true["start_mm"]) <= 0.5
         assert abs(lesion["length_mm"] - true["length_mm"]) <= 0.5
         assert abs(lesion["max_arc_deg"] - true["max_arc_deg"]) <= 10.0
-        assert lesion["arc_grade"] == true["arc_grade"]
+        # the truth grade follows the review (I < 90); an arc drawn on a boundary (the
+        # moderate pullback's 90 degrees) may be measured a degree either side of it
+        near = {arc_grade(true["max_arc_deg"] + d) for d in (-1.0, 0.0, 1.0)}
+        assert lesion["arc_grade"] in near
         assert lesion["superficial"] == true["superficial"]
         assert lesion["full_circle"] == true["has_360"]
         assert lesion["nodule_candidate"] == true["nodule"]
