@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from napari_calcium.vessel.polar import circular_runs
+
 
 def optimal_closed_paths(cost: np.ndarray, max_step: int) -> np.ndarray:
     """Minimal-cost closed paths, one per frame, through ``cost`` ``(frame, angle, radius)``.
@@ -75,32 +77,123 @@ def box_means(profile: np.ndarray, start: int, width: int) -> np.ndarray:
     return out
 
 
-def lumen_cost(polar_smooth: np.ndarray, tissue_level: float, window: int) -> np.ndarray:
-    """Cost of a lumen border at each sample: minus the blood-to-tissue step.
-
-    Intensities are clipped at ``tissue_level`` so that a bright calcium echo behind a
-    thin intima does not outbid the blood-intima border; the step is the mean of the
-    ``window`` samples outside minus the mean of the ``window`` samples inside.
-    """
-    f = np.minimum(polar_smooth, tissue_level)
-    step = box_means(f, 0, window) - box_means(f, -window, window)
-    return -(step / tissue_level).astype(np.float32)
-
-
-def eem_cost(
-    polar_smooth: np.ndarray, tissue_level: float, media: int, outer: int, inner: int
+def normalise_frames(
+    polar: np.ndarray, start: int, percentiles: tuple[float, float] = (10.0, 90.0)
 ) -> np.ndarray:
-    """Cost of an EEM border: a dark media band just inside, bright adventitia outside.
+    """Each frame's polar image in units of its own intensity spread (float32).
 
-    The score is (adventitia - media) + (plaque - media), with the media the
-    ``media`` samples inside the border, the adventitia ``outer`` samples outside and
-    the plaque ``inner`` samples inside the media; intensities are clipped at twice the
-    tissue level.
+    ``(p - p_low) / (p_high - p_low)`` with the percentiles of the frame's samples
+    beyond radius index ``start`` (outside the catheter): 0 is the frame's dark level
+    (blood, shadows), 1 its bright level. A gain (an added or multiplied constant of the
+    log-compressed grey values) or a different dynamic range leaves the result unchanged,
+    so every threshold below is judged against the frame's own statistics.
     """
-    f = np.minimum(polar_smooth, 2.0 * tissue_level)
-    media_mean = box_means(f, -media, media)
-    score = box_means(f, 0, outer) + box_means(f, -media - inner, inner) - 2.0 * media_mean
-    return -(score / tissue_level).astype(np.float32)
+    beyond = polar[:, ::2, start::2].reshape(polar.shape[0], -1)  # every other sample
+    low, high = np.percentile(beyond, percentiles, axis=1)
+    spread = np.maximum(high - low, 1e-3)
+    return ((polar - low[:, None, None]) / spread[:, None, None]).astype(np.float32)
+
+
+def temporal_correlation(
+    frames: np.ndarray, before: np.ndarray, box: tuple[int, int]
+) -> np.ndarray:
+    """Local correlation (-1..1) of each polar frame with the frame before it.
+
+    ``frames`` and ``before`` are ``(frame, angle, radius)``; the correlation is taken over
+    ``box`` (rays, samples) around each sample. Blood speckle changes from one frame to
+    the next as the blood flows, tissue speckle does not (the catheter moves a fraction
+    of a millimetre between frames), so blood decorrelates and tissue does not.
+    """
+
+    def mean(x):
+        x = ndimage.uniform_filter1d(x, box[0], axis=1, mode="wrap")
+        return ndimage.uniform_filter1d(x, box[1], axis=2, mode="nearest")
+
+    a = frames - mean(frames)
+    b = before - mean(before)
+    covariance = mean(a * b)
+    return (covariance / np.sqrt(np.maximum(mean(a * a) * mean(b * b), 1e-12))).astype(np.float32)
+
+
+def blood_statistics(normalised: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blood level (median) and speckle (1.4826 x median absolute deviation) of each frame
+    from its samples marked ``inside`` (frame, angle, radius), ``(frame,)`` each."""
+    level = np.empty(normalised.shape[0])
+    spread = np.empty(normalised.shape[0])
+    for i in range(normalised.shape[0]):
+        values = normalised[i][inside[i]]
+        if values.size < 10:
+            values = normalised[i, :, : max(1, normalised.shape[-1] // 8)].ravel()
+        level[i] = np.median(values)
+        spread[i] = 1.4826 * np.median(np.abs(values - level[i]))
+    return level, spread
+
+
+def near_catheter_blood(normalised: np.ndarray, window: int) -> np.ndarray:
+    """Samples ``window`` to ``3 window`` beyond the catheter on the quarter of the rays
+    darkest there (blood on most rays; the wall may touch the catheter on others): a
+    first guess of where the blood is (frame, angle, radius mask)."""
+    mask = np.zeros(normalised.shape, bool)
+    band = normalised[..., window : 3 * window]
+    means = band.mean(axis=-1)
+    mask[..., window : 3 * window] = (means <= np.percentile(means, 25, axis=-1, keepdims=True))[
+        ..., None
+    ]
+    return mask
+
+
+def lumen_cost(
+    normalised: np.ndarray,
+    outside: int,
+    level: np.ndarray,
+    spread: np.ndarray,
+    correlation: np.ndarray | None = None,
+    informative: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cost of a lumen border at each sample: blood inside it, tissue just outside.
+
+    A two-region model along each ray, given the frame's blood ``level`` and speckle
+    ``spread`` (:func:`blood_statistics`; they depend on the frequency and on the
+    frame's scale, :func:`normalise_frames`). Each sample scores
+    ``(x - level - 3 spread) / spread`` clipped to [-1, 1]: about -1 for blood, +1 for anything
+    clearly brighter (an echolucent plaque as much as a calcium echo). On frames where
+    ``informative`` (``(frame,)``) is set, the score is taken from the ``correlation``
+    with the frame before instead (:func:`temporal_correlation`): about -1 where the
+    speckle changed (blood), +1 where it held (tissue). The cost of a border at ``r`` is the tissue found inside it (the positive scores from the catheter
+    to ``r``) minus the sum of the scores over the ``outside`` samples beyond ``r``:
+    lowest where blood ends and tissue begins. A speckle of blood brighter than the rest
+    is followed by blood, so the border does not stop at it; the dark shadow behind a
+    calcium echo is not taken for blood, as the echo would then lie inside; a wall
+    touching the catheter gives its border there.
+    """
+    spread = spread[:, None, None]
+    score = np.clip((normalised - level[:, None, None] - 3.0 * spread) / spread, -1.0, 1.0)
+    if correlation is not None:
+        # where the frame's blood decorrelates and its tissue does not, that tells them
+        # apart better than brightness (blood is as bright as soft plaque at 40-60 MHz)
+        # (not next to the catheter, where the ring-down's still tail would look like tissue)
+        by_motion = np.clip((correlation - 0.5) / 0.15, -1.0, 1.0)
+        use = informative[:, None, None] & (np.arange(score.shape[-1]) >= outside)
+        score = np.where(use, by_motion, score)
+    tissue = np.maximum(score, 0.0)
+    inside = np.cumsum(tissue, axis=-1) - tissue  # tissue in the lumen, before r
+    beyond = box_means(score, 0, outside) * outside
+    return ((inside - beyond) / outside).astype(np.float32)
+
+
+def eem_cost(normalised: np.ndarray, inner: int, outer: int) -> np.ndarray:
+    """Cost of an EEM border: the outer edge of the echolucent media, bright tissue outside.
+
+    The EEM is where the dark media band ends and the echogenic adventitia begins
+    (ACC IVUS consensus, Mintz et al. 2001): the score is the mean of the ``outer``
+    samples outside the border minus the mean of the ``inner`` samples inside it, on
+    frame-normalised intensities (:func:`normalise_frames`) clipped to ``[0, 1]``. The
+    adventitia is bright over a long stretch, so ``outer`` spanning several tenths of a
+    millimetre lets a thin echo followed by a shadow (calcium) score far less than it.
+    """
+    f = np.clip(normalised, 0.0, 1.0)
+    score = box_means(f, 0, outer) - box_means(f, -inner, inner)
+    return -score.astype(np.float32)
 
 
 #: Cost of a radius where a border may not lie.
@@ -113,6 +206,35 @@ def restrict(cost: np.ndarray, low: np.ndarray, high: np.ndarray, penalty: float
     outside = (r < np.asarray(low)[..., None]) | (r >= np.asarray(high)[..., None])
     cost[outside] = penalty
     return cost
+
+
+def bridge_hidden_rays(
+    values: np.ndarray, hidden: np.ndarray, min_visible: float, anchor_rays: int = 10
+) -> np.ndarray:
+    """``values`` ``(frame, angle, ...)`` with the ``hidden`` rays drawn across from visible ones.
+
+    Each run of hidden rays is bridged linearly in angle between anchors on each side:
+    the median of the ``anchor_rays`` visible rays next to it (per trailing index, e.g.
+    per radius of a cost image). A frame with less than ``min_visible`` of its rays
+    visible gets ``nan`` on its hidden rays (too little is seen to draw the rest from it).
+    """
+    out = values.astype(np.float32 if values.dtype == np.float32 else float).copy()
+    n_angles = values.shape[1]
+    for i in np.flatnonzero(hidden.any(axis=1)):
+        seen = ~hidden[i]
+        if seen.mean() < min_visible:
+            out[i, hidden[i]] = np.nan
+            continue
+        visible = np.flatnonzero(seen)
+        for start, length in circular_runs(hidden[i]):
+            last = start + length - 1
+            left = visible[np.argsort((start - visible) % n_angles)[:anchor_rays]]
+            right = visible[np.argsort((visible - last) % n_angles)[:anchor_rays]]
+            v0 = np.median(values[i, left], axis=0)
+            v1 = np.median(values[i, right], axis=0)
+            t = ((np.arange(length) + 1) / (length + 1)).reshape(-1, *[1] * (values.ndim - 2))
+            out[i, (start + np.arange(length)) % n_angles] = v0 + (v1 - v0) * t
+    return out
 
 
 def fill_along_frames(radii: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -29,12 +29,18 @@ from scipy import ndimage
 from napari_calcium.errors import InputError
 from napari_calcium.scores.ivus import arc_grade, ivus_calcium_score, treatment_guidance
 from napari_calcium.vessel import borders, gating
-from napari_calcium.vessel.ivus_calcium import detect_rays, mask_arc_deg, nodule_candidate
+from napari_calcium.vessel.ivus_calcium import (
+    detect_rays,
+    guide_wire_rays,
+    mask_arc_deg,
+    nodule_candidate,
+)
 from napari_calcium.vessel.polar import (
     ANGLE_CONVENTION,
     PolarGrid,
     angles_of,
     circular_clean,
+    circular_runs,
     polygon_radii,
     ray_directions,
 )
@@ -63,12 +69,19 @@ class IvusSettings:
         catheter_exclusion_mm: radius hidden by catheter and ring-down; ``None`` detects it.
     Borders
         lumen_max_step_mm_per_deg, eem_max_step_mm_per_deg: smoothness of the
-        optimal paths across angle. max_lumen_radius_mm: lumen search limit from the catheter. min_wall_mm, max_wall_mm: EEM search band beyond
+        optimal paths across angle. lumen_min_spread: frame-normalised level at which
+        the blood-to-tissue step saturates (soft plaque counts as tissue).
+        max_lumen_radius_mm: lumen search limit from the catheter. min_wall_mm, max_wall_mm: EEM search band beyond
         the lumen. border_median_frames: running median along the pullback.
     Calcium (CLINICAL_RULES 0b, 2.1)
-        bright_factor: echo >= factor x tissue level. shadow_level_factor,
-        shadow_dark_fraction, shadow_length_mm, shadow_skip_mm: shadow test behind the
-        echo (enough samples darker than level x tissue level). max_echo_mm: calcium mask depth.
+        normalise_percentiles: each frame is judged on its own scale, 0 at the lower and
+        1 at the upper percentile of its samples outside the catheter (gain, dynamic
+        range and overall brightness do not matter). bright_level: an echo is bright at
+        >= this level. shadow_drop, shadow_length_mm, shadow_skip_mm: acoustic
+        attenuation behind the echo (the mean over ``shadow_length_mm`` starting
+        ``shadow_skip_mm`` behind it is at least ``shadow_drop`` below the echo, along the
+        same ray). guide_wire_max_width_mm: a bright echo with a shadow narrower than
+        this is the guide wire, never calcium. max_echo_mm: calcium mask depth.
         min_arc_deg, arc_gap_fill_deg: angular cleaning. calcium_search_mm: search
         depth beyond the lumen. arc_centre: ``"lumen_centroid"`` (default) or
         ``"catheter"``. superficial_fraction and superficial_tie: leading edge
@@ -108,13 +121,30 @@ class IvusSettings:
     min_wall_mm: float = 0.15
     max_wall_mm: float = 2.0
     border_median_frames: int = 3
-    bright_factor: float = 2.0
-    shadow_level_factor: float = 0.5
+    normalise_percentiles: tuple[float, float] = (10.0, 90.0)
+    lumen_min_spread: float = 0.03
+    bright_level: float = 1.1
+    shadow_ratio: float = 0.6
+    front_ratio: float = 0.6
+    front_length_mm: float = 0.4
+    shadow_length_mm: float = 0.8
+    shadow_skip_mm: float = 0.15
+    guide_wire_max_width_mm: float = 0.6
+    guide_wire_shadow_ratio: float = 0.25
+    guide_wire_min_inside_mm: float = 0.15
+    eem_inner_mm: float = 0.2
+    eem_outer_mm: float = 0.3
+    calcium_outside_eem_mm: float = 0.05
+    calcium_beyond_eem_mm: float = 0.2
+    adventitia_zone_mm: float = 0.1
+    adventitia_ratio: float = 0.5
+    calcium_passes: int = 1
+    shadow_dark_level: float = 0.3
     shadow_dark_fraction: float = 0.6
-    shadow_length_mm: float = 0.5
-    shadow_skip_mm: float = 0.1
-    max_echo_mm: float = 0.5
+    eem_min_visible_fraction: float = 0.5
+    max_echo_mm: float = 0.2
     min_arc_deg: float = 5.0
+    min_calcium_width_mm: float = 0.25
     arc_gap_fill_deg: float = 3.0
     calcium_search_mm: float = 1.5
     arc_centre: str = "lumen_centroid"
@@ -301,7 +331,8 @@ class IvusAnalysis:
     cycle_frames: float | None
     gating_note: str | None
     settings: IvusSettings
-    tissue_level: float
+    wire_rays: np.ndarray
+    catheter_exclusion_mm: float
     messages: list[str] = field(default_factory=list)
     lumen_edits: dict[int, np.ndarray] = field(default_factory=dict)
     eem_edits: dict[int, np.ndarray] = field(default_factory=dict)
@@ -365,7 +396,13 @@ class IvusAnalysis:
 
 
 def _detect_catheter(mean_frame: np.ndarray, px_mm: float) -> tuple[float, float] | None:
-    """Centre (y, x) of the bright catheter ring near the frame centre, or None."""
+    """Centre (y, x) of the catheter near the frame centre, or None.
+
+    The transducer itself returns no echo: a dark disc (0.2-0.8 mm in radius) ringed
+    by the bright sheath and ring-down. Its centroid is the centre; a bright guide-wire
+    echo next to the catheter does not move it. Without such a disc, the centroid of
+    the bright ring near the frame centre is taken.
+    """
     h, w = mean_frame.shape
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     yy, xx = np.mgrid[0:h, 0:w]
@@ -373,14 +410,51 @@ def _detect_catheter(mean_frame: np.ndarray, px_mm: float) -> tuple[float, float
     values = np.where(near, mean_frame, 0.0)
     if values.max() <= 0:
         return None
+    dark = near & (mean_frame <= 0.05 * values.max())
+    labels, _ = ndimage.label(dark)
+    if labels.max():
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        disc = labels == sizes.argmax()
+        radius_mm = np.sqrt(disc.sum() / np.pi) * px_mm
+        enclosed = not (ndimage.binary_dilation(disc) & ~near).any()  # ringed, not the lumen
+        if 0.2 <= radius_mm <= CATHETER_SEARCH_MM and enclosed:
+            return float(yy[disc].mean()), float(xx[disc].mean())
     bright = values >= 0.6 * values.max()
     if bright.sum() < 8:
         return None
     return float(yy[bright].mean()), float(xx[bright].mean())
 
 
+def _ring_down_end(polar: np.ndarray, step_mm: float) -> int:
+    """Radius index (samples) where the catheter's sheath and ring-down end.
+
+    The ring-down is the same in every frame, while blood and tissue beyond it change
+    as the catheter moves: across frames taken all along the pullback, the echo near
+    the catheter that barely varies (median over the rays of its spread across frames
+    below a tenth of its mean; log-compressed speckle varies by more) is ring-down,
+    and it ends where the spread rises. When no such
+    steady band follows the sheath (a single frame, or a speckled ring-down), the
+    profile of the darkest angles is used: the sheath and ring-down are bright at every
+    angle and some angles show blood beyond them, so it falls there.
+    """
+    inner = max(2, int(1.2 / step_mm))
+    profile = np.percentile(polar.mean(axis=0), 10, axis=0)
+    peak = int(np.argmax(profile[:inner]))
+    margin = max(1, int(round(0.05 / step_mm)))
+    if polar.shape[0] >= 3:
+        spread = polar.std(axis=0) / np.maximum(polar.mean(axis=0), 1.0)
+        varies = np.flatnonzero(np.median(spread, axis=0)[peak : peak + inner] >= 0.1)
+        if varies.size and varies[0] * step_mm >= 0.1:
+            return peak + int(varies[0]) + margin
+    after = profile[peak : peak + inner]
+    floor = after.min()
+    falls = np.flatnonzero(after < floor + 0.25 * (profile[peak] - floor))
+    return peak + (int(falls[0]) if falls.size else 0) + margin
+
+
 def _calibrate(volume: Volume, settings: IvusSettings, px_mm: float, messages: list[str]):
-    """Catheter centre, polar grid, catheter exclusion radius and tissue level."""
+    """Catheter centre, polar grid and catheter exclusion radius (samples)."""
     n = volume.shape[0]
     picks = np.unique(np.linspace(0, n - 1, min(n, 32)).round().astype(int))
     sample = np.asarray(volume.array[picks], dtype=np.float32)
@@ -402,20 +476,171 @@ def _calibrate(volume: Volume, settings: IvusSettings, px_mm: float, messages: l
     if settings.catheter_exclusion_mm is not None:
         exclusion = int(np.ceil(settings.catheter_exclusion_mm / step_mm))
     else:
-        profile = polar.mean(axis=(0, 1))
-        inner = max(2, int(1.0 / step_mm))
-        peak = int(np.argmax(profile[:inner]))
-        after = profile[peak : peak + inner]
-        floor = after.min()
-        falls = np.flatnonzero(after < floor + 0.25 * (profile[peak] - floor))
-        exclusion = (
-            peak + (int(falls[0]) if falls.size else 0) + max(1, int(round(0.05 / step_mm)))
-        )
-    beyond = polar[:, :, exclusion:]
-    tissue = float(np.percentile(beyond, 75))
-    if tissue <= 0:
+        exclusion = _ring_down_end(polar, step_mm)
+    if float(np.percentile(polar[:, :, exclusion:], 75)) <= 0:
         raise InputError("the pullback has no echo beyond the catheter", "check the file")
-    return grid, exclusion, tissue
+    return grid, exclusion
+
+
+def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm, grid):
+    """Lumen, EEM and calcium of a chunk of polar frames ``(frame, angle, radius)``.
+
+    ``before`` is the frame before the first one ``(1, angle, radius)`` (or ``None``: no
+    motion cue, e.g. a single frame).
+
+    1. Each frame is put on its own scale (:func:`borders.normalise_frames`).
+    2. Guide-wire candidates: narrow shadowing echoes between the catheter and the
+       largest lumen radius; the lumen cost across them is bridged from the rays beside.
+    3. Lumen: optimal path of a two-region cost (blood inside, tissue outside,
+       :func:`borders.lumen_cost`), the blood's level and speckle measured first next to
+       the catheter and then inside the lumen found; where blood speckle decorrelates
+       from frame to frame and tissue does not, that motion tells them apart. A
+       candidate whose echo lies inside the lumen is the guide wire (never calcium).
+    4. Calcium: the first bright echo from the lumen out, when the ray is dark behind
+       it (:func:`detect_rays`), off the wire; runs narrower than the beam dropped.
+    5. EEM: optimal path of the outer edge of the echolucent media, its cost behind
+       shadows drawn across from the visible rays (interpolated, and flagged by the
+       caller); a shadowing echo beyond that EEM is not calcium.
+
+    Returns radius indices (frame, angle): lumen (sub-sample), EEM (``nan`` where the
+    frame shows too little of it), calcium leading edge and echo end (``nan`` where
+    none), and the calcium, wire and hidden-EEM ray masks.
+    """
+    s = settings
+    deg = grid.angle_step_deg
+    step_mm = grid.radial_step_px * px_mm
+    stacked = polar if before is None else np.concatenate([before, polar])
+    norm_all = borders.normalise_frames(stacked, exclusion, s.normalise_percentiles)
+    angular_all = ndimage.uniform_filter1d(norm_all, 5, axis=1, mode="wrap")
+    smooth_all = ndimage.uniform_filter1d(angular_all, 3, axis=2, mode="nearest")
+    first = 0 if before is None else 1
+    norm, angular, smooth = norm_all[first:], angular_all[first:], smooth_all[first:]
+    across = ndimage.uniform_filter1d(norm, 3, axis=1, mode="wrap")
+    n, A, R = norm.shape
+    echo_kwargs = {
+        "bright_level": s.bright_level,
+        "shadow_ratio": s.shadow_ratio,
+        "front_ratio": s.front_ratio,
+        "front_length": samples(s.front_length_mm),
+        "shadow_skip": samples(s.shadow_skip_mm),
+        "shadow_length": samples(s.shadow_length_mm),
+        "max_echo": samples(s.max_echo_mm),
+    }
+    window = samples(0.15)
+    lumen_step = max(1, int(round(s.lumen_max_step_mm_per_deg * deg / step_mm)))
+    eem_step = max(1, int(round(s.eem_max_step_mm_per_deg * deg / step_mm)))
+    gap = int(round(s.arc_gap_fill_deg / deg))
+    min_run = max(1, int(round(s.min_arc_deg / deg)))
+    full = np.ones((n, A), int)
+    # 2. guide-wire candidates
+    # the wire passes almost nothing: its shadow is far darker than calcium's
+    wire_kwargs = {**echo_kwargs, "shadow_ratio": s.guide_wire_shadow_ratio}
+    w_idx, _ = detect_rays(across, full * exclusion, full * (lumen_max - 1), **wire_kwargs)
+    narrow = np.zeros((n, A), bool)
+    for k in np.flatnonzero(np.isfinite(w_idx).any(axis=1)):
+        narrow[k] = guide_wire_rays(
+            np.isfinite(w_idx[k]), w_idx[k], np.full(A, np.inf), step_mm,
+            s.guide_wire_max_width_mm, 0.0,
+        )  # fmt: skip
+    free = ndimage.binary_dilation(narrow, np.ones((1, 5), bool), border_value=0)
+    # 3. lumen
+    band = smooth[..., exclusion:lumen_max]
+    inside = borders.near_catheter_blood(band, window)
+    motion = informative = None
+    if before is not None:
+        previous = smooth_all[:-1, :, exclusion:lumen_max]
+        motion = borders.temporal_correlation(band, previous, (9, max(1, window // 2)))
+        # the cue holds when the blood next to the catheter decorrelates and tissue does not
+        blood_motion = np.array([np.median(motion[i][inside[i]]) for i in range(n)])
+        held = np.percentile(motion[:, ::4].reshape(n, -1), 75, axis=1)
+        informative = (blood_motion <= 0.3) & (held >= 0.7)
+    r = np.arange(band.shape[-1])
+    for _ in range(2):
+        level, spread = borders.blood_statistics(band, inside)
+        cost = borders.lumen_cost(
+            band, 2 * window, level, np.maximum(spread, s.lumen_min_spread), motion, informative
+        )
+        cost = borders.bridge_hidden_rays(cost, free, 0.0)
+        path = borders.optimal_closed_paths(cost, lumen_step)
+        inside = (r >= window) & (r < path[..., None] - window)
+    l_idx = exclusion + path
+    wire = np.zeros((n, A), bool)
+    for k in np.flatnonzero(narrow.any(axis=1)):
+        wire[k] = guide_wire_rays(
+            narrow[k], w_idx[k], l_idx[k], step_mm, s.guide_wire_max_width_mm,
+            s.guide_wire_min_inside_mm,
+        )  # fmt: skip
+    wire = ndimage.binary_dilation(wire, np.ones((1, 7), bool), border_value=0)
+    # 4. EEM cost
+    low = l_idx + samples(s.min_wall_mm)
+    high = np.minimum(l_idx + samples(s.max_wall_mm), R - 1)
+    inner, outer = samples(s.eem_inner_mm), samples(s.eem_outer_mm)
+    a0, b0 = int(low.min()), int(high.max()) + 1
+    eem_cost = borders.eem_cost(smooth[..., max(0, a0 - inner) : b0 + outer], inner, outer)
+    eem_cost = eem_cost[..., a0 - max(0, a0 - inner) :][..., : b0 - a0]
+
+    def eem_path(free):
+        """EEM path (radius indices) with the cost behind the ``free`` rays (and two on
+        each side) drawn across angle from the visible rays, and those hidden rays."""
+        hidden = ndimage.binary_dilation(free, np.ones((1, 5), bool), border_value=0)
+        cost = borders.bridge_hidden_rays(eem_cost, hidden, s.eem_min_visible_fraction)
+        seen = np.isfinite(cost[..., 0])
+        cost[~seen] = 0.0  # frames that show too little of the EEM: filled along the pullback
+        cost = borders.restrict(cost, low - a0, high - a0)
+        path = a0 + borders.optimal_closed_paths(cost, eem_step)
+        return hidden, np.where(seen, path, np.nan)
+
+    # 5. calcium, in two passes. First only echoes with a complete shadow (as dark as
+    # the blood), which the adventitia never has; the EEM drawn across their shadows
+    # then bounds the second pass, in which a shadow need only be darker than the
+    # echo inside the EEM, and complete within ``adventitia_zone_mm`` of it and beyond.
+    reach = np.minimum(l_idx + samples(s.calcium_search_mm), R - 1)
+
+    def calcium(reach, eem_idx):
+        e_idx, x_idx = detect_rays(
+            across, l_idx - samples(0.1), reach, echo_profile=norm, eem_idx=eem_idx,
+            eem_zone=round(s.adventitia_zone_mm / step_mm), adventitia_length=samples(s.eem_outer_mm),
+            adventitia_ratio=s.adventitia_ratio,
+            dark_level=s.shadow_dark_level, dark_fraction=s.shadow_dark_fraction,
+            **echo_kwargs,
+        )  # fmt: skip
+        shadow = np.isfinite(e_idx) & ~wire
+        for k in np.flatnonzero(shadow.any(axis=1)):
+            shadow[k] = circular_clean(shadow[k], gap, min_run)
+        e_idx[~shadow] = np.nan
+        x_idx[~shadow] = np.nan
+        return e_idx, x_idx, shadow
+
+    e_idx, x_idx, shadow = calcium(reach, None)
+    for _ in range(s.calcium_passes):
+        _, first_eem = eem_path(shadow | wire)
+        known = np.isfinite(first_eem)
+        eem_at = np.where(known, np.nan_to_num(first_eem), -R).astype(int)  # unknown: at EEM
+        beyond = np.where(known, eem_at + int(round(s.calcium_beyond_eem_mm / step_mm)), R)
+        e_idx, x_idx, shadow = calcium(np.minimum(reach, beyond), eem_at)
+    # 6. EEM, bridged behind calcium and the wire
+    hidden, m_idx = eem_path(shadow | wire)
+    outside = np.zeros_like(shadow)
+    tolerance = samples(s.calcium_outside_eem_mm)
+    for k in np.flatnonzero(shadow.any(axis=1)):
+        for start, length in circular_runs(shadow[k]):
+            idx = (start + np.arange(length)) % A
+            edges = e_idx[k, idx]
+            width_mm = np.deg2rad(length * deg) * np.nanmedian(edges) * step_mm
+            depth = edges - m_idx[k, idx]  # nan where the EEM is drawn along the pullback
+            beyond = np.isfinite(depth).any() and np.nanmedian(depth) > tolerance
+            if beyond or width_mm < s.min_calcium_width_mm:
+                outside[k, idx] = True
+    if outside.any():
+        shadow &= ~outside
+        e_idx[outside] = np.nan
+        x_idx[outside] = np.nan
+        hidden, m_idx = eem_path(shadow | wire)
+    # a lumen border lies between the last sample inside and the first outside
+    l_pos = borders.refine_rising_edge(angular, l_idx, window, 1.0, exclusion)
+    if informative is not None:  # blood as bright as tissue: no brightness step to refine on
+        l_pos = np.where(informative[:, None], l_idx - 0.5, l_pos)
+    return l_pos, m_idx, e_idx, x_idx, shadow, wire, hidden
 
 
 def analyse_pullback(
@@ -452,17 +677,15 @@ def analysis_steps(
     settings = settings or IvusSettings()
     messages = [] if messages is None else messages
     px_mm, dz_mm = check_pullback(volume)
-    grid, exclusion, tissue = _calibrate(volume, settings, px_mm, messages)
+    grid, exclusion = _calibrate(volume, settings, px_mm, messages)
     step_mm = grid.radial_step_px * px_mm
     log.info(
         "IVUS: %d frames, catheter centre (%.1f, %.1f) px, %d rays x %d samples of %.3f mm, "
-        "tissue level %.1f",
-        volume.shape[0], *grid.centre_yx_px, grid.n_angles, grid.n_radii, step_mm, tissue,
+        "catheter and ring-down %.2f mm",
+        volume.shape[0], *grid.centre_yx_px, grid.n_angles, grid.n_radii, step_mm,
+        exclusion * step_mm,
     )  # fmt: skip
     samples = lambda mm: max(1, int(round(mm / step_mm)))  # noqa: E731
-    deg = grid.angle_step_deg
-    lumen_step = max(1, int(round(settings.lumen_max_step_mm_per_deg * deg / step_mm)))
-    eem_step = max(1, int(round(settings.eem_max_step_mm_per_deg * deg / step_mm)))
     n, h, w = volume.shape
     A, R = grid.n_angles, grid.n_radii
     lumen = np.full((n, A), np.nan)
@@ -470,13 +693,13 @@ def analysis_steps(
     edge = np.full((n, A), np.nan)
     end = np.full((n, A), np.nan)
     shadowed = np.zeros((n, A), bool)
+    wire_rays = np.zeros((n, A), bool)
+    eem_hidden = np.zeros((n, A), bool)
     valid = np.ones(n, bool)
     signal = np.full(n, np.nan)
     previous = None
-    window = samples(0.15)
-    gap = int(round(settings.arc_gap_fill_deg / deg))
-    min_run = max(1, int(round(settings.min_arc_deg / deg)))
-    lumen_max = max(exclusion + 3 * window, min(R, samples(settings.max_lumen_radius_mm)))
+    previous_polar = None
+    lumen_max = max(exclusion + 3 * samples(0.15), min(R, samples(settings.max_lumen_radius_mm)))
     for i0 in range(0, n, settings.chunk_frames):
         i1 = min(n, i0 + settings.chunk_frames)
         polar_all = grid.sample(np.asarray(volume.array[i0:i1]))
@@ -491,74 +714,31 @@ def analysis_steps(
             yield i1, n
             continue
         polar = polar_all[ok] if not ok.all() else polar_all
-        smooth = ndimage.uniform_filter1d(polar, 5, axis=1, mode="wrap")
-        smooth = ndimage.uniform_filter1d(smooth, 3, axis=2, mode="nearest")
-        # lumen: optimal path in the band from the catheter to the largest lumen radius
-        lo, hi = exclusion, lumen_max
-        cost = borders.lumen_cost(smooth[..., lo:hi], tissue, window)
-        cost[..., :window] = borders.OUTSIDE
-        l_idx = lo + borders.optimal_closed_paths(cost, lumen_step)
-        # calcium and EEM: only the band the lumen leaves them (radius offsets ``lo``)
-        margin = samples(0.5)
-        lo = max(0, int(l_idx.min()) - margin)
-        hi = min(
-            R,
-            int(l_idx.max())
-            + samples(max(settings.max_wall_mm, settings.calcium_search_mm))
-            + margin,
-        )
-        hi = min(
-            R,
-            hi
-            + samples(settings.shadow_skip_mm + settings.shadow_length_mm + settings.max_echo_mm),
-        )
-        across = ndimage.uniform_filter1d(polar[..., lo:hi], 3, axis=1, mode="wrap")
-        e_idx, x_idx = detect_rays(
-            across,
-            l_idx - lo,
-            tissue,
-            bright_factor=settings.bright_factor,
-            shadow_level=settings.shadow_level_factor,
-            dark_fraction=settings.shadow_dark_fraction,
-            search_before=samples(0.1),
-            search_after=samples(settings.calcium_search_mm),
-            shadow_skip=samples(settings.shadow_skip_mm),
-            shadow_length=samples(settings.shadow_length_mm),
-            max_echo=samples(settings.max_echo_mm),
-        )
-        e_idx, x_idx = e_idx + lo, x_idx + lo
-        # calcium rays: gaps of a few rays closed, specks dropped (per frame)
-        shadow = np.isfinite(e_idx)
-        for k in np.flatnonzero(shadow.any(axis=1)):
-            shadow[k] = circular_clean(shadow[k], gap, min_run)
-        cost = borders.eem_cost(
-            smooth[..., lo:hi], tissue, samples(0.15), samples(0.2), samples(0.2)
-        )
-        cost[ndimage.binary_dilation(shadow, np.ones((1, 5), bool), border_value=0)] = 0.0
-        borders.restrict(
-            cost,
-            l_idx - lo + samples(settings.min_wall_mm),
-            l_idx - lo + samples(settings.max_wall_mm),
-        )
-        m_idx = lo + borders.optimal_closed_paths(cost, eem_step)
+        # each frame is compared with the one before it (the first with the second)
+        before = previous_polar if previous_polar is not None else polar[1:2]
+        previous_polar = polar[-1:]
+        found = _detect_chunk(
+            polar, before if before.shape[0] else None, exclusion, lumen_max, settings,
+            samples, px_mm, grid,
+        )  # fmt: skip
+        l_idx, m_idx, e_idx, x_idx, shadow, wire, hidden = found
         rows = np.arange(i0, i1)[ok]
-        # a border lies between the last sample inside and the first outside
-        l_pos = borders.refine_rising_edge(smooth, l_idx, window, 2.0 * tissue, exclusion)
-        lumen[rows] = l_pos * grid.radial_step_px
+        lumen[rows] = l_idx * grid.radial_step_px
         eem[rows] = (m_idx - 0.5) * grid.radial_step_px
         edge[rows] = e_idx * grid.radial_step_px
         end[rows] = x_idx * grid.radial_step_px
         shadowed[rows] = shadow
+        wire_rays[rows] = wire
+        eem_hidden[rows] = hidden
         yield i1, n
 
-    # borders: smooth along the pullback; EEM behind shadows and on blank frames
-    # interpolated from the frames where that ray is visible
+    # borders: smooth along the pullback; the EEM of frames that show too little of it
+    # (a ring of shadow) and of blank frames is interpolated from the frames where
+    # that ray is visible
     if valid.any():
         lumen = borders.fill_along_frames(lumen, np.isfinite(lumen))
         lumen = borders.smooth_along_frames(lumen, settings.border_median_frames)
-        # EEM rays next to a shadow are unreliable too (partial shadowing)
-        near_shadow = ndimage.binary_dilation(shadowed, np.ones((1, 5), bool))
-        seen = np.isfinite(eem) & ~near_shadow
+        seen = np.isfinite(eem)
         eem = borders.fill_along_frames(np.where(seen, eem, 0.0), seen)
         # spikes left by rays whose shadow went undetected: circular median across angle
         eem = ndimage.median_filter(eem, size=(1, EEM_ANGULAR_MEDIAN_RAYS), mode="wrap")
@@ -586,7 +766,8 @@ def analysis_steps(
         cycle_frames=cycle,
         gating_note=gating_note,
         settings=settings,
-        tissue_level=tissue,
+        wire_rays=wire_rays,
+        catheter_exclusion_mm=float(exclusion * step_mm),
         messages=messages,
     )
 
@@ -797,7 +978,7 @@ def measure(
         "settings": {
             **s.to_dict(),
             "catheter_centre_yx_px": list(grid.centre_yx_px),
-            "tissue_level": analysis.tissue_level,
+            "catheter_exclusion_mm": analysis.catheter_exclusion_mm,
         },
     }
 

@@ -1,7 +1,8 @@
 """Calcium on IVUS: bright echoes that cast an acoustic shadow, and their arcs and depths.
 
 CLINICAL_RULES 0b / 2.1: calcium is a bright echo (brighter than the tissue) with an
-acoustic shadow behind it; dense fibrous tissue is bright too but casts no shadow.
+acoustic shadow behind it; dense fibrous tissue is bright too but casts no shadow, and a
+guide wire is a bright point with a narrow shadow (never calcium).
 Reverberations (equally spaced replicas behind the leading edge) lie inside the shadow
 and are never taken as calcium: only the first bright run on each ray is.
 """
@@ -9,66 +10,164 @@ and are never taken as calcium: only the first bright run on each ray is.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
-from napari_calcium.vessel.borders import box_means
 from napari_calcium.vessel.polar import angles_of, circular_runs, ray_directions
 
 
 def detect_rays(
-    polar: np.ndarray,
-    lumen_idx: np.ndarray,
-    tissue_level: float,
+    normalised: np.ndarray,
+    lo_idx: np.ndarray,
+    hi_idx: np.ndarray,
     *,
-    bright_factor: float,
-    shadow_level: float,
-    dark_fraction: float,
-    search_before: int,
-    search_after: int,
+    bright_level: float,
+    shadow_ratio: float,
+    front_ratio: float,
+    front_length: int,
     shadow_skip: int,
     shadow_length: int,
     max_echo: int,
+    echo_profile: np.ndarray | None = None,
+    eem_idx: np.ndarray | None = None,
+    eem_zone: int = 0,
+    adventitia_length: int = 1,
+    adventitia_ratio: float = 0.6,
+    dark_level: float = 0.3,
+    dark_fraction: float = 0.6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leading edge and end (radius indices) of calcium on each ray, ``nan`` where none.
 
+    Calcium is a bright echo with an acoustic shadow behind it (CLINICAL_RULES 0b), both
+    judged on the frame's own intensity scale
+    (:func:`~napari_calcium.vessel.borders.normalise_frames`: 0 = the frame's dark
+    level, 1 = its bright level) and against the echo on the same ray, so gain,
+    time-gain compensation, dynamic range and the depth of the echo do not matter.
+    On each ray the first echo that passes is taken: what lies behind it is in its
+    shadow or its reverberations, whatever it is.
+
+    * the echo: a run of samples ``>= bright_level`` starting between ``lo_idx`` and
+      ``hi_idx`` (both included); ``P`` its peak over ``max_echo`` samples;
+    * a leading edge: the mean of the ``front_length`` samples in front of the run is
+      at most ``front_ratio * P`` (blood or softer plaque before it, not a speckle
+      inside a bright region);
+    * an acoustic shadow: the mean of the ``shadow_length`` samples starting
+      ``shadow_skip`` samples behind the run is at most ``shadow_ratio * P`` (dense
+      fibrous tissue is bright too, but the tissue behind it is not attenuated);
+    * with ``eem_idx`` (``(frame, angle)`` radius indices of an EEM; ``None``: no EEM
+      known, every echo is judged as at the EEM):
+
+      - an echo more than ``eem_zone`` samples inside the EEM must hide the adventitia
+        too: the mean of the ``adventitia_length`` samples from the EEM out is at most
+        ``adventitia_ratio * P`` (dense fibrous tissue leaves the adventitia behind it
+        visible, calcium does not);
+      - an echo within ``eem_zone`` of the EEM or beyond needs a complete shadow: at
+        least ``dark_fraction`` of the shadow samples darker than ``dark_level``. A
+        bright echo is expected there anyway (the adventitia, with darker tissue
+        beyond it), so only a shadow as dark as the blood shows calcium.
+
     Parameters
     ----------
-    polar : ``(frame, angle, radius)`` intensities (lightly smoothed across angle).
-    lumen_idx : ``(frame, angle)`` lumen border radius index; the search runs from
-        ``lumen - search_before`` to ``lumen + search_after``.
-    tissue_level : reference tissue echo level of the pullback.
-    bright_factor : an echo is bright when >= ``bright_factor * tissue_level``.
-    shadow_level, dark_fraction : there is a shadow when at least ``dark_fraction`` of
-        the ``shadow_length`` samples starting ``shadow_skip`` samples behind the echo
-        are darker than ``shadow_level * tissue_level`` (a fraction, not a mean, so that
-        reverberation lines inside the shadow do not hide it).
-    max_echo : the echo is looked at over ``max_echo`` samples from the first bright
-        sample: its leading edge is the first sample >= 3/4 of its peak, and the calcium
-        mask ends at the first sample after the peak below half of it.
+    normalised : ``(frame, angle, radius)`` frame-normalised intensities (lightly smoothed).
+    lo_idx, hi_idx : ``(frame, angle)`` radius indices of the search range.
+    max_echo : the calcium mask follows the echo over at most ``max_echo`` samples: its
+        leading edge is the start of the run of samples >= 3/4 of the peak that holds
+        the peak, and it ends at the first sample after the peak below half of it: the
+        echo of a reflecting surface is about one pulse long, and what lies behind it is
+        shadowed (its thickness is not seen on IVUS).
+    echo_profile : intensities the echo's extent is measured on (default
+        ``normalised``; e.g. the same frames without the smoothing across rays, so
+        that a ray at the rim of an arc does not take its neighbour's echo).
     """
-    n, n_angles, n_radii = polar.shape
-    bright_level = bright_factor * tissue_level
-    dark = (polar < shadow_level * tissue_level).astype(np.float32)
-    behind = box_means(dark, shadow_skip, shadow_length)
+    n, n_angles, n_radii = normalised.shape
     r = np.arange(n_radii)
-    fits = (r + shadow_skip + shadow_length) <= n_radii
-    lo = (lumen_idx - search_before)[..., None]
-    hi = (lumen_idx + search_after)[..., None]
-    candidate = (polar >= bright_level) & (behind >= dark_fraction) & fits & (r >= lo) & (r <= hi)
-    has = candidate.any(axis=2)
-    first = candidate.argmax(axis=2)
-    # within the echo, the leading edge is the first sample >= 3/4 of the echo peak and
-    # the echo ends at the first sample after the peak below half of it
-    offsets = np.arange(max_echo)
-    pos = np.clip(first[..., None] + offsets, 0, n_radii - 1)
-    echo = np.take_along_axis(polar, pos, axis=2)
+    bright = normalised >= bright_level
+    # each bright run: where it starts, where it stops, its peak
+    opens = bright & ~np.concatenate([np.zeros((n, n_angles, 1), bool), bright[..., :-1]], 2)
+    lo = np.asarray(lo_idx)[..., None]
+    hi = np.asarray(hi_idx)[..., None]
+    opens &= (r >= lo) & (r <= hi)
+    stop = np.where(bright, n_radii, r)[..., ::-1]
+    stop = np.minimum.accumulate(stop, axis=2)[..., ::-1]  # first dim sample at or after r
+    peak = ndimage.maximum_filter1d(normalised, max(1, max_echo), axis=2, origin=-(max_echo // 2))
+    front = _window_mean(normalised, r - max(1, front_length), max(1, front_length))
+    behind_start = stop + shadow_skip
+    behind = _window_mean(normalised, behind_start, max(1, shadow_length))
+    fits = behind_start + max(1, shadow_length // 2) <= n_radii  # half of it on the ray
+    passes = opens & fits & (front <= front_ratio * peak) & (behind <= shadow_ratio * peak)
+    dark = _window_mean(normalised < dark_level, behind_start, max(1, shadow_length))
+    complete = dark >= dark_fraction
+    if eem_idx is None:
+        passes &= complete
+    else:
+        eem = np.asarray(eem_idx)[..., None]
+        adventitia = _window_mean(normalised, eem, max(1, adventitia_length))
+        hidden = adventitia <= adventitia_ratio * peak
+        passes &= np.where(r < eem - eem_zone, hidden, complete)
+    found = passes.any(axis=2)
+    first = passes.argmax(axis=2)
+    # the echo may start a little before the first sample that passes: look from a
+    # quarter of the echo length before it
+    back = max(1, max_echo // 4)
+    begin = np.maximum(first - back, 0)
+    offsets = np.arange(max_echo + back)
+    pos = np.clip(begin[..., None] + offsets, 0, n_radii - 1)
+    profile = normalised if echo_profile is None else echo_profile
+    echo = np.take_along_axis(profile, pos, axis=2)
     peak_at = echo.argmax(axis=2)
-    peak = np.take_along_axis(echo, peak_at[..., None], axis=2)
-    edge = first + (echo >= 0.75 * peak).argmax(axis=2)
-    dim = (echo < 0.5 * peak) & (offsets > peak_at[..., None])
-    end = first + np.where(dim.any(axis=2), dim.argmax(axis=2), max_echo)
-    edge_f = np.where(has, edge, np.nan)
-    end_f = np.where(has, end, np.nan)
-    return edge_f, end_f
+    top = np.take_along_axis(echo, peak_at[..., None], axis=2)
+    # the leading edge: where the run of samples >= 3/4 of the peak that ends in the
+    # peak starts (a speckle before the echo is not its edge)
+    low_before = (echo < 0.75 * top) & (offsets < peak_at[..., None])
+    last_low = np.where(
+        low_before.any(axis=2), offsets.size - 1 - low_before[..., ::-1].argmax(axis=2), -1
+    )
+    edge = begin + last_low + 1
+    dim = (echo < 0.5 * top) & (offsets > peak_at[..., None])
+    end = begin + np.where(dim.any(axis=2), dim.argmax(axis=2), offsets.size)
+    end = np.minimum(end, edge + max_echo)
+    return np.where(found, edge, np.nan), np.where(found, end, np.nan)
+
+
+def _window_mean(values: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
+    """Mean of ``values[..., start : start + width]`` along the last axis, for a start
+    index per sample (``start`` broadcast to ``values``; clipped to the ray)."""
+    n_radii = values.shape[-1]
+    total = np.concatenate(
+        [np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1, dtype=np.float64)], -1
+    )
+    a = np.clip(np.broadcast_to(start, values.shape), 0, n_radii)
+    b = np.clip(a + width, 0, n_radii)
+    sums = np.take_along_axis(total, b, -1) - np.take_along_axis(total, a, -1)
+    return (sums / np.maximum(b - a, 1)).astype(np.float32)
+
+
+def guide_wire_rays(
+    mask: np.ndarray,
+    edge_px: np.ndarray,
+    lumen_px: np.ndarray,
+    px_mm: float,
+    max_width_mm: float,
+    min_inside_mm: float,
+) -> np.ndarray:
+    """Rays of the guide wire: narrow shadowing echoes lying inside the lumen.
+
+    A guide wire is a bright point in the blood with a narrow shadow behind it
+    (CLINICAL_RULES 6). A run of ``mask`` (rays with a shadowing echo at ``edge_px``) is
+    the wire when it is narrower than ``max_width_mm`` at its echo (a 0.014-inch wire is
+    0.36 mm, widened by the beam) and its echo lies at least ``min_inside_mm`` inside the
+    lumen border ``lumen_px`` drawn across it; a narrow calcium at the lumen surface is
+    not inside the lumen, so it stays calcium.
+    """
+    n = mask.size
+    out = np.zeros(n, bool)
+    for start, length in circular_runs(mask):
+        idx = (start + np.arange(length)) % n
+        radius_mm = np.nanmedian(edge_px[idx]) * px_mm
+        width_mm = np.deg2rad(length * 360.0 / n) * radius_mm
+        inside_mm = np.nanmedian(lumen_px[idx] - edge_px[idx]) * px_mm
+        if width_mm < max_width_mm and inside_mm >= min_inside_mm:
+            out[idx] = True
+    return out
 
 
 def run_arc_deg(
