@@ -94,25 +94,27 @@ def normalise_frames(
     return ((polar - low[:, None, None]) / spread[:, None, None]).astype(np.float32)
 
 
-def temporal_correlation(
-    frames: np.ndarray, before: np.ndarray, box: tuple[int, int]
-) -> np.ndarray:
+def temporal_correlation(frames: np.ndarray, box: tuple[int, int]) -> np.ndarray:
     """Local correlation (-1..1) of each polar frame with the frame before it.
 
-    ``frames`` and ``before`` are ``(frame, angle, radius)``; the correlation is taken over
-    ``box`` (rays, samples) around each sample. Blood speckle changes from one frame to
-    the next as the blood flows, tissue speckle does not (the catheter moves a fraction
-    of a millimetre between frames), so blood decorrelates and tissue does not.
+    ``frames`` is ``(frame, angle, radius)``; the result ``(frame - 1, angle, radius)``
+    holds the correlation of frames 1, 2, ... with frames 0, 1, ..., taken over ``box``
+    (rays, samples) around each sample. Blood speckle changes from one frame to the next
+    as the blood flows, tissue speckle does not (the catheter moves a fraction of a
+    millimetre between frames), so blood decorrelates and tissue does not.
     """
 
     def mean(x):
         x = ndimage.uniform_filter1d(x, box[0], axis=1, mode="wrap")
         return ndimage.uniform_filter1d(x, box[1], axis=2, mode="nearest")
 
-    a = frames - mean(frames)
-    b = before - mean(before)
+    centred = frames - mean(frames)  # each frame's local means computed once
+    variance = mean(centred * centred)
+    a, b = centred[1:], centred[:-1]
     covariance = mean(a * b)
-    return (covariance / np.sqrt(np.maximum(mean(a * a) * mean(b * b), 1e-12))).astype(np.float32)
+    return (covariance / np.sqrt(np.maximum(variance[1:] * variance[:-1], 1e-12))).astype(
+        np.float32
+    )
 
 
 def blood_statistics(normalised: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,13 +168,14 @@ def lumen_cost(
     calcium echo is not taken for blood, as the echo would then lie inside; a wall
     touching the catheter gives its border there.
     """
-    spread = spread[:, None, None]
-    score = np.clip((normalised - level[:, None, None] - 3.0 * spread) / spread, -1.0, 1.0)
+    spread = np.asarray(spread, np.float32)[:, None, None]
+    level = np.asarray(level, np.float32)[:, None, None]
+    score = np.clip((normalised - level - 3.0 * spread) / spread, -1.0, 1.0)
     if correlation is not None:
         # where the frame's blood decorrelates and its tissue does not, that tells them
         # apart better than brightness (blood is as bright as soft plaque at 40-60 MHz)
         # (not next to the catheter, where the ring-down's still tail would look like tissue)
-        by_motion = np.clip((correlation - 0.5) / 0.15, -1.0, 1.0)
+        by_motion = np.clip((correlation - np.float32(0.5)) / np.float32(0.15), -1.0, 1.0)
         use = informative[:, None, None] & (np.arange(score.shape[-1]) >= outside)
         score = np.where(use, by_motion, score)
     tissue = np.maximum(score, 0.0)

@@ -34,6 +34,7 @@ from napari_calcium.vessel.ivus_calcium import (
     guide_wire_rays,
     mask_arc_deg,
     nodule_candidate,
+    ray_echoes,
 )
 from napari_calcium.vessel.polar import (
     ANGLE_CONVENTION,
@@ -517,15 +518,13 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
     norm, angular, smooth = norm_all[first:], angular_all[first:], smooth_all[first:]
     across = ndimage.uniform_filter1d(norm, 3, axis=1, mode="wrap")
     n, A, R = norm.shape
-    echo_kwargs = {
-        "bright_level": s.bright_level,
-        "shadow_ratio": s.shadow_ratio,
-        "front_ratio": s.front_ratio,
-        "front_length": samples(s.front_length_mm),
-        "shadow_skip": samples(s.shadow_skip_mm),
-        "shadow_length": samples(s.shadow_length_mm),
-        "max_echo": samples(s.max_echo_mm),
-    }
+    # the bright runs on each ray and their surroundings, judged by every pass below
+    echoes = ray_echoes(
+        across, bright_level=s.bright_level, front_length=samples(s.front_length_mm),
+        shadow_skip=samples(s.shadow_skip_mm), shadow_length=samples(s.shadow_length_mm),
+        max_echo=samples(s.max_echo_mm), adventitia_length=samples(s.eem_outer_mm),
+        dark_level=s.shadow_dark_level, echo_profile=norm,
+    )  # fmt: skip
     window = samples(0.15)
     lumen_step = max(1, int(round(s.lumen_max_step_mm_per_deg * deg / step_mm)))
     eem_step = max(1, int(round(s.eem_max_step_mm_per_deg * deg / step_mm)))
@@ -534,8 +533,10 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
     full = np.ones((n, A), int)
     # 2. guide-wire candidates
     # the wire passes almost nothing: its shadow is far darker than calcium's
-    wire_kwargs = {**echo_kwargs, "shadow_ratio": s.guide_wire_shadow_ratio}
-    w_idx, _ = detect_rays(across, full * exclusion, full * (lumen_max - 1), **wire_kwargs)
+    w_idx, _ = detect_rays(
+        echoes, full * exclusion, full * (lumen_max - 1), shadow_ratio=s.guide_wire_shadow_ratio,
+        front_ratio=s.front_ratio, dark_fraction=s.shadow_dark_fraction,
+    )  # fmt: skip
     narrow = np.zeros((n, A), bool)
     for k in np.flatnonzero(np.isfinite(w_idx).any(axis=1)):
         narrow[k] = guide_wire_rays(
@@ -548,8 +549,9 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
     inside = borders.near_catheter_blood(band, window)
     motion = informative = None
     if before is not None:
-        previous = smooth_all[:-1, :, exclusion:lumen_max]
-        motion = borders.temporal_correlation(band, previous, (9, max(1, window // 2)))
+        motion = borders.temporal_correlation(
+            smooth_all[..., exclusion:lumen_max], (9, max(1, window // 2))
+        )
         # the cue holds when the blood next to the catheter decorrelates and tissue does not
         blood_motion = np.array([np.median(motion[i][inside[i]]) for i in range(n)])
         held = np.percentile(motion[:, ::4].reshape(n, -1), 75, axis=1)
@@ -598,11 +600,10 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
 
     def calcium(reach, eem_idx):
         e_idx, x_idx = detect_rays(
-            across, l_idx - samples(0.1), reach, echo_profile=norm, eem_idx=eem_idx,
-            eem_zone=round(s.adventitia_zone_mm / step_mm), adventitia_length=samples(s.eem_outer_mm),
-            adventitia_ratio=s.adventitia_ratio,
-            dark_level=s.shadow_dark_level, dark_fraction=s.shadow_dark_fraction,
-            **echo_kwargs,
+            echoes, l_idx - samples(0.1), reach, shadow_ratio=s.shadow_ratio,
+            front_ratio=s.front_ratio, eem_idx=eem_idx,
+            eem_zone=round(s.adventitia_zone_mm / step_mm), adventitia_ratio=s.adventitia_ratio,
+            dark_fraction=s.shadow_dark_fraction,
         )  # fmt: skip
         shadow = np.isfinite(e_idx) & ~wire
         for k in np.flatnonzero(shadow.any(axis=1)):

@@ -9,30 +9,120 @@ and are never taken as calcium: only the first bright run on each ray is.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy import ndimage
 
 from napari_calcium.vessel.polar import angles_of, circular_runs, ray_directions
 
 
-def detect_rays(
+@dataclass(frozen=True)
+class RayEchoes:
+    """The bright runs of frame-normalised rays and what lies in front of and behind them.
+
+    Computed once per chunk of frames (:func:`ray_echoes`) and judged by
+    :func:`detect_rays` with each pass's thresholds. One entry per bright run (in
+    frame, angle, radius order) whose shadow window lies at least half on the ray.
+    """
+
+    shape: tuple[int, int, int]  #: (frame, angle, radius) of the rays
+    profile: np.ndarray  #: the intensities the echo's extent is measured on
+    ray: np.ndarray  #: flat ray index (frame * angles + angle) of each run
+    start: np.ndarray  #: radius index where the run starts
+    peak: np.ndarray  #: the largest intensity over ``max_echo`` samples from its start
+    front: np.ndarray  #: mean of the ``front_length`` samples in front of it
+    behind: np.ndarray  #: mean of the shadow window behind it
+    dark: np.ndarray  #: fraction of the shadow window darker than ``dark_level``
+    sums: np.ndarray  #: cumulative sums along each ray, for the adventitia means
+    adventitia_length: int
+    max_echo: int
+
+
+def _window_means(sums: np.ndarray, ray: np.ndarray, start: np.ndarray, width: int):
+    """Means of ``width`` samples from ``start`` along rays ``ray`` given the rays'
+    cumulative sums ``(ray, radius + 1)``, the window clipped to the ray: one starting
+    before the ray starts at its first sample, one running off its end is the part on
+    the ray (0 where none of it is)."""
+    n_radii = sums.shape[-1] - 1
+    a = np.clip(start, 0, n_radii)
+    b = np.clip(a + width, 0, n_radii)
+    flat = sums.reshape(-1)
+    base = ray * (n_radii + 1)
+    return ((flat[base + b] - flat[base + a]) / np.maximum(b - a, 1)).astype(np.float32)
+
+
+def _cumulative(values: np.ndarray) -> np.ndarray:
+    """Cumulative sums along the last axis with a leading 0 (float32: a ray's samples
+    are a few units each, so its sums keep a thousandth of a sample's precision)."""
+    out = np.zeros(values.shape[:-1] + (values.shape[-1] + 1,), np.float32)
+    np.cumsum(values, axis=-1, out=out[..., 1:])
+    return out
+
+
+def ray_echoes(
     normalised: np.ndarray,
-    lo_idx: np.ndarray,
-    hi_idx: np.ndarray,
     *,
     bright_level: float,
-    shadow_ratio: float,
-    front_ratio: float,
     front_length: int,
     shadow_skip: int,
     shadow_length: int,
     max_echo: int,
+    adventitia_length: int = 1,
+    dark_level: float = 0.3,
     echo_profile: np.ndarray | None = None,
+) -> RayEchoes:
+    """Bright runs (samples ``>= bright_level``) of ``normalised`` ``(frame, angle,
+    radius)`` and the means :func:`detect_rays` judges them by.
+
+    The shadow window is ``shadow_length`` samples starting ``shadow_skip`` behind the
+    end of the run; the front window the ``front_length`` samples before its start.
+    ``echo_profile``: intensities the echo's extent is measured on (default
+    ``normalised``; e.g. the same frames without the smoothing across rays, so that a
+    ray at the rim of an arc does not take its neighbour's echo).
+    """
+    n, n_angles, n_radii = normalised.shape
+    bright = normalised >= bright_level
+    edge = np.zeros((n, n_angles, 1), bool)
+    opens = bright & ~np.concatenate([edge, bright[..., :-1]], 2)
+    closes = bright & ~np.concatenate([bright[..., 1:], edge], 2)
+    # runs open and close in the same order along each ray
+    ray, start = np.divmod(np.flatnonzero(opens), n_radii)
+    stop = np.flatnonzero(closes) % n_radii + 1  # first dim sample after the run
+    width = max(1, int(shadow_length))
+    fits = stop + shadow_skip + max(1, width // 2) <= n_radii  # half of it on the ray
+    ray, start, stop = ray[fits], start[fits], stop[fits]
+    values = normalised.reshape(n * n_angles, n_radii)
+    sums = _cumulative(values)
+    dark = _cumulative((values < dark_level).astype(np.float32))
+    m = max(1, int(max_echo))
+    ahead = np.minimum(start[:, None] + np.arange(m), n_radii - 1)
+    fl = max(1, int(front_length))
+
+    return RayEchoes(
+        shape=(n, n_angles, n_radii),
+        profile=normalised if echo_profile is None else echo_profile,
+        ray=ray,
+        start=start,
+        peak=values[ray[:, None], ahead].max(axis=1),
+        front=_window_means(sums, ray, start - fl, fl),
+        behind=_window_means(sums, ray, stop + shadow_skip, width),
+        dark=_window_means(dark, ray, stop + shadow_skip, width),
+        sums=sums,
+        adventitia_length=max(1, int(adventitia_length)),
+        max_echo=m,
+    )
+
+
+def detect_rays(
+    echoes: RayEchoes,
+    lo_idx: np.ndarray,
+    hi_idx: np.ndarray,
+    *,
+    shadow_ratio: float,
+    front_ratio: float,
     eem_idx: np.ndarray | None = None,
     eem_zone: int = 0,
-    adventitia_length: int = 1,
     adventitia_ratio: float = 0.6,
-    dark_level: float = 0.3,
     dark_fraction: float = 0.6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leading edge and end (radius indices) of calcium on each ray, ``nan`` where none.
@@ -45,74 +135,61 @@ def detect_rays(
     On each ray the first echo that passes is taken: what lies behind it is in its
     shadow or its reverberations, whatever it is.
 
-    * the echo: a run of samples ``>= bright_level`` starting between ``lo_idx`` and
-      ``hi_idx`` (both included); ``P`` its peak over ``max_echo`` samples;
-    * a leading edge: the mean of the ``front_length`` samples in front of the run is
-      at most ``front_ratio * P`` (blood or softer plaque before it, not a speckle
-      inside a bright region);
-    * an acoustic shadow: the mean of the ``shadow_length`` samples starting
-      ``shadow_skip`` samples behind the run is at most ``shadow_ratio * P`` (dense
-      fibrous tissue is bright too, but the tissue behind it is not attenuated);
+    * the echo: a bright run of ``echoes`` (:func:`ray_echoes`) starting between
+      ``lo_idx`` and ``hi_idx`` (both included); ``P`` its peak over ``max_echo`` samples;
+    * a leading edge: the mean of the samples in front of the run is at most
+      ``front_ratio * P`` (blood or softer plaque before it, not a speckle inside a
+      bright region);
+    * an acoustic shadow: the mean of the shadow window behind the run is at most
+      ``shadow_ratio * P`` (dense fibrous tissue is bright too, but the tissue behind it
+      is not attenuated);
     * with ``eem_idx`` (``(frame, angle)`` radius indices of an EEM; ``None``: no EEM
       known, every echo is judged as at the EEM):
 
       - an echo more than ``eem_zone`` samples inside the EEM must hide the adventitia
-        too: the mean of the ``adventitia_length`` samples from the EEM out is at most
-        ``adventitia_ratio * P`` (dense fibrous tissue leaves the adventitia behind it
-        visible, calcium does not);
+        too: the mean of the samples from the EEM out is at most ``adventitia_ratio * P``
+        (dense fibrous tissue leaves the adventitia behind it visible, calcium does not);
       - an echo within ``eem_zone`` of the EEM or beyond needs a complete shadow: at
-        least ``dark_fraction`` of the shadow samples darker than ``dark_level``. A
+        least ``dark_fraction`` of the shadow window darker than the dark level. A
         bright echo is expected there anyway (the adventitia, with darker tissue
         beyond it), so only a shadow as dark as the blood shows calcium.
 
-    Parameters
-    ----------
-    normalised : ``(frame, angle, radius)`` frame-normalised intensities (lightly smoothed).
-    lo_idx, hi_idx : ``(frame, angle)`` radius indices of the search range.
-    max_echo : the calcium mask follows the echo over at most ``max_echo`` samples: its
-        leading edge is the start of the run of samples >= 3/4 of the peak that holds
-        the peak, and it ends at the first sample after the peak below half of it: the
-        echo of a reflecting surface is about one pulse long, and what lies behind it is
-        shadowed (its thickness is not seen on IVUS).
-    echo_profile : intensities the echo's extent is measured on (default
-        ``normalised``; e.g. the same frames without the smoothing across rays, so
-        that a ray at the rim of an arc does not take its neighbour's echo).
+    The calcium mask follows the echo over at most ``max_echo`` samples: its leading
+    edge is the start of the run of samples >= 3/4 of the peak that holds the peak, and
+    it ends at the first sample after the peak below half of it: the echo of a
+    reflecting surface is about one pulse long, and what lies behind it is shadowed (its
+    thickness is not seen on IVUS).
     """
-    n, n_angles, n_radii = normalised.shape
-    r = np.arange(n_radii)
-    bright = normalised >= bright_level
-    # each bright run: where it starts, where it stops, its peak
-    opens = bright & ~np.concatenate([np.zeros((n, n_angles, 1), bool), bright[..., :-1]], 2)
-    lo = np.asarray(lo_idx)[..., None]
-    hi = np.asarray(hi_idx)[..., None]
-    opens &= (r >= lo) & (r <= hi)
-    stop = np.where(bright, n_radii, r)[..., ::-1]
-    stop = np.minimum.accumulate(stop, axis=2)[..., ::-1]  # first dim sample at or after r
-    peak = ndimage.maximum_filter1d(normalised, max(1, max_echo), axis=2, origin=-(max_echo // 2))
-    front = _window_mean(normalised, r - max(1, front_length), max(1, front_length))
-    behind_start = stop + shadow_skip
-    behind = _window_mean(normalised, behind_start, max(1, shadow_length))
-    fits = behind_start + max(1, shadow_length // 2) <= n_radii  # half of it on the ray
-    passes = opens & fits & (front <= front_ratio * peak) & (behind <= shadow_ratio * peak)
-    dark = _window_mean(normalised < dark_level, behind_start, max(1, shadow_length))
-    complete = dark >= dark_fraction
+    e = echoes
+    n, n_angles, n_radii = e.shape
+    lo = np.asarray(lo_idx).reshape(-1)[e.ray]
+    hi = np.asarray(hi_idx).reshape(-1)[e.ray]
+    passes = (e.start >= lo) & (e.start <= hi)
+    passes &= (e.front <= front_ratio * e.peak) & (e.behind <= shadow_ratio * e.peak)
+    complete = e.dark >= dark_fraction
     if eem_idx is None:
         passes &= complete
     else:
-        eem = np.asarray(eem_idx)[..., None]
-        adventitia = _window_mean(normalised, eem, max(1, adventitia_length))
-        hidden = adventitia <= adventitia_ratio * peak
-        passes &= np.where(r < eem - eem_zone, hidden, complete)
-    found = passes.any(axis=2)
-    first = passes.argmax(axis=2)
+        eem_flat = np.asarray(eem_idx).reshape(-1)
+        rays = np.arange(eem_flat.size)
+        adventitia = _window_means(e.sums, rays, eem_flat, e.adventitia_length)
+        hidden = adventitia[e.ray] <= adventitia_ratio * e.peak
+        passes &= np.where(e.start < eem_flat[e.ray] - eem_zone, hidden, complete)
+    # the first run that passes on each ray (runs are in ray, radius order)
+    rays, at = np.unique(e.ray[passes], return_index=True)
+    found = np.zeros(n * n_angles, bool)
+    found[rays] = True
+    first = np.zeros(n * n_angles, int)
+    first[rays] = e.start[passes][at]
+    found, first = found.reshape(n, n_angles), first.reshape(n, n_angles)
     # the echo may start a little before the first sample that passes: look from a
     # quarter of the echo length before it
+    max_echo = e.max_echo
     back = max(1, max_echo // 4)
     begin = np.maximum(first - back, 0)
     offsets = np.arange(max_echo + back)
     pos = np.clip(begin[..., None] + offsets, 0, n_radii - 1)
-    profile = normalised if echo_profile is None else echo_profile
-    echo = np.take_along_axis(profile, pos, axis=2)
+    echo = np.take_along_axis(e.profile, pos, axis=2)
     peak_at = echo.argmax(axis=2)
     top = np.take_along_axis(echo, peak_at[..., None], axis=2)
     # the leading edge: where the run of samples >= 3/4 of the peak that ends in the
@@ -126,19 +203,6 @@ def detect_rays(
     end = begin + np.where(dim.any(axis=2), dim.argmax(axis=2), offsets.size)
     end = np.minimum(end, edge + max_echo)
     return np.where(found, edge, np.nan), np.where(found, end, np.nan)
-
-
-def _window_mean(values: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
-    """Mean of ``values[..., start : start + width]`` along the last axis, for a start
-    index per sample (``start`` broadcast to ``values``; clipped to the ray)."""
-    n_radii = values.shape[-1]
-    total = np.concatenate(
-        [np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1, dtype=np.float64)], -1
-    )
-    a = np.clip(np.broadcast_to(start, values.shape), 0, n_radii)
-    b = np.clip(a + width, 0, n_radii)
-    sums = np.take_along_axis(total, b, -1) - np.take_along_axis(total, a, -1)
-    return (sums / np.maximum(b - a, 1)).astype(np.float32)
 
 
 def guide_wire_rays(
