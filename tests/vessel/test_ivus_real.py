@@ -1,6 +1,7 @@
 """The real-frame IVUS benchmark (benchmarks/ivus_real.py): its VH truth on a written map."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,16 @@ def test_a_ring_that_does_not_close_has_no_truth(ivus_real):
     angle = np.rad2deg(np.arctan2(xx - 100, -(yy - 100))) % 360
     frame = ((radius >= 40) & (radius < 70) & (angle > 20)).astype(np.uint8)
     assert ivus_real.vh_truth(frame[None], (100.0, 100.0)) == [{"closed": False}]
+
+
+def test_real_frames_lumen_and_eem_within_15_percent(ivus_real, local_data, tmp_path):
+    """The 26 real frames (local-only): median lumen and EEM area error <= 15 % on the
+    tuning and on the held-out frames. The calcium figures are printed by the benchmark."""
+    gs, vh = local_data("ivus_vh/grupo5_GS.tif"), local_data("ivus_vh/grupo5_VH.tif")
+    out = tmp_path / "real.json"
+    assert ivus_real.main([str(gs), str(vh), "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]["confluent DC"]
+    for name in ("tuning", "held-out"):
+        assert summary[name]["closed_ring_frames"] >= 12
+        assert summary[name]["median_lumen_area_error"] <= 0.15, name
+        assert summary[name]["median_eem_area_error"] <= 0.15, name
