@@ -72,17 +72,33 @@ class IvusSettings:
         lumen_max_step_mm_per_deg, eem_max_step_mm_per_deg: smoothness of the
         optimal paths across angle. lumen_min_spread: frame-normalised level at which
         the blood-to-tissue step saturates (soft plaque counts as tissue).
-        max_lumen_radius_mm: lumen search limit from the catheter. min_wall_mm, max_wall_mm: EEM search band beyond
-        the lumen. border_median_frames: running median along the pullback.
+        max_lumen_radius_mm: lumen search limit from the catheter. min_wall_mm,
+        max_wall_mm: EEM search band beyond the lumen. eem_inner_mm, eem_outer_mm: the
+        media inside and the adventitia outside the EEM cost compares.
+        eem_min_visible_fraction: a frame showing less of its EEM takes it from the
+        frames along the pullback. border_median_frames: running median along the
+        pullback.
     Calcium (CLINICAL_RULES 0b, 2.1)
         normalise_percentiles: each frame is judged on its own scale, 0 at the lower and
         1 at the upper percentile of its samples outside the catheter (gain, dynamic
         range and overall brightness do not matter). bright_level: an echo is bright at
-        >= this level. shadow_drop, shadow_length_mm, shadow_skip_mm: acoustic
-        attenuation behind the echo (the mean over ``shadow_length_mm`` starting
-        ``shadow_skip_mm`` behind it is at least ``shadow_drop`` below the echo, along the
-        same ray). guide_wire_max_width_mm: a bright echo with a shadow narrower than
-        this is the guide wire, never calcium. max_echo_mm: calcium mask depth.
+        >= this level. front_ratio, front_length_mm: the ``front_length_mm`` in front of
+        it are darker than ``front_ratio`` x its peak. shadow_ratio, shadow_skip_mm,
+        shadow_length_mm: acoustic shadow (the mean over ``shadow_length_mm`` starting
+        ``shadow_skip_mm`` behind the echo is at most ``shadow_ratio`` x its peak);
+        shadow_dark_level, shadow_dark_fraction: a complete shadow (that share of it
+        darker than that level). calcium_passes: passes inside the EEM drawn across
+        the complete shadows, where an echo must also hide the adventitia (the mean of
+        ``eem_outer_mm`` from the EEM out at most ``adventitia_ratio`` x its peak);
+        within ``adventitia_zone_mm`` of the EEM and beyond only a complete shadow
+        counts; calcium_beyond_eem_mm, calcium_outside_eem_mm: how far beyond the EEM an
+        echo is searched and kept. calcium_over_adventitia: calcium is brighter than
+        the frame's adventitia (ACC IVUS consensus), its median echo peak above this
+        times the median peak from the visible EEM out. guide_wire_max_width_mm,
+        guide_wire_shadow_ratio, guide_wire_min_inside_mm: a bright echo inside the
+        lumen with a near-total shadow narrower than this is the guide wire, never
+        calcium. max_echo_mm: calcium mask depth. min_calcium_width_mm: narrower runs
+        (at the echo) are dropped.
         min_arc_deg, arc_gap_fill_deg: angular cleaning. calcium_search_mm: search
         depth beyond the lumen. arc_centre: ``"lumen_centroid"`` (default) or
         ``"catheter"``. superficial_fraction and superficial_tie: leading edge
@@ -139,6 +155,7 @@ class IvusSettings:
     calcium_beyond_eem_mm: float = 0.2
     adventitia_zone_mm: float = 0.1
     adventitia_ratio: float = 0.5
+    calcium_over_adventitia: float = 1.0
     calcium_passes: int = 1
     shadow_dark_level: float = 0.3
     shadow_dark_fraction: float = 0.6
@@ -623,14 +640,25 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
     hidden, m_idx = eem_path(shadow | wire)
     outside = np.zeros_like(shadow)
     tolerance = samples(s.calcium_outside_eem_mm)
+    # calcium is brighter than the adventitia (ACC IVUS consensus, Mintz et al. 2001):
+    # each frame's reference is the median echo peak from its visible EEM out
+    echo_len = samples(s.max_echo_mm)
+    peak_from = lambda start: np.take_along_axis(  # noqa: E731
+        norm, np.clip(start[..., None] + np.arange(echo_len), 0, R - 1), axis=2
+    ).max(axis=2)
+    echo_peak = peak_from(np.nan_to_num(e_idx).astype(int))
+    visible = np.isfinite(m_idx) & ~hidden
+    adventitia = peak_from(np.nan_to_num(m_idx).astype(int))
     for k in np.flatnonzero(shadow.any(axis=1)):
+        reference = np.median(adventitia[k, visible[k]]) if visible[k].any() else -np.inf
         for start, length in circular_runs(shadow[k]):
             idx = (start + np.arange(length)) % A
             edges = e_idx[k, idx]
             width_mm = np.deg2rad(length * deg) * np.nanmedian(edges) * step_mm
             depth = edges - m_idx[k, idx]  # nan where the EEM is drawn along the pullback
             beyond = np.isfinite(depth).any() and np.nanmedian(depth) > tolerance
-            if beyond or width_mm < s.min_calcium_width_mm:
+            dim = np.median(echo_peak[k, idx]) <= s.calcium_over_adventitia * reference
+            if beyond or dim or width_mm < s.min_calcium_width_mm:
                 outside[k, idx] = True
     if outside.any():
         shadow &= ~outside
