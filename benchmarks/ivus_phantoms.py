@@ -18,7 +18,8 @@ chosen on), the held-out seeds (never tuned on) and all:
 * calcium reported at the guide wire: frames whose wire sector (the wire's angular half
   width about the catheter, 10 degrees kept clear of true calcium) holds calcium rays,
   and the most degrees of such calcium on one frame;
-* IVUS calcium score: lesions whose four items all equal the truth, and whose totals do;
+* IVUS calcium score: true lesions whose four items all equal the truth, and whose totals
+  do (a lesion not found counts as wrong);
 * median lumen and EEM (vessel) area error.
 
 The targets (issue "IVUS that holds on real pullbacks", Must show 2) are printed beside:
@@ -53,10 +54,10 @@ def analyse(seed: int) -> dict:
     from napari_calcium.vessel.ivus import measure
 
     config = physical_case(seed)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     volume, truth = physical_pullback(config)
-    made_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    made_s = time.process_time() - t0
+    t0 = time.process_time()
     kept = []
     result = nc.run_ivus(volume, analysis_out=kept)
     analysis = kept[0]
@@ -68,7 +69,7 @@ def analyse(seed: int) -> dict:
             )
     if analysis.nodule_decisions:
         result = measure(analysis)
-    analysed_s = time.perf_counter() - t0
+    analysed_s = time.process_time() - t0
 
     frames = list(zip(result["per_frame"], truth["frames"], strict=True))
     calcified = [(m, t) for m, t in frames if t["calcium_arc_deg"] > 0]
@@ -195,7 +196,7 @@ def print_summary(name: str, s: dict) -> None:
         f"{_fmt(s['max_length_error_mm'], '{:5.2f}')} mm  "
         f"{_fmt(s['superficial_right'] and 100 * s['superficial_right'], '{:5.1f}')}%  "
         f"{s['wire_frames']:4d} fr {s['wire_max_deg']:5.1f} deg  "
-        f"{s['score_items_right']:2d}/{s['lesions_found']:<2d} {s['score_total_right']:2d}/{s['lesions_found']:<2d}  "
+        f"{s['score_items_right']:2d}/{s['lesions_true']:<2d} {s['score_total_right']:2d}/{s['lesions_true']:<2d}  "
         f"{100 * s['median_lumen_error']:5.1f}%  {100 * s['median_eem_error']:5.1f}%"
     )
 
@@ -218,7 +219,7 @@ def main(argv=None) -> int:
         print(
             f"seed {seed} ({run['set']}): {run['frequency_mhz']:.0f} MHz, gain "
             f"{run['gain_db']:+.1f} dB, {run['pixel_mm']} mm px, {run['frames']} frames; "
-            f"made in {run['made_s']:.1f} s, analysed in {run['analysed_s']:.1f} s"
+            f"made in {run['made_s']:.1f} s, analysed in {run['analysed_s']:.1f} s (CPU)"
         )
         print(
             f"    arc error {_fmt(s['median_arc_error_deg'], '{:.1f}')} deg (median), "

@@ -40,8 +40,10 @@ speckle of normal tissue reads mid-grey; specular echoes (calcium, wire), 20-30 
 above tissue, then read near white, and blood reads dark (black at 20 MHz, dark grey
 speckle at 40-60 MHz). Here the mean log-compressed speckle of fibrous plaque at the
 start of the TGC ramp sits at ``tissue_grey`` (0.45-0.55) of the grey range at
-``gain_db = 0``; ``gain_db`` moves every level by the same dB, and depth-dependent
-brightness comes only from attenuation against the TGC.
+``gain_db = 0``, before the console's grey map (``grey_gamma`` 1-1.4, which darkens the
+mid-tones: tissue then reads 0.33-0.55 of the range, calcium stays near white);
+``gain_db`` moves every level by the same dB, and depth-dependent brightness comes only
+from attenuation against the TGC.
 
 The truth (per-frame lumen and EEM areas, calcium arc about the lumen centroid, the
 leading edge's depth fraction and superficial/deep per the 2001 ACC consensus, lesions,
@@ -74,6 +76,8 @@ TISSUES = {
     "periadventitia": (-3.0, 0.06),
     "calcium": (8.0, 2.0),  # inside calcium: strong scattering, cortical-bone attenuation
 }
+#: Dense fibrous plaque: bright (10-16 dB above plaque) but no shadow; attenuation (dB/mm/MHz).
+FIBROUS_ATTENUATION = 0.1
 #: Spread (dB) of the peri-adventitial echogenicity: a mix of fat and connective tissue.
 PERIADVENTITIA_TEXTURE_DB = 4.0
 #: Blood backscatter (dB relative to plaque) at 20 MHz and the power of frequency by which
@@ -109,7 +113,9 @@ class PhysicalConfig:
       "depth_fraction", "thickness_mm", "surface_db", "attenuation_db_mm_mhz",
       "reverberation_mm"}`` (``reverberation_mm`` 0: none);
     * ``{"kind": "nodule", "start_mm", "length_mm", "angle_deg", "radius_mm",
-      "protrusion_mm", "surface_db"}``.
+      "protrusion_mm", "surface_db"}``;
+    * ``{"kind": "fibrous", ...}`` with the calcium sector's geometry and ``echo_db``:
+      dense fibrous plaque, bright but casting no shadow (not calcium: no truth arc).
 
     Side branches: ``{"start_mm", "length_mm", "angle_deg", "width_deg"}``.
     The guide wire: ``{"angle_deg", "drift_deg", "distance_mm"}`` about the catheter.
@@ -124,6 +130,7 @@ class PhysicalConfig:
     gain_db: float = 0.0
     dynamic_range_db: float = 50.0
     tissue_grey: float = 0.5
+    grey_gamma: float = 1.0  # the console's grey map: grey = level ** gamma
     snr_db: float = 40.0  # fibrous plaque over receiver noise before the TGC
     tgc_fraction: float = 0.6  # share of the plaque's two-way attenuation compensated
     tgc_start_mm: float = 1.2
@@ -151,7 +158,7 @@ def physical_case(seed: int) -> PhysicalConfig:
     """The pullback configuration of ``seed``: acquisition, anatomy and lesions.
 
     The frequency cycles 20/40/60 MHz with the seed; gain (-6..+6 dB), dynamic range
-    (40-60 dB), tissue grey (0.45-0.55), receiver SNR (30-45 dB), TGC (30-80 % of the
+    (40-60 dB), tissue grey (0.45-0.55) and grey map (gamma 1-1.4), receiver SNR (30-45 dB), TGC (30-80 % of the
     attenuation, from 0.9-1.5 mm), blood echogenicity (+-3 dB), pixel size (0.025, 0.03,
     0.04 mm) and frame spacing (0.08-0.1 mm, e.g. 3 mm/s at 30 frames/s) are drawn.
     Vessels are small (EEM diameter 2.7-3.2 mm) or large (3.8-4.6 mm) so the score's
@@ -162,8 +169,9 @@ def physical_case(seed: int) -> PhysicalConfig:
     with the seed over 360, 290-330, 190-250 and 100-170 degrees, 2-4 or 6-7.5 mm long
     (never within 1 mm of the score's 5 mm); (B) a deep calcium of 30-80 or 100-170 or
     190-250 degrees from 10.6 mm; (C) from 13.6 mm a calcified nodule (even seeds) or a
-    small superficial calcium of 30-80 degrees (odd seeds). Odd seeds add a side branch
-    at 8.8 mm (between A and B); every pullback has a guide wire. Arcs keep 8 degrees
+    small superficial calcium of 30-80 degrees (odd seeds). Between A and B, odd seeds add
+    a side branch at 8.8 mm, even seeds a dense fibrous plaque at 9 mm (bright, no
+    shadow: not calcium); every pullback has a guide wire. Arcs keep 8 degrees
     from the grade boundaries 90/180/270.
     """
     rng = np.random.default_rng(1000 + seed)
@@ -234,6 +242,19 @@ def physical_case(seed: int) -> PhysicalConfig:
         )
     else:
         lesions.append(calcium(13.6, rng.uniform(0.8, 1.2), rng.uniform(30, 80), 0.15))
+    if seed % 2 == 0:  # dense fibrous plaque between A and B: bright, no shadow, no calcium
+        lesions.append(
+            {
+                "kind": "fibrous",
+                "start_mm": 9.0,
+                "length_mm": float(rng.uniform(0.8, 1.2)),
+                "start_angle_deg": float(rng.uniform(0, 360)),
+                "arc_deg": float(rng.uniform(40, 120)),
+                "depth_fraction": float(rng.uniform(0.05, 0.3)),
+                "thickness_mm": float(rng.uniform(0.15, 0.3)),
+                "echo_db": float(rng.uniform(10.0, 16.0)),
+            }
+        )
     branches = []
     if seed % 2 == 1:
         branches.append(
@@ -255,6 +276,7 @@ def physical_case(seed: int) -> PhysicalConfig:
         gain_db=float(rng.uniform(-6.0, 6.0)),
         dynamic_range_db=float(rng.uniform(40.0, 60.0)),
         tissue_grey=float(rng.uniform(0.45, 0.55)),
+        grey_gamma=float(rng.uniform(1.0, 1.4)),
         snr_db=float(rng.uniform(30.0, 45.0)),
         tgc_fraction=float(rng.uniform(0.3, 0.8)),
         tgc_start_mm=float(rng.uniform(0.9, 1.5)),
@@ -266,7 +288,7 @@ def physical_case(seed: int) -> PhysicalConfig:
         media_mm=float(rng.uniform(0.12, 0.2)),
         adventitia_mm=float(rng.uniform(0.25, 0.45)),
         plaque_db=float(rng.uniform(-6.0, 2.0)),
-        plaque_texture_db=float(rng.uniform(2.0, 4.0)),
+        plaque_texture_db=float(rng.uniform(2.0, 5.0)),
         ringdown_mm=ringdown,
         catheter_offset_mm=(float(catheter_offset[0]), float(catheter_offset[1])),
         wire={
@@ -456,6 +478,9 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
                 body = (
                     sector & (rho >= r_c) & (rho < np.minimum(r_c + lesion["thickness_mm"], r_e))
                 )
+                if lesion["kind"] == "fibrous":  # bright, but attenuating like tissue
+                    db[body], att[body] = lesion["echo_db"], FIBROUS_ATTENUATION * f
+                    continue
                 a_deg = lesion["start_angle_deg"] + np.arange(int(lesion["arc_deg"] * 4) + 1) / 4
                 ra = lumen_at(a_deg % 360.0, i)
                 ey, ex = _unit(a_deg)
@@ -510,7 +535,9 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
         envelope = np.hypot(pair[..., 0], pair[..., 1]) * tgc_gain[None, :]
         # ---- console: log compression, gain, dynamic range, catheter, scan conversion
         level_db = 20.0 * np.log10(np.maximum(envelope, 1e-9)) + c.gain_db
-        grey = 255.0 * np.clip((level_db - floor_db) / c.dynamic_range_db, 0.0, 1.0)
+        grey = (
+            255.0 * np.clip((level_db - floor_db) / c.dynamic_range_db, 0.0, 1.0) ** c.grey_gamma
+        )
         grey[:, r < CATHETER_RADIUS_MM - 0.03] = 0.0
         sheath = np.abs(r - CATHETER_RADIUS_MM) < 0.03
         grey[:, sheath] = np.maximum(grey[:, sheath], 200.0)
@@ -546,7 +573,8 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
         "lesions": [
             lesion_truth(lesion, truth_frames, dz)
             for lesion in c.lesions
-            if any(_inside(fr["position_mm"], lesion) for fr in truth_frames)
+            if lesion["kind"] != "fibrous"
+            and any(_inside(fr["position_mm"], lesion) for fr in truth_frames)
         ],
         "frame_spacing_mm": dz,
         "pixel_spacing_mm": c.pixel_spacing_mm,

@@ -179,7 +179,30 @@ def test_cases_vary_and_keep_clear_of_the_rules_boundaries():
         assert abs(les["length_mm"] - 5.0) >= 0.9 and abs(les["depth_fraction"] - 0.5) >= 0.15
     assert any(les["kind"] == "nodule" for c in configs for les in c.lesions)
     assert any(c.side_branches for c in configs) and all(c.wire for c in configs)
+    assert any(les["kind"] == "fibrous" for c in configs for les in c.lesions)
     for c in configs:
         for radius in c.eem_radius_mm:
             assert abs(2 * radius - 3.5) >= 0.2
         assert min(c.lumen_radius_mm) >= 0.9
+
+
+def test_fibrous_plaque_is_bright_without_shadow_and_not_calcium():
+    fibrous = {"kind": "fibrous", "start_mm": 0.0, "length_mm": 0.5, "start_angle_deg": 45.0,
+               "arc_deg": 90.0, "depth_fraction": 0.1, "thickness_mm": 0.25, "echo_db": 14.0}  # fmt: skip
+    volume, truth = physical_pullback(small(n_frames=2, lesions=[fibrous]))
+    assert truth["lesions"] == [] and truth["frames"][1]["calcium_arc_deg"] == 0.0
+    img = volume.array[1].astype(float)
+    cy, cx = truth["catheter_centre_yx_px"]
+    yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
+    r = np.hypot(yy - cy, xx - cx) * 0.05
+    angle = np.rad2deg(np.arctan2(xx - cx, -(yy - cy))) % 360.0
+    on, free = (angle > 55) & (angle < 125), (angle > 180) & (angle < 330)
+    assert (
+        np.mean(img[on & (r > 1.35) & (r < 1.55)])
+        > np.mean(img[free & (r > 1.35) & (r < 1.55)]) + 30
+    )
+    behind, beside = (
+        np.mean(img[on & (r > 1.9) & (r < 2.3)]),
+        np.mean(img[free & (r > 1.9) & (r < 2.3)]),
+    )
+    assert 0.7 * beside < behind < 1.5 * beside
