@@ -364,12 +364,14 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
     wave_phase = rng.uniform(0, 2 * np.pi)
 
     def lumen_at(angle_deg, k):
-        """Lumen radius about the EEM centre of frame ``k`` (the lumen tapers with the EEM)."""
+        """Lumen radius about the EEM centre of frame ``k``: the whole lumen (its offset
+        too) scales with the taper."""
         scale = _radius(c.lumen_radius_mm, t[k]) / c.lumen_radius_mm[0]
-        offset = (c.lumen_offset_mm[0] * scale, c.lumen_offset_mm[1] * scale)
-        return _lumen_shape(
-            angle_deg, offset, _radius(c.lumen_radius_mm, t[k]), c.lumen_waviness, wave_phase
+        return scale * _lumen_shape(
+            angle_deg, c.lumen_offset_mm, c.lumen_radius_mm[0], c.lumen_waviness, wave_phase
         )
+
+    lumen_first = lumen_at(phi, 0).astype(np.float32)  # on the polar grid, frame 0
 
     # beam: Gaussian pulse along the ray; Gaussian beam across it, focused at 1.5 mm
     sigma_axial = fwhm_axial / 2.3548 / dr  # samples
@@ -406,9 +408,15 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
     # tissue speckle decorrelates over the frame spacing (elevation beam ~0.15 mm)
     keep = np.float32(np.exp(-0.5 * (dz / 0.15) ** 2))
 
+    # fresh speckle patterns are random windows of one pool of complex Gaussian
+    # scatterers (unit mean power): as random as new draws at a fraction of their cost
+    n_samples = rho.size
+    pool = rng.standard_normal((2, 3 * n_samples), dtype=np.float32) * np.float32(np.sqrt(0.5))
+    pool = pool[0] + 1j * pool[1]
+
     def complex_gaussian():
-        g = rng.standard_normal((2, *rho.shape), dtype=np.float32)
-        return (g[0] + 1j * g[1]) * np.float32(np.sqrt(0.5))
+        start = int(rng.integers(2 * n_samples))
+        return pool[start : start + n_samples].reshape(rho.shape)
 
     size = int(round(c.field_of_view_mm / c.pixel_spacing_mm))
     centre = (size - 1) / 2.0
@@ -423,7 +431,7 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
     truth_frames = []
     for i in range(c.n_frames):
         r_e = _radius(c.eem_radius_mm, t[i])
-        r_l = lumen_at(phi, i).astype(np.float32)
+        r_l = np.float32(_radius(c.lumen_radius_mm, t[i]) / c.lumen_radius_mm[0]) * lumen_first
         # ---- anatomy: backscatter (dB) and one-way attenuation (dB/mm) per sample
         patches = np.cos(z[i] / 3.0) * textures[0] + np.sin(z[i] / 3.0) * textures[1]
         db = TISSUES["periadventitia"][0] + PERIADVENTITIA_TEXTURE_DB * patches
