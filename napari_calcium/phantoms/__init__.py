@@ -6,6 +6,8 @@ the sample-data README check results against:
 
 * :mod:`.coronary` — cardiac CT with coronary arteries, calcified lesions and bone;
 * :mod:`.ivus` — IVUS pullbacks with lumen, wall and calcium of known arc/depth/length;
+* :mod:`.ivus_physical` — IVUS pullbacks made from ultrasound physics (scatterers, beam,
+  attenuation, shadow, console display), a second family for validation;
 * :mod:`.head` — a head CT and vessel-wall MRI related by a known rigid transform;
 * :mod:`.vessel` — a curved intracranial artery on CT (IEL-type, intimal-type and
   spotty calcifications) and on vessel-wall MRI (eccentric stenosing plaque);
