@@ -10,6 +10,8 @@ family is tested on another. Each frame is made in five steps.
    annular sector whose leading edge lies at a fraction of the plaque + media thickness;
    a calcified nodule is a calcium disc protruding into the lumen; a side branch replaces
    the wall by blood over a sector; the guide wire is a 0.36 mm metal rod in the lumen.
+   The radii pulse with the heart (an ungated pullback: a contraction and relaxation
+   over the first half of each cycle).
 2. **Scattering** on the transducer's polar grid (rays from the catheter, which may sit
    off the vessel centre): each sample is a complex Gaussian scatterer with the tissue's
    backscatter. Blood backscatter relative to tissue rises with frequency (about
@@ -28,7 +30,8 @@ family is tested on another. Each frame is made in five steps.
    Gaussian pulse along the ray (axial FWHM one wavelength: 77, 38 and 26 um at 20, 40
    and 60 MHz) and a Gaussian beam across it whose width in mm is fixed at the focus
    and grows beyond it (lateral FWHM about 3.2 wavelengths), so its width in angle
-   shrinks with depth. Receiver noise is added before the time-gain compensation.
+   shrinks with depth, over a side-lobe pedestal five times wider (-40 to -30 dB) that
+   lets echoes beside a shadow leak into it. Receiver noise is added before the time-gain compensation.
 5. **Console**: a time-gain compensation ramp (dB/mm from a start depth, capped) that
    compensates only part of the tissue attenuation and none of the blood's lack of it,
    envelope detection, log compression over the dynamic range, the operator's gain, scan
@@ -151,6 +154,9 @@ class PhysicalConfig:
     )
     lesions: list[dict] = field(default_factory=list)
     side_branches: list[dict] = field(default_factory=list)
+    heart_rate_bpm: float | None = None  # radii pulse with the heart (ungated pullback)
+    cardiac_amplitude: float = 0.03  # fractional radius change at peak contraction
+    side_lobe_db: float = -35.0  # the beam's side-lobe pedestal (two-way, re its peak)
     seed: int = 0
 
 
@@ -161,8 +167,9 @@ def physical_case(seed: int) -> PhysicalConfig:
     (40-60 dB), tissue grey (0.45-0.55) and grey map (gamma 1-1.4), receiver SNR (30-45 dB), TGC (30-80 % of the
     attenuation, from 0.9-1.5 mm), blood echogenicity (+-3 dB), pixel size (0.025, 0.03,
     0.04 mm) and frame spacing (0.08-0.1 mm, e.g. 3 mm/s at 30 frames/s) are drawn.
-    Vessels are small (EEM diameter 2.7-3.2 mm) or large (3.8-4.6 mm) so the score's
-    3.5 mm item is never on a knife edge; the lumen may sit off the EEM centre
+    Vessels are small (EEM diameter 2.7-3.2 mm) or large (4.0-4.6 mm, at most 3 % smaller
+    at peak contraction, heart rate 55-95 /min) so the score's 3.5 mm item is never on a
+    knife edge; the lumen may sit off the EEM centre
     (eccentric plaque) and the catheter off the lumen centre.
 
     Lesions along a 15 mm pullback: (A) a superficial calcium from 1 mm whose arc cycles
@@ -177,7 +184,7 @@ def physical_case(seed: int) -> PhysicalConfig:
     rng = np.random.default_rng(1000 + seed)
     frequency = (20.0, 40.0, 60.0)[seed % 3]
     small = seed % 4 in (0, 3)
-    eem_r = float(rng.uniform(2.7, 3.2) if small else rng.uniform(3.8, 4.6)) / 2
+    eem_r = float(rng.uniform(2.7, 3.2) if small else rng.uniform(4.0, 4.6)) / 2
     taper = float(rng.uniform(0.0, 0.08))  # radius change over the pullback
     # plaque + media thickness (mean), leaving a lumen radius of at least 0.95 mm
     wall = float(rng.uniform(0.3, min(0.8, eem_r - taper - 0.95)))
@@ -298,6 +305,9 @@ def physical_case(seed: int) -> PhysicalConfig:
         },
         lesions=lesions,
         side_branches=branches,
+        heart_rate_bpm=float(rng.uniform(55.0, 95.0)),
+        cardiac_amplitude=float(rng.uniform(0.01, 0.03)),
+        side_lobe_db=float(rng.uniform(-40.0, -30.0)),
         seed=int(seed),
     )
 
@@ -346,6 +356,11 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
     dz = c.pullback_speed_mm_s / c.frame_rate_hz
     z = np.arange(c.n_frames) * dz
     t = np.linspace(0.0, 1.0, c.n_frames) if c.n_frames > 1 else np.zeros(1)
+    beat = np.ones(c.n_frames)
+    if c.heart_rate_bpm:  # contraction and relaxation over the first half of each cycle
+        phase = (np.arange(c.n_frames) / (c.frame_rate_hz * 60.0 / c.heart_rate_bpm)) % 1.0
+        squeeze = np.where(phase < 0.5, 0.5 * (1 - np.cos(2 * np.pi * phase / 0.5)), 0.0)
+        beat = 1.0 - c.cardiac_amplitude * squeeze
     f = c.frequency_mhz
     wavelength = SPEED_OF_SOUND_MM_US / f
     fwhm_axial = wavelength
@@ -366,19 +381,26 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
     def lumen_at(angle_deg, k):
         """Lumen radius about the EEM centre of frame ``k``: the whole lumen (its offset
         too) scales with the taper."""
-        scale = _radius(c.lumen_radius_mm, t[k]) / c.lumen_radius_mm[0]
+        scale = beat[k] * _radius(c.lumen_radius_mm, t[k]) / c.lumen_radius_mm[0]
         return scale * _lumen_shape(
             angle_deg, c.lumen_offset_mm, c.lumen_radius_mm[0], c.lumen_waviness, wave_phase
         )
 
-    lumen_first = lumen_at(phi, 0).astype(np.float32)  # on the polar grid, frame 0
+    lumen_first = (lumen_at(phi, 0) / beat[0]).astype(np.float32)  # polar grid, frame 0
 
     # beam: Gaussian pulse along the ray; Gaussian beam across it, focused at 1.5 mm
     sigma_axial = fwhm_axial / 2.3548 / dr  # samples
     fwhm_lateral = 3.2 * wavelength * np.sqrt(1.0 + ((r - 1.5) / 2.0) ** 2)
     sigma_angle = fwhm_lateral / 2.3548 / np.maximum(r, 0.05)  # radians per column
     k_ang = np.fft.fftfreq(n_rays) * n_rays  # cycles per turn
-    lateral_tf = np.exp(-0.5 * (k_ang[:, None] * sigma_angle[None, :]) ** 2).astype(np.float32)
+    # main lobe plus a side-lobe pedestal five times wider: echoes beside a shadow leak
+    # into it, so shadows (above all the wire's narrow one) are not quite black
+    side = 10 ** (c.side_lobe_db / 20.0)
+    lateral_tf = (
+        np.exp(-0.5 * (k_ang[:, None] * sigma_angle[None, :]) ** 2)
+        + 5.0 * side * np.exp(-0.5 * (5.0 * k_ang[:, None] * sigma_angle[None, :]) ** 2)
+    ) / (1.0 + 5.0 * side)
+    lateral_tf = lateral_tf.astype(np.float32)
     # diffuse scatterers keep their mean power through the PSF (DC gain 1): scale by
     # 1 / sqrt(sum h^2) of the axial and lateral kernels
     axial_energy = 1.0 / (2.0 * np.sqrt(np.pi) * sigma_axial)
@@ -430,8 +452,9 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
     frames = np.empty((c.n_frames, size, size), np.uint8)
     truth_frames = []
     for i in range(c.n_frames):
-        r_e = _radius(c.eem_radius_mm, t[i])
-        r_l = np.float32(_radius(c.lumen_radius_mm, t[i]) / c.lumen_radius_mm[0]) * lumen_first
+        r_e = beat[i] * _radius(c.eem_radius_mm, t[i])
+        r_l = np.float32(beat[i] * _radius(c.lumen_radius_mm, t[i]) / c.lumen_radius_mm[0])
+        r_l = r_l * lumen_first
         # ---- anatomy: backscatter (dB) and one-way attenuation (dB/mm) per sample
         patches = np.cos(z[i] / 3.0) * textures[0] + np.sin(z[i] / 3.0) * textures[1]
         db = TISSUES["periadventitia"][0] + PERIADVENTITIA_TEXTURE_DB * patches
