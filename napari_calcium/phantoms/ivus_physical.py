@@ -184,10 +184,12 @@ def physical_case(seed: int) -> PhysicalConfig:
     rng = np.random.default_rng(1000 + seed)
     frequency = (20.0, 40.0, 60.0)[seed % 3]
     small = seed % 4 in (0, 3)
-    eem_r = float(rng.uniform(2.7, 3.2) if small else rng.uniform(4.0, 4.6)) / 2
+    eem_r = float(rng.uniform(2.8, 3.2) if small else rng.uniform(4.0, 4.6)) / 2
     taper = float(rng.uniform(0.0, 0.08))  # radius change over the pullback
-    # plaque + media thickness (mean), leaving a lumen radius of at least 0.95 mm
-    wall = float(rng.uniform(0.3, min(0.8, eem_r - taper - 0.95)))
+    # plaque + media thickness (mean): a plaque burden of about 40-75 %, leaving a lumen
+    # radius of at least 0.95 mm
+    most = min(1.0, eem_r - taper - 0.95)
+    wall = float(rng.uniform(min(0.4, most - 0.05), most))
     lumen_r = eem_r - wall
     ecc = float(rng.uniform(0.0, 0.6)) * max(wall - 0.35, 0.0)  # eccentric plaque
     ecc_dir = rng.uniform(0, 2 * np.pi)
@@ -210,7 +212,10 @@ def physical_case(seed: int) -> PhysicalConfig:
         _cw(lumen_offset[0] - catheter_offset[0], lumen_offset[1] - catheter_offset[1])
     )
     wire_angle = (wire_angle + float(rng.uniform(-60, 60))) % 360.0
-    wire_distance = CATHETER_RADIUS_MM + WIRE_RADIUS_MM + float(rng.uniform(0.03, 0.15))
+    wire_room = (lumen_r - taper) * (1 - 1.5 * waviness) + 0.5 * cat - WIRE_RADIUS_MM - 0.03
+    wire_distance = min(
+        CATHETER_RADIUS_MM + WIRE_RADIUS_MM + float(rng.uniform(0.03, 0.15)), wire_room
+    )
     arc_a = [360.0, rng.uniform(290, 330), rng.uniform(190, 250), rng.uniform(100, 170)][seed % 4]
     length_a = float(rng.uniform(6.0, 7.5) if rng.random() < 0.5 else rng.uniform(2.0, 4.0))
     arc_b = float(
@@ -506,9 +511,8 @@ def physical_pullback(config: PhysicalConfig) -> tuple[Volume, dict]:
                 r_c = r_l + depth * (r_e - r_l)
                 rel = (phi - lesion["start_angle_deg"]) % 360.0
                 sector = rel < lesion["arc_deg"] if lesion["arc_deg"] < 360 else rel >= 0
-                body = (
-                    sector & (rho >= r_c) & (rho < np.minimum(r_c + lesion["thickness_mm"], r_e))
-                )
+                # deep calcium at the plaque base may reach through the media
+                body = sector & (rho >= r_c) & (rho < r_c + lesion["thickness_mm"])
                 if lesion["kind"] == "fibrous":  # bright, but attenuating like tissue
                     db[body], att[body] = lesion["echo_db"], FIBROUS_ATTENUATION * f
                     continue
