@@ -22,25 +22,13 @@ log = logging.getLogger("napari_calcium")
 
 def write_json(data, path: Path | None) -> None:
     """Write ``data`` as JSON to ``path`` atomically, or to stdout when ``path`` is None."""
-    text = json.dumps(data, indent=2, default=_json_default)
+    from napari_calcium.io.atomic import json_text
+    from napari_calcium.io.atomic import write_json as write_json_file
+
     if path is None:
-        print(text)
-        return
-    from napari_calcium.report import atomic_write_text
-
-    atomic_write_text(Path(path), text + "\n")
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        print(json_text(data))
+    else:
+        write_json_file(path, data)
 
 
 # ----------------------------------------------------------------- subcommands
@@ -488,7 +476,7 @@ def run_intracranial_cli(args) -> int:
         run_intracranial,
     )
     from napari_calcium.io import read
-    from napari_calcium.report import atomic_write_text
+    from napari_calcium.io.atomic import atomic_write_text
 
     transform = None
     if args.transform is not None:
@@ -838,7 +826,7 @@ def run_agreement(args) -> int:
 
     from napari_calcium.cohort.agreement import compare_readings
     from napari_calcium.cohort.stats import ICC_FORMS
-    from napari_calcium.report import atomic_write_text
+    from napari_calcium.io.atomic import atomic_write_text
 
     if args.icc_form not in ICC_FORMS:
         raise InputError(
@@ -910,7 +898,8 @@ def add_ivus(sub) -> None:
 
 def run_ivus(args) -> int:
     from napari_calcium.io import read
-    from napari_calcium.report import atomic_write_text, ivus_html
+    from napari_calcium.io.atomic import atomic_write_text
+    from napari_calcium.report import ivus_html
     from napari_calcium.vessel.ivus import contours_dict, per_frame_csv
     from napari_calcium.vessel.ivus import run_ivus as analyse
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from napari_calcium.report import atomic_write_text
+from napari_calcium.io.atomic import atomic_write_text, write_json
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def run_demo(outdir, gui: bool | None = None) -> dict:
         summary = analyse(samples, outdir)
         summary["seconds"] = round(time.perf_counter() - start, 2)
         report["measured"][name] = summary
-    atomic_write_text(outdir / "report.json", json.dumps(report, indent=2, default=str) + "\n")
+    write_json(outdir / "report.json", report, default=str)
     atomic_write_text(outdir / "report.html", _html(report))
     if gui is None:
         gui = bool(os.environ.get("DISPLAY")) and not os.environ.get("CI")

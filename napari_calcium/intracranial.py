@@ -507,17 +507,9 @@ def resample_onto(moving: Volume, reference: Volume, transform=None) -> Volume:
     SimpleITK/ITK registration with the CT fixed and the MRI moving writes it;
     ``None`` means both share one physical space.
     """
-    import SimpleITK as sitk
+    from napari_calcium.resampling import resample_to
 
-    tx = transform if transform is not None else sitk.Transform(3, sitk.sitkIdentity)
-    image = sitk.Resample(
-        sitk.Cast(moving.to_sitk(), sitk.sitkFloat32),
-        reference.to_sitk(),
-        tx,
-        sitk.sitkLinear,
-        float("nan"),
-    )
-    return Volume.from_sitk(image, modality=moving.modality, units=moving.units)
+    return resample_to(moving, reference, transform, default_value=float("nan"))
 
 
 def vessel_grid(ct: Volume, centerline: Centerline, spacing_mm: float, margin_mm: float) -> Volume:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from napari_calcium.errors import InputError
+from napari_calcium.resampling import resample_to
 from napari_calcium.volume import Volume, require_volumes
 
 log = logging.getLogger(__name__)
@@ -500,48 +501,6 @@ def expected_iterations(kind: str, iterations: int, n_levels: int, search: bool)
     return int(total)
 
 
-def resample_to(
-    volume: Volume,
-    reference: Volume,
-    transform,
-    *,
-    labels: bool = False,
-    default_value: float | None = None,
-) -> Volume:
-    """Resample ``volume`` on the grid of ``reference`` through ``transform``.
-
-    Parameters
-    ----------
-    volume : the image to move (its values are looked up at ``transform(p)`` for each
-        reference voxel centre ``p``).
-    reference : gives the output grid (shape, spacing, origin, direction).
-    transform : ``SimpleITK.Transform`` from reference physical points to ``volume``
-        physical points.
-    labels : nearest-neighbour interpolation and integer values (label images);
-        otherwise linear interpolation, float32.
-    default_value : value outside ``volume``; 0 for labels, else the volume's minimum.
-
-    Returns
-    -------
-    Volume on the reference grid, with ``volume``'s modality and units.
-    """
-    import SimpleITK as sitk
-
-    image = volume.to_sitk()
-    if labels:
-        interpolator, pixel = sitk.sitkNearestNeighbor, image.GetPixelID()
-        default = 0.0 if default_value is None else default_value
-    else:
-        interpolator, pixel = sitk.sitkLinear, sitk.sitkFloat32
-        default = float(np.min(volume.numpy())) if default_value is None else default_value
-    out = sitk.Resample(
-        image, _grid_image(reference), transform, interpolator, float(default), pixel
-    )
-    return Volume.from_sitk(
-        out, modality=volume.modality, units=volume.units, acquisition=volume.acquisition
-    )
-
-
 def apply_transform(
     volume: Volume,
     reference: Volume,
@@ -822,18 +781,6 @@ def _mask_image(mask: Volume):
     import SimpleITK as sitk
 
     return sitk.Cast(mask.to_sitk() != 0, sitk.sitkUInt8)
-
-
-def _grid_image(reference: Volume):
-    """An empty SimpleITK image with the reference geometry (for resampling)."""
-    import SimpleITK as sitk
-
-    z, y, x = reference.shape
-    image = sitk.Image(x, y, z, sitk.sitkUInt8)
-    image.SetSpacing(reference.spacing_mm)
-    image.SetOrigin(reference.origin_mm)
-    image.SetDirection(reference.direction.flatten().tolist())
-    return image
 
 
 def _transform_suffix(path: Path) -> str:

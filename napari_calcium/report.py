@@ -1,23 +1,13 @@
-"""Writing results: atomic text files and privacy-safe tables."""
+"""Coronary result tables and the HTML report (privacy-safe: no patient identity)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from napari_calcium.calcium.coronary import LESION_KEYS
 from napari_calcium.calcium.mass import MEASURES as THRESHOLD_FREE_KEYS
-from napari_calcium.io.atomic import atomic_file
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, then rename.
-
-    A crash mid-write leaves either the old file or none, never half a file.
-    """
-    with atomic_file(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
-
+from napari_calcium.io.atomic import (
+    atomic_write_text,  # noqa: F401 - scripts import it here
+    csv_text,
+)
 
 #: Style of every HTML report: one readable column, bordered number tables.
 PAGE_STYLE = (
@@ -80,19 +70,7 @@ def coronary_lesion_rows(report: dict) -> list[dict]:
 
 def coronary_csv_text(report: dict) -> str:
     """The per-lesion table of a coronary result as CSV text (header even when empty)."""
-    import csv
-    import io
-
-    rows = coronary_lesion_rows(report)
-    columns = list(CORONARY_LESION_COLUMNS)
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
-    return buffer.getvalue()
+    return csv_text(coronary_lesion_rows(report), CORONARY_LESION_COLUMNS)
 
 
 def coronary_html(report: dict, scoring_ct=None, lesion_labels=None) -> str:

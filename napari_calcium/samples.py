@@ -6,16 +6,15 @@ repository's ``sample_data/`` folder are made this way (see its README).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 
-from napari_calcium.report import atomic_write_text
+from napari_calcium.io.atomic import atomic_write_text, write_json
 
 
 def _write_truth(folder: Path, truth: dict) -> Path:
-    return atomic_write_text(folder / "truth.json", json.dumps(truth, indent=2) + "\n")
+    return write_json(folder / "truth.json", truth)
 
 
 def _coronary(folder: Path, slice_thickness_mm: float) -> None:

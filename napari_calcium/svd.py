@@ -187,30 +187,18 @@ def on_grid(reference: Volume, other: Volume, name: str, resample: bool = False,
             f"register the {name} to the FLAIR first, or ask for resampling (--resample) "
             "when both are already in the same physical space",
         )
-    import SimpleITK as sitk
+    from napari_calcium.resampling import coverage, resample_to
 
-    interpolator = sitk.sitkNearestNeighbor if labels else sitk.sitkLinear
-    ref = reference.to_sitk()
-    moved = sitk.Resample(
-        other.to_sitk(), ref, sitk.Transform(), interpolator, 0.0, other.to_sitk().GetPixelID()
-    )
-    ones = sitk.Image(other.to_sitk().GetSize(), sitk.sitkUInt8) + 1
-    ones.CopyInformation(other.to_sitk())
-    coverage = float(
-        sitk.GetArrayViewFromImage(
-            sitk.Resample(ones, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
-        ).mean()
-    )
-    if coverage < 0.5:
+    moved = resample_to(other, reference, labels=labels, default_value=0.0, keep_type=True)
+    covered = coverage(other, reference)
+    if covered < 0.5:
         raise InputError(
-            f"the {name} covers only {coverage:.0%} of the FLAIR grid after resampling ({why})",
+            f"the {name} covers only {covered:.0%} of the FLAIR grid after resampling ({why})",
             f"check that the {name} and the FLAIR are of the same patient and in the same "
             "physical space, or register them first",
         )
     log.info("resampled %s onto the FLAIR grid (%s)", name, why)
-    return Volume.from_sitk(
-        moved, modality=other.modality, units=other.units, acquisition=other.acquisition
-    )
+    return moved
 
 
 def _require_cover(flair: Volume, other: Volume, name: str) -> None:
@@ -1465,10 +1453,10 @@ def _plain(value):
 # ------------------------------------------------------------------ records
 def save_record(record: dict[str, Any], path) -> Path:
     """Write a per-patient record as JSON, atomically (temporary file, then rename)."""
-    from napari_calcium.report import atomic_write_text
+    from napari_calcium.io.atomic import write_json
 
     record = summarise(dict(record))
-    return atomic_write_text(Path(path), json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return write_json(path, record, allow_nan=False)
 
 
 def load_record(path) -> dict[str, Any]:

@@ -65,7 +65,7 @@ from pathlib import Path
 
 from napari_calcium.cohort.manifest import ANALYSES, Subject, read_manifest
 from napari_calcium.errors import InputError
-from napari_calcium.report import atomic_write_text
+from napari_calcium.io.atomic import atomic_write_text, write_json
 
 #: Lists of scalars up to this length are spread over numbered table columns.
 MAX_LIST_COLUMNS = 4
@@ -248,9 +248,7 @@ def _summary(subject: Subject, status: str, computed: bool, message: str = "") -
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from napari_calcium.cli import _json_default
-
-    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+    write_json(path, data)
 
 
 # ------------------------------------------------------------------- the run
@@ -348,7 +346,7 @@ def iter_run(
         "skipped": result.skipped,
         "failed": result.failed,
     }
-    atomic_write_text(out / "run.json", json.dumps(log, indent=2) + "\n")
+    write_json(out / "run.json", log)
     return result
 
 

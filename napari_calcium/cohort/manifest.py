@@ -531,18 +531,9 @@ def write_manifest(rows: list[dict], path) -> Path:
     The columns are ``subject_id``, ``analysis`` and then every other key in
     first-seen order; a missing key is an empty cell.
     """
-    import io
+    from napari_calcium.io.atomic import write_csv
 
-    from napari_calcium.report import atomic_write_text
-
-    columns = list(BASE_COLUMNS)
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write_text(Path(path), buffer.getvalue())
+    return write_csv(path, rows, BASE_COLUMNS)
 
 
 # ------------------------------------------------------------ phantom cohorts
@@ -605,8 +596,8 @@ def _ivus_subject(outdir: Path, subject_id: str, k: int) -> dict:
 def _register_subject(outdir: Path, subject_id: str, k: int) -> dict:
     """A coarse (3 mm) head CT and MRI, a different known rigid motion per subject."""
     from napari_calcium.io import write
+    from napari_calcium.io.atomic import atomic_write_text
     from napari_calcium.phantoms.head import head_ct_mri
-    from napari_calcium.report import atomic_write_text
 
     ct, mri, truth = head_ct_mri(
         rotation_deg=(2.0 * (k % 4), -3.0, 4.0 + k % 3),
@@ -637,8 +628,8 @@ def _register_subject(outdir: Path, subject_id: str, k: int) -> dict:
 
 def _intracranial_subject(outdir: Path, subject_id: str, k: int) -> dict:
     from napari_calcium.io import write
+    from napari_calcium.io.atomic import atomic_write_text
     from napari_calcium.phantoms.vessel import vessel_ct
-    from napari_calcium.report import atomic_write_text
 
     spacing_mm = ((0.4, 0.4, 0.45), (0.5, 0.5, 0.5))[k % 2]
     ct, truth = vessel_ct(spacing_mm=spacing_mm, calcium_hu=300.0 + 60.0 * (k % 4))

@@ -316,7 +316,7 @@ def build_report(
     -------
     dict with ``table``, ``stats``, ``groups``, ``missing`` (DataFrames) and ``paths``.
     """
-    from napari_calcium.report import atomic_write_text
+    from napari_calcium.io.atomic import atomic_write_text
 
     table = load_table(source)
     stats_table, groups = marker_statistics(table)

@@ -1,7 +1,15 @@
-"""Atomic writes: a file or folder appears complete under its final name, or not at all."""
+"""Atomic writes: a file or folder appears complete under its final name, or not at all.
+
+The one place results are written from: text (:func:`atomic_write_text`), JSON
+(:func:`write_json`, numpy values and paths as plain JSON) and CSV tables
+(:func:`csv_text`, :func:`write_csv`); volumes go through :func:`napari_calcium.io.write`.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import shutil
 import tempfile
@@ -59,3 +67,59 @@ def atomic_folder(folder, overwrite: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, then rename.
+
+    A crash mid-write leaves either the old file or none, never half a file.
+    """
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def json_default(value):
+    """JSON for the values results hold besides plain ones: numpy scalars and arrays, paths."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_text(data, **dumps) -> str:
+    """``data`` as indented JSON text (``json.dumps`` keywords override the defaults)."""
+    return json.dumps(data, **{"indent": 2, "default": json_default, **dumps})
+
+
+def write_json(path, data, **dumps) -> Path:
+    """Write ``data`` as indented JSON (:func:`json_text`) to ``path``, atomically."""
+    return atomic_write_text(path, json_text(data, **dumps) + "\n")
+
+
+def csv_text(rows, columns=(), restval="") -> str:
+    """Rows (dicts of cells) as CSV text with a header, even when there is no row.
+
+    The columns are ``columns`` followed by every other key in first-seen order; a
+    missing key or a ``None`` cell is written as ``restval``.
+    """
+    rows = list(rows)
+    names = list(columns)
+    for row in rows:
+        names += [k for k in row if k not in names]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names, restval=restval, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: restval if row.get(k) is None else row[k] for k in names if k in row})
+    return buffer.getvalue()
+
+
+def write_csv(path, rows, columns=()) -> Path:
+    """Write rows (dicts of cells) as CSV (:func:`csv_text`) to ``path``, atomically."""
+    return atomic_write_text(path, csv_text(rows, columns))

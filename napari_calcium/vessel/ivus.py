@@ -1344,14 +1344,6 @@ def contours_dict(analysis: IvusAnalysis) -> dict[str, Any]:
 
 def per_frame_csv(result: dict[str, Any]) -> str:
     """The per-frame table of a :func:`run_ivus` result as CSV text (units in column names)."""
-    import csv
-    import io
+    from napari_calcium.io.atomic import csv_text
 
-    rows = result["per_frame"]
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
-    return buffer.getvalue()
+    return csv_text(result["per_frame"])
