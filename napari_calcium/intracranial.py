@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from scipy import ndimage
 
+from napari_calcium.calcium.hu import check_ct_hu
+from napari_calcium.calcium.radiomics import EXTRACTOR_SETTINGS
 from napari_calcium.errors import InputError
 from napari_calcium.scores import intracranial as scores
 from napari_calcium.vessel.centerline import (
@@ -39,16 +41,13 @@ log = logging.getLogger(__name__)
 
 #: PyRadiomics settings for per-calcification density and volume: the CT is used
 #: as is (no resampling, no normalisation) and a single voxel is a valid ROI.
-RADIOMICS_SETTINGS = {
-    "binWidth": 25,
-    "resampledPixelSpacing": None,
-    "normalize": False,
-    "minimumROIDimensions": 1,
-    "minimumROISize": 1,
-    "correctMask": False,
-    "additionalInfo": False,
+#: PyRadiomics feature -> result key of each calcification (one wrapper for every
+#: analysis: :func:`napari_calcium.calcium.radiomics.label_features`).
+RADIOMICS_FEATURES = {
+    "original_shape_VoxelVolume": "volume_mm3",
+    "original_firstorder_Mean": "mean_hu",
+    "original_firstorder_Maximum": "peak_hu",
 }
-RADIOMICS_FEATURES = {"firstorder": ["Mean", "Maximum"], "shape": ["VoxelVolume"]}
 
 #: Plaque keys always present in the output (``None`` when not measured).
 PLAQUE_KEYS = (
@@ -97,30 +96,6 @@ CALCIFICATION_COLUMNS = (
     "pattern_three_class",
 )
 
-#: Accepted median HU of the soft tissue / blood in the vessel region; outside it
-#: the image is taken as not calibrated in HU (e.g. raw stored values).
-SOFT_TISSUE_HU_RANGE = (-200.0, 600.0)
-
-
-def check_ct_hu(ct: Volume, region: np.ndarray | None = None) -> None:
-    """Raise :class:`InputError` unless ``ct`` is a CT in Hounsfield units."""
-    if ct.units != "HU":
-        raise InputError(
-            f"the CT is not in Hounsfield units (units {ct.units!r}, modality {ct.modality!r})",
-            "load the CT as modality CT with the DICOM rescale applied (values in HU)",
-        )
-    values = np.asarray(ct.array)
-    sample = values[region] if region is not None and region.any() else values
-    median = float(np.median(sample))
-    lo, hi = SOFT_TISSUE_HU_RANGE
-    if not lo <= median <= hi:
-        raise InputError(
-            f"the CT values around the vessel do not look like HU (median {median:.0f}, "
-            f"expected soft tissue / blood within {lo:.0f} to {hi:.0f} HU)",
-            "apply the DICOM RescaleSlope/RescaleIntercept (raw stored values are often "
-            "offset by 1024) or check that this image is a CT",
-        )
-
 
 def find_calcifications(
     ct: Volume,
@@ -148,7 +123,7 @@ def find_calcifications(
     """
     check_inside(ct, centerline, "CT")
     region = tube_mask(ct, centerline, region_radius_mm)
-    check_ct_hu(ct, region)
+    check_ct_hu(ct, units=True, tissue=True, region=region)
     mask = region & (np.asarray(ct.array) >= threshold_hu)
     labels, n = ndimage.label(mask, ndimage.generate_binary_structure(3, connectivity))
     if n:
@@ -172,16 +147,12 @@ def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
     value directly; ``density_source`` says which was used.
 
     The CT and the mask are cropped to the component's bounding box (plus one voxel)
-    with their physical geometry kept, and passed to
-    ``RadiomicsFeatureExtractor`` with :data:`RADIOMICS_SETTINGS`.
+    with their physical geometry kept and measured by
+    :func:`~napari_calcium.calcium.radiomics.label_features`.
     """
-    import SimpleITK as sitk
-    from radiomics import featureextractor
-    from radiomics import logger as radiomics_logger
+    from napari_calcium.calcium.radiomics import label_features
 
-    radiomics_logger.setLevel(logging.ERROR)
-    lab = np.asarray(labels.array)
-    inside = lab == label
+    inside = np.asarray(labels.array) == label
     if inside.sum() == 1:  # PyRadiomics refuses a one-voxel ROI: its values are exact anyway
         value = float(np.asarray(ct.array)[inside][0])
         return {
@@ -190,24 +161,8 @@ def radiomics_density_volume(ct: Volume, labels: Volume, label: int) -> dict:
             "peak_hu": value,
             "density_source": "single voxel (PyRadiomics needs >= 2 voxels)",
         }
-    slices = ndimage.find_objects((lab == label).astype(np.uint8))[0]
-    lo = [max(s.start - 1, 0) for s in slices]
-    hi = [min(s.stop + 1, n) for s, n in zip(slices, lab.shape, strict=True)]
-    size, index = [b - a for a, b in zip(lo, hi, strict=True)][::-1], lo[::-1]
-    image = sitk.RegionOfInterest(ct.to_sitk(), size, index)
-    mask_img = sitk.RegionOfInterest(
-        labels.with_array((lab == label).astype(np.uint8)).to_sitk(), size, index
-    )
-    extractor = featureextractor.RadiomicsFeatureExtractor(**RADIOMICS_SETTINGS)
-    extractor.disableAllFeatures()
-    extractor.enableFeaturesByName(**RADIOMICS_FEATURES)
-    result = extractor.execute(sitk.Cast(image, sitk.sitkFloat32), mask_img, label=1)
-    return {
-        "volume_mm3": float(result["original_shape_VoxelVolume"]),
-        "mean_hu": float(result["original_firstorder_Mean"]),
-        "peak_hu": float(result["original_firstorder_Maximum"]),
-        "density_source": "PyRadiomics",
-    }
+    values = label_features(ct, labels, [label], RADIOMICS_FEATURES)[label]
+    return {**values, "density_source": "PyRadiomics"}
 
 
 def _polar_component(
@@ -734,7 +689,7 @@ def run_intracranial(
         "segments": {k: list(v) for k, v in segments.items()},
         "centerline_direction": "first point proximal",
         "centerline_refined_to_lumen": bool(refine_centerline and mri is not None),
-        "radiomics": {"settings": RADIOMICS_SETTINGS, "features": RADIOMICS_FEATURES},
+        "radiomics": {"settings": EXTRACTOR_SETTINGS, "features": RADIOMICS_FEATURES},
         "scores": cfg,
         "grade": {**_grade_defaults(), **grade_cfg},
         "wall": wall_all,

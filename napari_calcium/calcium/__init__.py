@@ -2,7 +2,8 @@
 
 * :mod:`.components` — thresholds and connected components (2-D per slice, 3-D);
 * :mod:`.coronary` — coronary calcium lesions and scores from a CT and artery labels;
-* :mod:`.radiomics` — PyRadiomics features per lesion in physical space.
+* :mod:`.hu` — the check that a CT is in Hounsfield units (its rules stated there);
+* :mod:`.radiomics` — PyRadiomics features per lesion in physical space (the one wrapper).
 """
 
 from napari_calcium.calcium.coronary import (

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from napari_calcium.calcium import mass, safety
+from napari_calcium.calcium import hu, mass, safety
 from napari_calcium.calcium.components import forward_offsets, sparse_components
 from napari_calcium.errors import InputError
 from napari_calcium.scores import agatston as score
@@ -69,17 +69,11 @@ SLICE_MODES = ("resample3mm", "native")
 #: Candidate threshold rules: ``fixed`` (``threshold_hu``, or the kV table with
 #: ``kvp_adjusted``) and ``kvp_formula`` (round(378 exp(-0.009 kV)) HU).
 THRESHOLD_RULES = ("fixed", "kvp_formula")
-#: Below this minimum a CT is not taken to be in HU (air is -1000 HU).
-HU_MINIMUM_CHECK = -200.0
 #: The HU checks of ``CoronarySettings.hu_check`` and the rule each applies
-#: (:func:`check_ct_in_hu`; the bands are those of :func:`napari_calcium.io.images.hu_fractions`).
+#: (:func:`napari_calcium.calcium.hu.check_ct_hu`, its rules ``air`` and ``cropped``).
 HU_CHECKS: dict[str, str] = {
-    "air": "a CT in HU holds air: refused when its minimum is above -200 HU or its values "
-    "are unsigned (raw stored values without the DICOM rescale)",
-    "cropped": "a CT in HU cropped inside the body needs no air: refused unless at least "
-    "5 % of its voxels are fat, water or soft tissue (-150..150 HU), more than lie at "
-    "874..1174 (soft tissue in raw stored values, HU + 1024), and 99 % lie within "
-    "-1100..3100 HU (a padding value below -1100 set aside)",
+    "air": hu.RULES["air"],
+    "cropped": hu.RULES["cropped"],
     "off": "no check: the caller vouches that the values are HU",
 }
 
@@ -280,50 +274,6 @@ def artery_colors_for(names: dict[int, str]) -> dict[int, str]:
     main = {name: ARTERY_COLORS[code] for code, name in ARTERY_NAMES.items()}
     extra = iter(EXTRA_COLORS * (len(names) // len(EXTRA_COLORS) + 1))
     return {code: main.get(name) or next(extra) for code, name in names.items()}
-
-
-def check_ct_in_hu(ct: Volume, rule: str = "air") -> None:
-    """Refuse a CT whose values are not Hounsfield units, by ``rule`` (:data:`HU_CHECKS`).
-
-    ``"air"``: a CT in HU holds air near -1000 HU; stored values that never go below
-    :data:`HU_MINIMUM_CHECK` (-200), such as unsigned raw values starting at 0, mean the
-    DICOM rescale (slope/intercept) was not applied. ``"cropped"``: a region cropped
-    inside the body holds no air, so its soft tissue is checked instead
-    (:func:`~napari_calcium.io.images.hu_evidence` without the air band). ``"off"``:
-    nothing is checked.
-    """
-    from napari_calcium.io import images
-
-    array = np.asarray(ct.array)
-    if array.size == 0:
-        raise InputError("the CT is empty")
-    if rule == "off":
-        return
-    if rule == "cropped":
-        if images.hu_evidence(array, require_air=False) is not None:
-            return
-        fractions = images.hu_fractions(array) or dict.fromkeys(
-            ("soft_tissue", "raw_soft_tissue", "plausible"), 0.0
-        )
-        raise InputError(
-            "the CT does not look like Hounsfield units cropped inside the body: "
-            f"{fractions['soft_tissue']:.1%} of its voxels are fat, water or soft tissue "
-            f"(-150..150 HU; at least {images.MIN_SOFT_TISSUE_FRACTION:.0%} needed, and more "
-            f"than the {fractions['raw_soft_tissue']:.1%} at 874..1174, soft tissue in raw "
-            f"stored values) and {fractions['plausible']:.1%} lie within -1100..3100 HU "
-            f"({images.MIN_PLAUSIBLE_FRACTION:.0%} needed)",
-            "apply the DICOM rescale slope/intercept or export the CT in HU; if the values "
-            "are HU, turn the check off (--hu-check off, hu_check='off')",
-        )
-    minimum = float(array.min())
-    if np.issubdtype(array.dtype, np.unsignedinteger) or minimum > HU_MINIMUM_CHECK:
-        raise InputError(
-            f"the CT does not look like Hounsfield units: its minimum is {minimum:g} "
-            f"({array.dtype}), but air in HU is about -1000",
-            "apply the DICOM rescale slope/intercept (read the DICOM series with "
-            "napari-calcium) or export the CT in HU; for a CT in HU cropped inside the body "
-            "(no air), check its soft tissue instead (--hu-check cropped, hu_check='cropped')",
-        )
 
 
 def check_same_grid(ct: Volume, arteries: Volume) -> None:
@@ -532,7 +482,7 @@ def measure_coronary(
         settings = CoronarySettings.from_dict(settings)
     settings = settings or CoronarySettings()
     warnings: list[str] = []
-    check_ct_in_hu(ct, settings.hu_check)
+    hu.check_ct_hu(ct, air=settings.hu_check == "air", cropped=settings.hu_check == "cropped")
     if arteries is not None:
         check_same_grid(ct, arteries)
     contrast = _check_contrast(ct, settings, warnings)

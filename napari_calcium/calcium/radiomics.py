@@ -1,6 +1,8 @@
-"""PyRadiomics features per lesion, in physical space.
+"""PyRadiomics features per lesion, in physical space: the one PyRadiomics wrapper.
 
-Each lesion is passed to ``radiomics.featureextractor.RadiomicsFeatureExtractor``
+Coronary lesions (:func:`lesion_radiomics`) and intracranial calcifications
+(:func:`napari_calcium.intracranial.radiomics_density_volume`) are measured by
+:func:`label_features` with the same :data:`EXTRACTOR_SETTINGS`. Each lesion is passed to ``radiomics.featureextractor.RadiomicsFeatureExtractor``
 as two SimpleITK images with the CT's own geometry (spacing, origin, direction):
 the CT and a binary mask of that lesion, both cropped to the lesion's bounding box
 plus a margin. Cropping keeps every voxel at its physical position; there is no
@@ -50,14 +52,15 @@ EXTRACTOR_SETTINGS: dict[str, Any] = {
 MARGIN_VOXELS = 1
 
 
-def make_extractor():
-    """A ``RadiomicsFeatureExtractor`` with :data:`EXTRACTOR_SETTINGS` and the features of :data:`FEATURES`."""
+def make_extractor(features=FEATURES):
+    """A ``RadiomicsFeatureExtractor`` with :data:`EXTRACTOR_SETTINGS` and ``features``
+    (PyRadiomics names such as ``original_firstorder_Mean``) enabled."""
     from radiomics import featureextractor
 
     extractor = featureextractor.RadiomicsFeatureExtractor(**EXTRACTOR_SETTINGS)
     extractor.disableAllFeatures()
     enabled: dict[str, list[str]] = {}
-    for name in FEATURES:
+    for name in features:
         _, feature_class, feature = name.split("_", 2)
         enabled.setdefault(feature_class, []).append(feature)
     extractor.enableFeaturesByName(**enabled)
@@ -84,33 +87,7 @@ def lesion_radiomics(
     """
     import radiomics
 
-    if not ct.same_grid(lesions):
-        raise ValueError("the lesion labels must be on the CT's grid")
-    labels = np.asarray(lesions.array)
-    ct_array = np.asarray(ct.array)
-    boxes = ndimage.find_objects(labels)
-    if lesion_ids is None:
-        lesion_ids = [i + 1 for i, box in enumerate(boxes) if box is not None]
-    features: dict[int, dict[str, float]] = {}
-    previous_level = radiomics.logger.level
-    radiomics.logger.setLevel(logging.ERROR)  # PyRadiomics logs every step at INFO
-    try:
-        extractor = make_extractor()
-        for lesion_id in lesion_ids:
-            box = boxes[lesion_id - 1]
-            box = tuple(
-                slice(max(0, s.start - MARGIN_VOXELS), min(n, s.stop + MARGIN_VOXELS))
-                for s, n in zip(box, labels.shape, strict=True)
-            )
-            corner = ct.index_to_physical([s.start for s in box])
-            crop = ct.replace(array=ct_array[box], origin_mm=tuple(corner))
-            mask = crop.replace(array=(labels[box] == lesion_id).astype(np.uint8))
-            values = extractor.execute(crop.to_sitk(), mask.to_sitk())
-            features[int(lesion_id)] = {
-                column: _real(values[name]) for name, column in FEATURES.items()
-            }
-    finally:
-        radiomics.logger.setLevel(previous_level)
+    features = label_features(ct, lesions, lesion_ids)
     settings = {
         "package": f"pyradiomics {radiomics.__version__}",
         "extractor_settings": dict(EXTRACTOR_SETTINGS),
@@ -119,6 +96,48 @@ def lesion_radiomics(
         f"{MARGIN_VOXELS} voxel(s), original spacing/origin/direction",
     }
     return features, settings
+
+
+def label_features(
+    ct: Volume, labels: Volume, label_ids=None, features: dict[str, str] = FEATURES
+) -> dict[int, dict[str, float]]:
+    """PyRadiomics ``features`` (PyRadiomics name -> output column) of each label.
+
+    Each label is measured on the CT and its binary mask cropped to the label's
+    bounding box plus :data:`MARGIN_VOXELS`, with the CT's spacing, origin and
+    direction kept (no resampling), with :data:`EXTRACTOR_SETTINGS`.
+
+    Returns
+    -------
+    label id -> ``{column: value}``; ``label_ids`` (default: every label present).
+    """
+    import radiomics
+
+    if not ct.same_grid(labels):
+        raise ValueError("the lesion labels must be on the CT's grid")
+    label_array = np.asarray(labels.array)
+    ct_array = np.asarray(ct.array)
+    boxes = ndimage.find_objects(label_array)
+    if label_ids is None:
+        label_ids = [i + 1 for i, box in enumerate(boxes) if box is not None]
+    out: dict[int, dict[str, float]] = {}
+    previous_level = radiomics.logger.level
+    radiomics.logger.setLevel(logging.ERROR)  # PyRadiomics logs every step at INFO
+    try:
+        extractor = make_extractor(features)
+        for label_id in label_ids:
+            box = tuple(
+                slice(max(0, s.start - MARGIN_VOXELS), min(n, s.stop + MARGIN_VOXELS))
+                for s, n in zip(boxes[label_id - 1], label_array.shape, strict=True)
+            )
+            corner = ct.index_to_physical([s.start for s in box])
+            crop = ct.replace(array=ct_array[box], origin_mm=tuple(corner))
+            mask = crop.replace(array=(label_array[box] == label_id).astype(np.uint8))
+            values = extractor.execute(crop.to_sitk(), mask.to_sitk())
+            out[int(label_id)] = {column: _real(values[name]) for name, column in features.items()}
+    finally:
+        radiomics.logger.setLevel(previous_level)
+    return out
 
 
 def _real(value) -> float:
