@@ -392,7 +392,7 @@ def run_coronary_command(args) -> int:
         heart = read(args.heart).replace(modality="LABELS", units="label")
     result = measure_coronary(ct, arteries, settings, heart)
     if args.dicom_seg or args.dicom_sr:
-        from napari_calcium.io.coronary_dicom import write_coronary_dicom
+        from napari_calcium.calcium.coronary_dicom import write_coronary_dicom
 
         if arteries is None:
             raise InputError(

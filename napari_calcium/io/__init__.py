@@ -6,10 +6,11 @@ MHA/MHD, or a folder of frame images (IVUS), and returns a :class:`~napari_calci
 ``write_dicom_series`` and ``write_ultrasound_multiframe`` write DICOM.
 """
 
-from napari_calcium.io.dicom import SeriesInfo, list_series, write_dicom_series
+from napari_calcium.io.dicom import SeriesInfo, list_series
+from napari_calcium.io.dicom_write import write_dicom_series, write_ultrasound_multiframe
 from napari_calcium.io.images import SITK_EXTENSIONS, read_image_file, write
 from napari_calcium.io.read import read
-from napari_calcium.io.ultrasound import require_frame_spacing, write_ultrasound_multiframe
+from napari_calcium.io.ultrasound import require_frame_spacing
 
 __all__ = [
     "SITK_EXTENSIONS",

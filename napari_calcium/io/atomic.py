@@ -123,3 +123,10 @@ def csv_text(rows, columns=(), restval="") -> str:
 def write_csv(path, rows, columns=()) -> Path:
     """Write rows (dicts of cells) as CSV (:func:`csv_text`) to ``path``, atomically."""
     return atomic_write_text(path, csv_text(rows, columns))
+
+
+def write_points_csv(path, points_mm, header=("x_mm", "y_mm", "z_mm"), digits: int = 4) -> Path:
+    """Write points (x, y, z LPS mm, one a row) as CSV, atomically; ``header=None`` for none."""
+    rows = [",".join(header)] if header else []
+    rows += [",".join(f"{c:.{digits}f}" for c in point) for point in points_mm]
+    return atomic_write_text(path, "\n".join(rows) + "\n")

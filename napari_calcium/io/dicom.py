@@ -1,4 +1,4 @@
-"""DICOM CT / MR: series folders, single files, enhanced multi-frame, and writing series.
+"""Reading DICOM CT / MR: series folders, single files and enhanced multi-frame files.
 
 Geometry comes from the headers and nothing else: slices are ordered by projecting
 ImagePositionPatient on the slice normal (the cross product of the two
@@ -22,86 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from napari_calcium.errors import InputError
-from napari_calcium.io.atomic import atomic_folder
+from napari_calcium.io.dicom_header import (
+    IMAGE_SOP_CLASSES,
+    float_value,
+    is_dicom_file,
+    is_ultrasound,
+    read_header,
+    text_value,
+)
 from napari_calcium.volume import Acquisition, Volume
 
 log = logging.getLogger(__name__)
 
-#: Ultrasound SOP classes (single and multi-frame, current and retired).
-ULTRASOUND_SOP_CLASSES = frozenset(
-    {
-        "1.2.840.10008.5.1.4.1.1.6.1",
-        "1.2.840.10008.5.1.4.1.1.6",
-        "1.2.840.10008.5.1.4.1.1.3.1",
-        "1.2.840.10008.5.1.4.1.1.3",
-    }
-)
-CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
-SECONDARY_CAPTURE_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
-#: Image SOP classes read here (CT, enhanced CT, MR, enhanced MR, secondary capture, US).
-IMAGE_SOP_CLASSES = ULTRASOUND_SOP_CLASSES | {
-    CT_IMAGE_STORAGE,
-    CT_IMAGE_STORAGE + ".1",
-    MR_IMAGE_STORAGE,
-    MR_IMAGE_STORAGE + ".1",
-    SECONDARY_CAPTURE_STORAGE,
-    *(f"{SECONDARY_CAPTURE_STORAGE}.{n}" for n in range(1, 5)),
-}
-
 RESAMPLE_HINT = "pass resample=True (--resample) to resample linearly onto a uniform grid"
 SERIES_HINT = "pass series_uid= (--series UID) to choose one, or pick_series='largest'"
-
-
-# ------------------------------------------------------------------- headers
-def is_dicom_file(path) -> bool:
-    """True when ``path`` is a file with the DICOM preamble (``DICM`` at byte 128)."""
-    from pydicom.misc import is_dicom
-
-    path = Path(path)
-    try:
-        return path.is_file() and is_dicom(path)
-    except OSError:
-        return False
-
-
-def read_header(path, **kwargs):
-    """``pydicom.dcmread`` without pixels, raising :class:`InputError` naming the file."""
-    import pydicom
-
-    kwargs.setdefault("stop_before_pixels", True)
-    try:
-        return pydicom.dcmread(path, **kwargs)
-    except Exception as err:  # noqa: BLE001 -- pydicom raises many types for broken files
-        raise InputError(
-            f"{Path(path).name} could not be read as DICOM ({type(err).__name__}: {err})",
-            "check that the file is complete (a copy may have been interrupted)",
-        ) from err
-
-
-def is_ultrasound(ds) -> bool:
-    """True for ultrasound datasets (SOP class or Modality ``US``/``IVUS``)."""
-    return str(ds.get("SOPClassUID", "")) in ULTRASOUND_SOP_CLASSES or ds.get("Modality") in (
-        "US",
-        "IVUS",
-    )
-
-
-def _text(value) -> str | None:
-    """A header value as plain text (multi-valued joined by spaces), ``None`` when empty."""
-    if value is None:
-        return None
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        value = " ".join(str(v) for v in value)
-    value = str(value).strip()
-    return value or None
-
-
-def _float(value) -> float | None:
-    try:
-        return None if value in (None, "") else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # ------------------------------------------------------------------- series
@@ -457,14 +391,14 @@ def _resample_uniform(array, positions, row, col, normal, sx, sy, step) -> np.nd
 
 def _acquisition(ds, increment: float | None, thickness=None, note=None) -> Acquisition:
     return Acquisition(
-        kvp=_float(ds.get("KVP")),
-        slice_thickness_mm=_float(
+        kvp=float_value(ds.get("KVP")),
+        slice_thickness_mm=float_value(
             thickness if thickness is not None else ds.get("SliceThickness")
         ),
         slice_increment_mm=increment,
-        reconstruction_kernel=_text(ds.get("ConvolutionKernel")),
-        manufacturer=_text(ds.get("Manufacturer")),
-        series_description=_text(ds.get("SeriesDescription")),
+        reconstruction_kernel=text_value(ds.get("ConvolutionKernel")),
+        manufacturer=text_value(ds.get("Manufacturer")),
+        series_description=text_value(ds.get("SeriesDescription")),
         resampling=note,
     )
 
@@ -494,8 +428,8 @@ def _slice_from_header(path: Path, ds) -> _Slice:
         position=np.array([float(v) for v in ds.ImagePositionPatient]),
         orientation=np.array([float(v) for v in ds.ImageOrientationPatient]),
         pixel_spacing=(float(spacing[0]), float(spacing[1])),
-        slope=_float(ds.get("RescaleSlope")) or 1.0,
-        intercept=_float(ds.get("RescaleIntercept")) or 0.0,
+        slope=float_value(ds.get("RescaleSlope")) or 1.0,
+        intercept=float_value(ds.get("RescaleIntercept")) or 0.0,
         load=lambda: pydicom.dcmread(path).pixel_array,
     )
 
@@ -617,8 +551,8 @@ def _enhanced_slices(path: Path, ds) -> list[_Slice]:
                 position=np.array([float(v) for v in position.ImagePositionPatient]),
                 orientation=np.array([float(v) for v in orientation.ImageOrientationPatient]),
                 pixel_spacing=tuple(float(v) for v in measures.PixelSpacing),
-                slope=_float(rescale.get("RescaleSlope")) or 1.0,
-                intercept=_float(rescale.get("RescaleIntercept")) or 0.0,
+                slope=float_value(rescale.get("RescaleSlope")) or 1.0,
+                intercept=float_value(rescale.get("RescaleIntercept")) or 0.0,
                 load=frame_loader(i),
             )
         )
@@ -666,12 +600,16 @@ def read_dicom_file(
         volume = read_ultrasound_file(path)
         modality, units = _modality(ds)
         sx, sy, _ = volume.spacing_mm
-        sz = _float(ds.get("SpacingBetweenSlices")) or _float(ds.get("SliceThickness")) or 1.0
+        sz = (
+            float_value(ds.get("SpacingBetweenSlices"))
+            or float_value(ds.get("SliceThickness"))
+            or 1.0
+        )
         return volume.replace(modality=modality, units=units, spacing_mm=(sx, sy, sz))
     single = (
-        _float(ds.get("SpacingBetweenSlices"))
-        or _float(thickness)
-        or _float(ds.get("SliceThickness"))
+        float_value(ds.get("SpacingBetweenSlices"))
+        or float_value(thickness)
+        or float_value(ds.get("SliceThickness"))
     )
     array, spacing, origin, direction, increment, note = _stack(
         slices,
@@ -694,154 +632,6 @@ def read_dicom_file(
     )
 
 
-# --------------------------------------------------------------------- write
-def decimal_string(value: float):
-    """A DICOM DS value (at most 16 characters)."""
-    from pydicom.valuerep import DSfloat
-
-    return DSfloat(float(value), auto_format=True)
-
-
-def base_dataset(
-    sop_class_uid: str,
-    modality: str,
-    series_description: str,
-    patient_name: str = "ANONYMOUS^PHANTOM",
-):
-    """A dataset with the patient/study/series modules of a de-identified phantom.
-
-    Patient name ``patient_name`` (default ``ANONYMOUS^PHANTOM``), empty patient ID, no
-    birth date.
-    """
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = sop_class_uid
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = sop_class_uid
-    ds.Modality = modality
-    ds.PatientName = patient_name
-    ds.PatientID = ""
-    ds.PatientSex = ""
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
-    ds.FrameOfReferenceUID = generate_uid()
-    ds.StudyID = ""
-    ds.SeriesNumber = 1
-    ds.SeriesDescription = series_description
-    ds.Manufacturer = "napari-calcium"
-    ds.ReferringPhysicianName = ""
-    ds.AccessionNumber = ""
-    return ds
-
-
-def write_dicom_series(
-    volume: Volume,
-    folder,
-    *,
-    series_description: str = "napari-calcium phantom",
-    rescale_intercept: float | None = None,
-    rescale_slope: float = 1.0,
-    compress: bool = False,
-    overwrite: bool = False,
-    patient_name: str = "ANONYMOUS^PHANTOM",
-) -> Path:
-    """Write ``volume`` as a DICOM series, one file per slice, atomically.
-
-    Geometry is written as ImageOrientationPatient (direction columns 0 and 1),
-    ImagePositionPatient (origin + k * z spacing * direction column 2), PixelSpacing
-    ``(y, x)``, SliceThickness (the recorded one, else the z spacing) and
-    SpacingBetweenSlices, so oblique volumes are supported; the direction should be
-    right-handed (column 2 = column 0 x column 1), otherwise readers order the slices
-    the other way round (same physical image, reversed array).
-
-    Values are stored as ``round((value - intercept) / slope)`` in uint16 when all are
-    >= 0, else int16. CT is written as CT Image Storage with RescaleType HU, MR as
-    MR Image Storage, anything else as Secondary Capture (Modality ``OT``).
-
-    Parameters
-    ----------
-    volume : the volume; a dask array is computed slice by slice.
-    folder : output folder (created; written to a temporary folder, then renamed).
-    series_description : SeriesDescription.
-    rescale_intercept : RescaleIntercept; default -1024 for CT, 0 otherwise.
-    rescale_slope : RescaleSlope.
-    compress : store with RLE Lossless (smaller sample files).
-    overwrite : replace an existing non-empty folder.
-    patient_name : PatientName (patient ID and birth date are always empty).
-
-    Returns
-    -------
-    Path of the folder.
-    """
-    from pydicom.uid import RLELossless, generate_uid
-
-    if rescale_intercept is None:
-        rescale_intercept = -1024.0 if volume.modality == "CT" else 0.0
-    sop, modality = {
-        "CT": (CT_IMAGE_STORAGE, "CT"),
-        "MR": (MR_IMAGE_STORAGE, "MR"),
-    }.get(volume.modality, (SECONDARY_CAPTURE_STORAGE, "OT"))
-
-    def stored_slice(k: int) -> np.ndarray:
-        value = np.asarray(volume.array[k], dtype=np.float64)
-        return np.rint((value - rescale_intercept) / rescale_slope)
-
-    ranges = [(s.min(), s.max()) for s in map(stored_slice, range(volume.shape[0]))]
-    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    dtype = np.uint16 if lo >= 0 else np.int16
-    info = np.iinfo(dtype)
-    if lo < info.min or hi > info.max:
-        raise ValueError(
-            f"values {lo * rescale_slope + rescale_intercept}..{hi * rescale_slope + rescale_intercept} "
-            f"do not fit 16 bits with slope {rescale_slope} and intercept {rescale_intercept}"
-        )
-    template = base_dataset(sop, modality, series_description, patient_name)
-    direction = volume.direction
-    sx, sy, sz = volume.spacing_mm
-    acq = volume.acquisition
-    folder = Path(folder)
-    with atomic_folder(folder, overwrite=overwrite) as tmp:
-        for k in range(volume.shape[0]):
-            stored = stored_slice(k)
-            ds = template.copy()
-            ds.file_meta = template.file_meta.copy()
-            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-            ds.InstanceNumber = k + 1
-            ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
-            position = np.asarray(volume.origin_mm) + k * sz * direction[:, 2]
-            ds.ImagePositionPatient = [decimal_string(v) for v in position]
-            ds.ImageOrientationPatient = [
-                decimal_string(v) for v in (*direction[:, 0], *direction[:, 1])
-            ]
-            ds.PixelSpacing = [decimal_string(sy), decimal_string(sx)]
-            ds.SliceThickness = decimal_string(acq.slice_thickness_mm or sz)
-            ds.SpacingBetweenSlices = decimal_string(sz)
-            ds.SliceLocation = decimal_string(position @ direction[:, 2])
-            ds.Rows, ds.Columns = stored.shape
-            ds.SamplesPerPixel = 1
-            ds.PhotometricInterpretation = "MONOCHROME2"
-            ds.BitsAllocated = ds.BitsStored = 16
-            ds.HighBit = 15
-            ds.PixelRepresentation = 1 if dtype == np.int16 else 0
-            ds.RescaleIntercept = decimal_string(rescale_intercept)
-            ds.RescaleSlope = decimal_string(rescale_slope)
-            ds.RescaleType = "HU" if modality == "CT" else "US"
-            if acq.kvp:
-                ds.KVP = decimal_string(acq.kvp)
-            if acq.reconstruction_kernel:
-                ds.ConvolutionKernel = acq.reconstruction_kernel
-            pixels = stored.astype(dtype)
-            if compress:
-                ds.compress(RLELossless, pixels, generate_instance_uid=False)
-            else:
-                ds.PixelData = pixels.tobytes()
-            ds.save_as(tmp / f"slice_{k:04d}.dcm", enforce_file_format=True)
-    return folder
-
-
 __all__ = [
     "SeriesInfo",
     "is_dicom_file",
@@ -849,5 +639,4 @@ __all__ = [
     "read_dicom_file",
     "read_dicom_folder",
     "select_series",
-    "write_dicom_series",
 ]

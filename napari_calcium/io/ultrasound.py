@@ -21,19 +21,16 @@ from __future__ import annotations
 
 import logging
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from napari_calcium.errors import InputError
-from napari_calcium.io.atomic import atomic_file
-from napari_calcium.io.dicom import base_dataset, decimal_string, read_header
+from napari_calcium.io.dicom_header import read_header
 from napari_calcium.volume import Acquisition, Volume
 
 log = logging.getLogger(__name__)
 
-US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
 FRAME_EXTENSIONS = (".png", ".tif", ".tiff")
 PULLBACK_HINT = (
     "pass the pullback speed and frame rate: --pullback-speed MM_S --frame-rate FPS "
@@ -547,114 +544,3 @@ def read_frame_folder(folder, *, pixel_spacing_mm: float | None = None) -> Volum
         )
     spacing = float(pixel_spacing_mm or 1.0)
     return Volume(frames, (spacing, spacing, 1.0), modality="IVUS")
-
-
-# -------------------------------------------------------------------- write
-def write_ultrasound_multiframe(
-    volume: Volume,
-    path,
-    *,
-    rgb: bool = False,
-    frame_rate_hz: float | None = None,
-    compress: bool = False,
-) -> Path:
-    """Write a pullback as one Ultrasound Multi-frame Image Storage file, atomically.
-
-    The in-plane spacing is written as one 2-D ultrasound region covering the frame
-    (PhysicalDeltaX/Y in cm), the frame rate as FrameTime (ms), the pullback speed
-    (when known) as IVUS Pullback Rate (0018,3101, mm/s) and the pullback frames (when
-    known) as IVUS Pullback Start / Stop Frame Number. Uncompressed data is streamed
-    frame by frame (a dask volume is never held whole in memory).
-
-    Parameters
-    ----------
-    volume : ``(frame, y, x)`` uint8 (grey or ``rgb``) or uint16 (grey) values.
-    path : output file.
-    rgb : store as RGB (the grey value in all three samples), as colour IVUS
-        consoles do; readers convert it back to the same grey.
-    frame_rate_hz : frames per second; default ``volume.acquisition.frame_rate_hz``.
-    compress : RLE Lossless (loads the whole volume).
-
-    Returns
-    -------
-    Path of the file.
-    """
-    from pydicom.dataset import Dataset
-    from pydicom.uid import RLELossless, generate_uid
-
-    dtype = np.dtype(volume.array.dtype)
-    if dtype not in (np.uint8, np.uint16) or (rgb and dtype != np.uint8):
-        raise ValueError(f"ultrasound frames must be uint8 (or uint16 grey), not {dtype}")
-    n_frames, rows, cols = volume.shape
-    ds = base_dataset(
-        US_MULTIFRAME_STORAGE,
-        "US",
-        volume.acquisition.series_description or "napari-calcium IVUS pullback",
-    )
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.InstanceNumber = 1
-    ds.ImageType = ["DERIVED", "SECONDARY"]
-    ds.NumberOfFrames = n_frames
-    rate = frame_rate_hz or volume.acquisition.frame_rate_hz
-    if rate:
-        ds.FrameTime = decimal_string(1000.0 / rate)
-        ds.FrameIncrementPointer = 0x00181063  # FrameTime
-    acq = volume.acquisition
-    if acq.pullback_speed_mm_s:
-        ds.IVUSPullbackRate = decimal_string(acq.pullback_speed_mm_s)
-    if acq.pullback_start_frame is not None and acq.pullback_stop_frame is not None:
-        ds.IVUSPullbackStartFrameNumber = acq.pullback_start_frame + 1
-        ds.IVUSPullbackStopFrameNumber = acq.pullback_stop_frame + 1
-    ds.Rows, ds.Columns = rows, cols
-    ds.SamplesPerPixel = 3 if rgb else 1
-    ds.PhotometricInterpretation = "RGB" if rgb else "MONOCHROME2"
-    if rgb:
-        ds.PlanarConfiguration = 0
-    ds.BitsAllocated = ds.BitsStored = 8 * dtype.itemsize
-    ds.HighBit = ds.BitsStored - 1
-    ds.PixelRepresentation = 0
-    region = Dataset()
-    region.RegionSpatialFormat = 1  # 2-D tissue image
-    region.RegionDataType = 1
-    region.RegionFlags = 0
-    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
-    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = cols - 1, rows - 1
-    region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = 3  # cm
-    region.PhysicalDeltaX = volume.spacing_mm[0] / 10.0
-    region.PhysicalDeltaY = volume.spacing_mm[1] / 10.0
-    ds.SequenceOfUltrasoundRegions = [region]
-
-    def frame_bytes(k: int) -> bytes:
-        frame = np.asarray(volume.array[k], dtype=dtype)
-        if rgb:
-            frame = np.repeat(frame[..., None], 3, axis=2)
-        return frame.astype(dtype.newbyteorder("<")).tobytes()
-
-    path = Path(path)
-    with atomic_file(path) as tmp:
-        if compress:
-            pixels = np.asarray(volume.array, dtype=dtype)
-            if rgb:
-                pixels = np.repeat(pixels[..., None], 3, axis=3)
-            ds.compress(RLELossless, pixels, generate_instance_uid=False)
-            ds.save_as(tmp, enforce_file_format=True)
-        else:
-            _save_streaming(ds, tmp, n_frames, frame_bytes, dtype)
-    return path
-
-
-def _save_streaming(ds, path: Path, n_frames: int, frame_bytes, dtype) -> None:
-    """Save ``ds`` without pixels, then append Pixel Data frame by frame."""
-    ds.save_as(path, enforce_file_format=True)
-    nbytes = n_frames * int(ds.Rows) * int(ds.Columns) * int(ds.SamplesPerPixel) * dtype.itemsize
-    if nbytes >= 0xFFFFFFFE:
-        raise ValueError(f"{nbytes} bytes of pixels exceed what one uncompressed file holds")
-    with open(path, "ab") as fh:
-        # Pixel Data (7FE0,0010) in explicit VR little endian: the last element.
-        vr = b"OB" if dtype.itemsize == 1 else b"OW"
-        fh.write(struct.pack("<HH", 0x7FE0, 0x0010) + vr + b"\0\0")
-        fh.write(struct.pack("<I", nbytes + nbytes % 2))
-        for k in range(n_frames):
-            fh.write(frame_bytes(k))
-        if nbytes % 2:
-            fh.write(b"\0")

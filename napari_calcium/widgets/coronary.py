@@ -694,10 +694,10 @@ class CoronaryWidget(QWidget):
     def export_dicom(self, folder):
         """Write ``seg.dcm`` (the artery labels as a DICOM Segmentation) and ``sr.dcm`` (the
         scores as a TID 1500 Structured Report) of the scores shown into ``folder``, off the
-        GUI thread (:mod:`napari_calcium.io.coronary_dicom`). They reference the CT's DICOM
+        GUI thread (:mod:`napari_calcium.calcium.coronary_dicom`). They reference the CT's DICOM
         series when the CT layer was opened from one, else a derived CT series written to
         ``folder/ct``. Returns the worker; ``dicom_written`` is emitted with the result."""
-        from napari_calcium.io.coronary_dicom import write_coronary_dicom
+        from napari_calcium.calcium.coronary_dicom import write_coronary_dicom
 
         if self._result is None or not self._result.report["scored"]:
             show_warning("No reading to export: assign calcium to arteries first.")

@@ -20,7 +20,7 @@ as it is: the SEG frames point to its SOP instances and share its study and fram
 reference. A CT that has no DICOM behind it (NIfTI, NRRD, MHA), or whose files do not
 match the array slice for slice (a series resampled on reading, an enhanced multi-frame
 file), is first written as a derived DICOM CT series by
-:func:`napari_calcium.io.dicom.write_dicom_series` (ImageType DERIVED\\SECONDARY, values
+:func:`napari_calcium.io.dicom_write.write_dicom_series` (ImageType DERIVED\\SECONDARY, values
 rounded to integer HU) in a folder beside the SEG, and the SEG and SR reference that
 series; the result says which (``referenced_ct``).
 
@@ -132,7 +132,7 @@ def derived_ct_datasets(ct: Volume, folder) -> list:
     array slice order (see the module docstring)."""
     import pydicom
 
-    from napari_calcium.io.dicom import write_dicom_series
+    from napari_calcium.io.dicom_write import write_dicom_series
 
     try:
         write_dicom_series(
