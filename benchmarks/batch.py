@@ -49,7 +49,7 @@ def measure(manifest: Path, out: Path, workers: int) -> dict:
 
 
 def main(n_subjects: int = 40) -> None:
-    from napari_calcium.cohort.manifest import write_phantom_cohort
+    from napari_calcium.sample_cohorts import write_phantom_cohort
 
     with tempfile.TemporaryDirectory(prefix="napari-calcium-bench-") as tmp:
         tmp = Path(tmp)

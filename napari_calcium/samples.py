@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from napari_calcium.io.atomic import atomic_write_text, write_json
+from napari_calcium.io.atomic import write_json, write_points_csv
 
 
 def _write_truth(folder: Path, truth: dict) -> Path:
@@ -62,9 +62,7 @@ def _head(folder: Path) -> None:
     }
     write(truth.pop("labels_ct"), folder / "ct_labels.nii.gz")
     write(truth.pop("labels_mri"), folder / "mri_labels.nii.gz")
-    centerline = truth["artery"]["centerline_mm"]
-    rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.3f}" for c in p) for p in centerline]
-    atomic_write_text(folder / "centerline.csv", "\n".join(rows) + "\n")
+    write_points_csv(folder / "centerline.csv", truth["artery"]["centerline_mm"], digits=3)
     _write_truth(folder, truth)
 
 

@@ -39,8 +39,6 @@ when a CT is given). Lacunes (optional) are CSF-filled spheres on FLAIR: one of
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from napari_calcium.volume import Volume
@@ -378,82 +376,3 @@ def brain_ct() -> Volume:
     centre, diameter = CALCIFIED_FOCUS
     _paint(ct, _ellipsoid_fraction(centre, (diameter / 2,) * 3), 400.0)
     return _volume(ct, modality="CT", units="HU")
-
-
-def svd_cohort_records(
-    n_subjects: int = 60, seed: int = 0, follow_up_every: int = 2
-) -> list[dict]:
-    """Synthetic per-patient records with known relations to the calcification grade.
-
-    Subjects ``S001``... get an overall grade ``g`` = 0, 1, 2 in turn (none/mild,
-    moderate, severe; set on the MCA of a random side, the other arteries one grade
-    lower or none/mild). Markers rise monotonically with ``g``:
-
-    * WMH volume (mL) = exp(N(0.7 + 0.8 g, 0.35)), split 70% periventricular;
-    * confirmed microbleeds ~ Poisson(0.4 + 2.0 g);
-    * lacunes ~ Poisson(0.2 + 0.9 g);
-    * Fazekas PV and deep = clip(g + {0, 1} at random, 0, 3);
-    * basal ganglia EPVS grade = clip(g + 1 + {-1, 0, 1}, 0, 4);
-
-    and the centrum semiovale EPVS grade is drawn uniformly from 0-4 **independently
-    of the grade** (the unrelated marker). Every ``follow_up_every``-th subject also
-    has a follow-up record whose WMH volume grew by exp(N(0.3 g, 0.1)) - 1 of baseline.
-    """
-    from napari_calcium.scores.small_vessel import CALCIFICATION_GRADES
-    from napari_calcium.svd import RECORD_FORMAT_VERSION, RECORD_KIND, SvdSettings, summarise
-
-    rng = np.random.default_rng(seed)
-    records = []
-    for k in range(n_subjects):
-        g = k % 3
-        side = "left" if rng.random() < 0.5 else "right"
-        other = "right" if side == "left" else "left"
-        grades = {
-            f"MCA_{side}": CALCIFICATION_GRADES[g],
-            f"MCA_{other}": CALCIFICATION_GRADES[max(g - 1, 0)],
-            "ICA_left": CALCIFICATION_GRADES[max(g - 1, 0)],
-            "ICA_right": CALCIFICATION_GRADES[0],
-            "basilar": CALCIFICATION_GRADES[0],
-            "vertebral_left": CALCIFICATION_GRADES[0],
-            "vertebral_right": CALCIFICATION_GRADES[0],
-        }
-        wmh = float(np.exp(rng.normal(0.7 + 0.8 * g, 0.35)))
-        n_mb = int(rng.poisson(0.4 + 2.0 * g))
-        n_lac = int(rng.poisson(0.2 + 0.9 * g))
-        base = {
-            "format_version": RECORD_FORMAT_VERSION,
-            "kind": RECORD_KIND,
-            "subject_id": f"S{k + 1:03d}",
-            "timepoint": "baseline",
-            "wmh_volume_ml": wmh,
-            "wmh_periventricular_ml": 0.7 * wmh,
-            "wmh_deep_ml": 0.3 * wmh,
-            "fazekas_periventricular_reader": int(min(3, g + rng.integers(0, 2))),
-            "fazekas_deep_reader": int(min(3, g + rng.integers(0, 2))),
-            "microbleeds": {
-                "candidates": [
-                    {
-                        "id": i + 1,
-                        "status": "confirmed",
-                        "certainty": "definite",
-                        "region": ("lobar", "deep", "infratentorial")[i % 3],
-                        "position_mm": [0.0, 0.0, float(i)],
-                    }
-                    for i in range(n_mb)
-                ]
-            },
-            "lacunes": {"items": [{"diameter_mm": 6.0, "is_lacune": True} for _ in range(n_lac)]},
-            "epvs_basal_ganglia_reader": int(np.clip(g + 1 + rng.integers(-1, 2), 0, 4)),
-            "epvs_centrum_semiovale_reader": int(rng.integers(0, 5)),
-            "calcification": {"grades": grades, "source": "synthetic"},
-            "settings": SvdSettings().to_dict(),
-        }
-        records.append(summarise(base))
-        if k % follow_up_every == 0:
-            follow = json.loads(json.dumps(records[-1]))
-            follow["timepoint"] = "follow-up"
-            growth = float(np.exp(rng.normal(0.3 * g, 0.1)))
-            for key in ("wmh_volume_ml", "wmh_periventricular_ml", "wmh_deep_ml"):
-                follow[key] = follow[key] * growth
-            records.append(summarise(follow))
-    return records

@@ -13,10 +13,10 @@ from scipy import stats as sps
 
 from napari_calcium.cohort.svd_report import build_report
 from napari_calcium.errors import InputError
-from napari_calcium.phantoms.brain import svd_cohort_records
+from napari_calcium.sample_cohorts import svd_cohort_records
 from napari_calcium.svd import RECORD_FORMAT_VERSION, save_record
 
-RELATED = [  # markers built to rise with the grade (phantoms.brain.svd_cohort_records)
+RELATED = [  # markers built to rise with the grade (sample_cohorts.svd_cohort_records)
     "wmh_volume_ml",
     "fazekas_periventricular",
     "fazekas_deep",

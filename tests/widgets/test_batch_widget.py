@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from napari_calcium.cohort.manifest import write_phantom_cohort
+from napari_calcium.sample_cohorts import write_phantom_cohort
 from napari_calcium.widgets.batch import BatchWidget
 
 

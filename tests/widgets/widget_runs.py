@@ -123,7 +123,7 @@ def run_svd(viewer, wait, folder: Path):
 
 def run_batch(viewer, wait, folder: Path):
     """A cohort of three coronary phantom subjects run on one worker."""
-    from napari_calcium.cohort.manifest import write_phantom_cohort
+    from napari_calcium.sample_cohorts import write_phantom_cohort
 
     manifest = write_phantom_cohort(folder / "cohort", 3, analyses=["coronary"])
     widget = _dock(viewer, "Cohort batch run")
