@@ -1,10 +1,11 @@
 """The main job on the bundled sample data: read everything, measure, report.
 
-``napari-calcium demo --out DIR`` reads each sample in ``sample_data/`` (or writes
-the samples first when the package runs outside a checkout), runs every analysis
-on it, and writes ``DIR/report.json`` and ``DIR/report.html``; each analysis's own
-JSON is written beside them. With a display (and without ``--no-gui``) it then
-opens napari with the samples and the plugin's widgets.
+``napari-calcium demo --out DIR`` writes the samples (:mod:`napari_calcium.samples`)
+into ``DIR/samples/`` once, or reads them from ``--samples FOLDER`` (the files
+``napari-calcium sample all FOLDER`` wrote, such as a checkout's ``sample_data/``),
+runs every analysis on them, and writes ``DIR/report.json`` and ``DIR/report.html``;
+each analysis's own JSON is written beside them. With a display (and without
+``--no-gui``) it then opens napari with the samples and the plugin's widgets.
 """
 
 from __future__ import annotations
@@ -21,18 +22,28 @@ from napari_calcium.io.atomic import atomic_write_text, write_json
 
 log = logging.getLogger(__name__)
 
-#: The samples shipped in the repository, beside the package.
-REPO_SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
+def sample_folder(outdir: Path, samples=None) -> Path:
+    """The samples to run on: ``samples`` (checked) or, without it, ``outdir/samples/``
+    (written there by :func:`napari_calcium.samples.write_sample` unless already there)."""
+    from napari_calcium.errors import InputError
+    from napari_calcium.samples import SAMPLES, write_sample
 
-def sample_folder(outdir: Path) -> Path:
-    """``sample_data/`` of the checkout, or freshly written samples in ``outdir``."""
-    if (REPO_SAMPLES / "coronary-ct" / "truth.json").is_file():
-        return REPO_SAMPLES
-    from napari_calcium.samples import write_sample
-
-    log.warning("sample_data/ not found beside the package; writing the samples to %s", outdir)
-    return write_sample("all", outdir / "samples")
+    if samples is not None:
+        samples = Path(samples)
+        missing = [name for name in SAMPLES if not (samples / name / "truth.json").is_file()]
+        if missing:
+            raise InputError(
+                f"{samples} does not hold the samples {', '.join(missing)}",
+                f"write them with 'napari-calcium sample all {samples}', or leave out "
+                "--samples to write them into the report folder",
+            )
+        return samples
+    folder = Path(outdir) / "samples"
+    if all((folder / name / "truth.json").is_file() for name in SAMPLES):
+        return folder
+    log.warning("writing the samples to %s", folder)
+    return write_sample("all", folder)
 
 
 def _read_all(samples: Path) -> dict:
@@ -67,31 +78,28 @@ def _truth(folder: Path) -> dict:
     return json.loads((folder / "truth.json").read_text())
 
 
-def _cli(*args) -> dict | None:
-    """Run a ``napari-calcium`` subcommand in-process; return its ``--json`` output if any."""
-    from napari_calcium.cli import main
+def _job(name: str, outputs: dict, **options) -> dict:
+    """Run job ``name`` (:mod:`napari_calcium.analyses`) with ``options``, write its
+    ``outputs`` (its result's ``save`` keywords); the JSON as written."""
+    from napari_calcium.analyses import JOBS
 
-    args = [str(a) for a in args]
-    if main(args) != 0:
-        raise RuntimeError(f"napari-calcium {' '.join(args)} failed")
-    if "--json" in args:
-        return json.loads(Path(args[args.index("--json") + 1]).read_text())
-    return None
+    job = JOBS[name]
+    result = job.run(job.options(**options))
+    result.save(**outputs)
+    return json.loads(Path(outputs["json"]).read_text())
 
 
 def _coronary(samples: Path, out: Path) -> dict:
     folder = samples / "coronary-ct"
-    result = _cli(
+    result = _job(
         "coronary",
-        folder / "ct",
-        "--arteries",
-        folder / "artery_labels.nii.gz",
-        "--json",
-        out / "coronary.json",
-        "--csv",
-        out / "coronary_lesions.csv",
-        "--html",
-        out / "coronary.html",
+        {
+            "json": out / "coronary.json",
+            "csv": out / "coronary_lesions.csv",
+            "html": out / "coronary.html",
+        },
+        ct=folder / "ct",
+        arteries=folder / "artery_labels.nii.gz",
     )
     truth = _truth(folder)
     return {
@@ -107,17 +115,11 @@ def _coronary(samples: Path, out: Path) -> dict:
 def _ivus(samples: Path, out: Path) -> dict:
     folder = samples / "ivus"
     truth = _truth(folder)
-    result = _cli(
+    result = _job(
         "ivus",
-        folder / "pullback.dcm",
-        "--pullback-speed",
-        truth["pullback_speed_mm_s"],
-        "--json",
-        out / "ivus.json",
-        "--csv",
-        out / "ivus_frames.csv",
-        "--html",
-        out / "ivus.html",
+        {"json": out / "ivus.json", "csv": out / "ivus_frames.csv", "html": out / "ivus.html"},
+        pullback=folder / "pullback.dcm",
+        pullback_speed_mm_s=float(truth["pullback_speed_mm_s"]),
     )
     arcs = [round(lesion["max_arc_deg"]) for lesion in result["lesions"]]
     truth_arcs = [round(lesion["max_arc_deg"]) for lesion in truth["lesions"]]
@@ -137,16 +139,15 @@ def _register(samples: Path, out: Path) -> dict:
     import SimpleITK as sitk
 
     folder = samples / "head"
-    result = _cli(
+    result = _job(
         "register",
-        folder / "ct",
-        folder / "mri.nii.gz",
-        "--transform",
-        out / "mri_to_ct.tfm",
-        "--resampled",
-        out / "mri_on_ct.nii.gz",
-        "--json",
-        out / "register.json",
+        {
+            "transform_path": out / "mri_to_ct.tfm",
+            "resampled_path": out / "mri_on_ct.nii.gz",
+            "json": out / "register.json",
+        },
+        fixed=folder / "ct",
+        moving=folder / "mri.nii.gz",
     )
     truth = _truth(folder)
     transform = sitk.ReadTransform(str(out / "mri_to_ct.tfm"))
@@ -167,19 +168,13 @@ def _intracranial(samples: Path, out: Path) -> dict:
     folder = samples / "head"
     if not (out / "mri_to_ct.tfm").is_file():
         _register(samples, out)
-    result = _cli(
+    result = _job(
         "intracranial",
-        folder / "ct",
-        "--centerline",
-        folder / "centerline.csv",
-        "--mri",
-        folder / "vwmri.nii.gz",
-        "--transform",
-        out / "mri_to_ct.tfm",
-        "--json",
-        out / "intracranial.json",
-        "--csv",
-        out / "intracranial_calcifications.csv",
+        {"json": out / "intracranial.json", "csv": out / "intracranial_calcifications.csv"},
+        ct=folder / "ct",
+        centerline=folder / "centerline.csv",
+        mri=folder / "vwmri.nii.gz",
+        transform=out / "mri_to_ct.tfm",
     )
     truths = _truth(folder)
     truth, wall = truths["artery"]["calcification"], truths["vessel_wall_mri"]
@@ -203,16 +198,12 @@ def _intracranial(samples: Path, out: Path) -> dict:
 
 def _svd(samples: Path, out: Path) -> dict:
     folder = samples / "brain"
-    result = _cli(
+    result = _job(
         "svd",
-        "--flair",
-        folder / "flair.nii.gz",
-        "--swi",
-        folder / "swi.nii.gz",
-        "--region-map",
-        folder / "regions.nii.gz",
-        "--json",
-        out / "svd.json",
+        {"json": out / "svd.json"},
+        flair=folder / "flair.nii.gz",
+        swi=folder / "swi.nii.gz",
+        region_map=folder / "regions.nii.gz",
     )
     truth = _truth(folder)
     candidates = result["microbleeds"]["candidates"]
@@ -238,11 +229,12 @@ ANALYSES: dict[str, Callable[[Path, Path], dict]] = {
 }
 
 
-def run_demo(outdir, gui: bool | None = None) -> dict:
-    """Read and analyse the samples, write the report; open napari when ``gui``."""
+def run_demo(outdir, gui: bool | None = None, samples=None) -> dict:
+    """Read and analyse the samples (``samples`` folder, or written into ``outdir``),
+    write the report; open napari when ``gui``."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    samples = sample_folder(outdir)
+    samples = sample_folder(outdir, samples)
     report = {"samples": str(samples), "read": _read_all(samples), "measured": {}}
     for name, analyse in ANALYSES.items():
         start = time.perf_counter()

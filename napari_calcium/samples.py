@@ -119,7 +119,7 @@ def write_vba_study(folder, n_subjects: int = 80, seed: int = 3, second_reader: 
         write(ct, folder / sid / "ct.nii.gz")
         write(mri, folder / sid / "mri.nii.gz")
         write(post, folder / sid / "mri_post.nii.gz")
-        _write_centerline(folder / sid / "centerline.csv", centerline)
+        write_points_csv(folder / sid / "centerline.csv", centerline)
         row = {
             "subject_id": sid,
             "analysis": "intracranial",
@@ -137,7 +137,7 @@ def write_vba_study(folder, n_subjects: int = 80, seed: int = 3, second_reader: 
             moved = centerline.copy()
             jitter = rng.normal(size=(len(moved) - 2, 3))
             moved[1:-1] += 0.3 * jitter / np.linalg.norm(jitter, axis=1, keepdims=True)
-            _write_centerline(folder / sid / "centerline_reader_B.csv", moved)
+            write_points_csv(folder / sid / "centerline_reader_B.csv", moved)
             rows_b.append(row | {"centerline": f"{sid}/centerline_reader_B.csv", "reader": "B"})
         truth_subjects.append(
             {"subject_id": sid, "location": subject["location"], "plaques": truth["plaques"]}
@@ -146,11 +146,6 @@ def write_vba_study(folder, n_subjects: int = 80, seed: int = 3, second_reader: 
         write_manifest(rows_b, folder / "manifest_reader_B.csv")
     _write_truth(folder, {**study["truth"], "subjects": truth_subjects})
     return write_manifest(rows, folder / "manifest.csv")
-
-
-def _write_centerline(path: Path, points) -> None:
-    rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.4f}" for c in p) for p in points]
-    atomic_write_text(path, "\n".join(rows) + "\n")
 
 
 #: Cohort samples: many subjects with their manifest, made on request (not by ``all``:

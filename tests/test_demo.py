@@ -1,15 +1,18 @@
 """The main job on the sample data writes its report, and the figures match the truth."""
 
 import json
+from pathlib import Path
 
 import pytest
 
-from napari_calcium.demo import REPO_SAMPLES, run_demo
+from napari_calcium.demo import run_demo
+
+REPO_SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
 
 @pytest.mark.skipif(not REPO_SAMPLES.is_dir(), reason="runs on the repository's sample_data/")
 def test_demo_reads_every_sample_and_reports_each_analysis(tmp_path):
-    report = run_demo(tmp_path, gui=False)
+    report = run_demo(tmp_path, gui=False, samples=REPO_SAMPLES)
     assert len(report["read"]) == 9
     assert all(info["spacing_mm"] for info in report["read"].values())
     measured = report["measured"]
@@ -25,3 +28,12 @@ def test_demo_reads_every_sample_and_reports_each_analysis(tmp_path):
     for summary in measured.values():
         for name in summary["files"]:
             assert (tmp_path / name).is_file(), name
+
+
+def test_demo_refuses_a_samples_folder_without_the_samples(tmp_path):
+    from napari_calcium.demo import sample_folder
+    from napari_calcium.errors import InputError
+
+    (tmp_path / "coronary-ct").mkdir()
+    with pytest.raises(InputError, match="does not hold the samples coronary-ct, "):
+        sample_folder(tmp_path / "report", tmp_path)

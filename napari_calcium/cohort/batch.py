@@ -5,8 +5,9 @@ manifest (:mod:`.manifest`), then submits one small task per subject to a
 ``dask.distributed`` cluster: a :class:`~distributed.LocalCluster` of worker
 processes with one thread each and a memory limit, or an existing scheduler. A task
 carries only the subject's paths and options; the worker reads the files itself and
-runs the analysis through its ``napari-calcium`` subcommand, so a batch result is
-the same JSON the command line writes for that subject.
+runs the subject's job (:mod:`napari_calcium.analyses`), the same the
+``napari-calcium`` subcommand runs, so a batch result is the same JSON the command
+line writes for that subject.
 
 Output folder::
 
@@ -175,7 +176,7 @@ def run_subject(subject: Subject, out: str, resume: bool = False) -> dict:
         with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
             record["result"] = analyse(subject)
         record["status"] = "ok"
-    except (Exception, SystemExit) as err:  # noqa: BLE001 - one subject must not stop a cohort
+    except Exception as err:  # noqa: BLE001 - one subject must not stop a cohort
         record["status"] = "error"
         record["error"] = {
             "type": type(err).__name__,
@@ -191,21 +192,18 @@ def run_subject(subject: Subject, out: str, resume: bool = False) -> dict:
 
 
 def analyse(subject: Subject) -> dict:
-    """Run the subject's analysis through its ``napari-calcium`` subcommand; its JSON dict.
+    """Run the subject's job (:mod:`napari_calcium.analyses`); its JSON as the command
+    line's ``--json`` writes it.
 
     ITK runs single-threaded here (:func:`single_threaded_itk`): a task is one
     subject on one core, and the cluster's parallelism is across subjects.
     """
-    from napari_calcium import cli
+    from napari_calcium.analyses import JOBS
+    from napari_calcium.io.atomic import json_text
 
     single_threaded_itk()
-    with tempfile.TemporaryDirectory(prefix="napari-calcium-") as tmp:
-        target = Path(tmp) / "result.json"
-        args = cli.build_parser().parse_args([*subject.cli_args(), "--json", str(target)])
-        status = args.func(args)
-        if status:
-            raise RuntimeError(f"napari-calcium {subject.analysis} exited with status {status}")
-        return json.loads(target.read_text(encoding="utf-8"))
+    result = JOBS[subject.analysis].run(subject.job_options())
+    return json.loads(json_text(result.to_json()))
 
 
 def single_threaded_itk() -> None:
@@ -221,8 +219,6 @@ def single_threaded_itk() -> None:
 
 
 def _message(err: BaseException) -> str:
-    if isinstance(err, SystemExit):
-        return f"the command line rejected the arguments (exit status {err.code})"
     return str(err) or type(err).__name__
 
 

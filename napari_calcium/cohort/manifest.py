@@ -20,9 +20,10 @@ Any row may also carry the clinical covariates and outcomes of a study
 reader's culprit plaques, the reader; any other as ``clinical_<name>``); they are
 checked too, never passed to the analysis, and carried into the batch tables.
 
-Each analysis runs through its command-line subcommand (the same functions the
-``napari-calcium`` CLI uses); a column maps to one argument of that subcommand
-(:meth:`Subject.cli_args`).
+Each analysis is a job of :mod:`napari_calcium.analyses`; its columns are made from
+the job's ``Options`` (one column per option, named as the option), so a row means
+the same as the command line :meth:`Subject.cli_args` gives, and runs the same job
+(:meth:`Subject.job_options`).
 """
 
 from __future__ import annotations
@@ -144,152 +145,40 @@ class Analysis:
         return next((c for c in self.columns if c.name == name), None)
 
 
-def _path(name, required=False, flag="", help=""):
-    return Column(name, PATH, required=required, flag=flag, help=help)
-
-
-def _positive(name, help="", flag=""):
-    return Column(name, FLOAT, flag=flag, minimum=0.0, exclusive=True, help=help)
-
-
-def _artery_names(text: str) -> None:
-    from napari_calcium.calcium.coronary import artery_names_from_text
-
-    artery_names_from_text(text)  # an InputError is a ValueError with the reason
-
-
-#: The analyses a manifest can run and their columns.
-ANALYSES: dict[str, Analysis] = {
-    a.name: a
-    for a in (
-        Analysis(
-            "coronary",
-            (
-                _path("ct", required=True, flag=None, help="non-contrast cardiac CT in HU"),
-                _path("arteries", help="artery labels on the CT grid (1 LM, 2 LAD, 3 LCX, 4 RCA)"),
-                Column(
-                    "artery_names",
-                    TEXT,
-                    check=_artery_names,
-                    help='names of labels 1, 2, ... (quoted: "LM,LAD,LCX,RCA,D1")',
-                ),
-                Column("threshold_hu", FLOAT, help="candidate threshold (HU, >=)"),
-                Column("min_area_mm2", FLOAT, minimum=0.0, help="minimum slice-lesion area"),
-                Column("min_pixels", INT, minimum=1, help="minimum pixels per slice-lesion"),
-                Column("connectivity", CHOICE, choices=("4", "8"), help="in-plane connectivity"),
-                Column("slice_mode", CHOICE, choices=("resample3mm", "native")),
-                Column("kvp_adjusted", FLAG, help="kVp-specific threshold and weights"),
-                Column("threshold_rule", CHOICE, choices=("fixed", "kvp_formula")),
-                Column("category_scheme", CHOICE, choices=("rumberger", "mesa")),
-                _positive("calibration_mg_per_hu", "mass calibration (mg HA/cm3 per HU)"),
-                _path("calibration_rois", help="calibration ROIs: 1 HA insert, 2 water/resin"),
-                _positive("calibration_rho", "HA density of the calibration insert (mg/cm3)"),
-                Column("calibration_insert_hu", FLOAT, help="mean HU of the calibration insert"),
-                _positive("calibration_insert_sd_hu", "HU SD in the calibration insert"),
-                Column("radiomics", FLAG, help="PyRadiomics features per lesion"),
-                Column(
-                    "hu_check",
-                    CHOICE,
-                    choices=("air", "cropped", "off"),
-                    help="HU check of the CT: air (default), cropped (a CT in HU cropped "
-                    "inside the body), off",
-                ),
-                _path("heart", help="heart mask: lesions outside it are flagged, not counted"),
-                Column(
-                    "allow_contrast",
-                    FLAG,
-                    help="score a contrast CT (refused by default; not valid Agatston scores)",
-                ),
-                Column("count_implausible", FLAG, help="count lesions flagged as implausible"),
-            ),
-            lesion_keys=("lesions",),
-        ),
-        Analysis(
-            "ivus",
-            (
-                _path("pullback", required=True, flag=None, help="IVUS pullback (frames, y, x)"),
-                _positive(
-                    "pullback_speed_mm_s",
-                    "motorised pullback speed (mm/s)",
-                    flag="--pullback-speed",
-                ),
-                _positive("frame_rate_hz", "frames per second", flag="--frame-rate"),
-                _positive("pixel_spacing_mm", "in-plane pixel size (mm)", flag="--pixel-spacing"),
-                Column("gated", FLAG, help="measure end-diastolic frames only"),
-                Column(
-                    "all_frames",
-                    FLAG,
-                    help="also measure frames outside the file's pullback start/stop frames",
-                ),
-                _path("settings", help="JSON file of IVUS settings to change"),
-            ),
-            lesion_keys=("lesions",),
-        ),
-        Analysis(
-            "intracranial",
-            (
-                _path("ct", required=True, flag=None, help="non-contrast head CT in HU"),
-                _path("centerline", required=True, help="centreline CSV of x, y, z (LPS mm)"),
-                _path("mri", help="black-blood vessel-wall MRI (pre-contrast)"),
-                _path("mri_post", help="post-contrast vessel-wall MRI"),
-                _path("transform", help="ITK transform, CT fixed and MRI moving"),
-                Column(
-                    "reference_mm", FLOAT, minimum=0.0, help="reference site along the centreline"
-                ),
-                Column("refine_centerline", FLAG, help="move the centreline to the MRI lumen"),
-                Column("threshold_hu", FLOAT, help="calcium threshold (HU)"),
-                _positive("region_radius_mm", "vessel region radius (mm)"),
-                _positive("step_mm", "cross-section spacing (mm)"),
-                Column("artery", TEXT, help="name of the artery segment"),
-            ),
-            lesion_keys=("calcifications", "plaques"),
-        ),
-        Analysis(
-            "svd",
-            (
-                _path("flair", required=True, help="FLAIR image (the reference grid)"),
-                _path("swi", help="SWI or T2*-GRE image, for microbleeds"),
-                _path("ct", help="head CT in the same space: excludes calcifications"),
-                _path("wmh_labels", help="reader's WMH labels"),
-                _path("ventricle_labels", help="ventricle labels on the FLAIR grid"),
-                _path("brain_mask", help="brain mask on the FLAIR grid"),
-                _path("region_map", help="labels 1 lobar, 2 deep, 3 infratentorial"),
-                _path("lacune_labels", help="reader's lacune labels on the FLAIR grid"),
-                Column("lacune_points", TEXT, help="reader's lacune centres, 'x,y,z;x,y,z' (mm)"),
-                Column("no_lacunes", FLAG, help="the reader found no lacune"),
-                Column("epvs_bg", CHOICE, choices=("0", "1", "2", "3", "4"), help="EPVS grade"),
-                Column("epvs_cso", CHOICE, choices=("0", "1", "2", "3", "4"), help="EPVS grade"),
-                Column("epvs_bg_count", INT, minimum=0, help="basal ganglia EPVS count"),
-                Column("epvs_cso_count", INT, minimum=0, help="centrum semiovale EPVS count"),
-                Column("fazekas_pv", CHOICE, choices=("0", "1", "2", "3"), help="reader's grade"),
-                Column(
-                    "fazekas_deep", CHOICE, choices=("0", "1", "2", "3"), help="reader's grade"
-                ),
-                _path(
-                    "calcification", help="per-artery grades: JSON of the intracranial analysis"
-                ),
-                Column("timepoint", TEXT, help="baseline (default) or follow-up"),
-                Column("resample", FLAG, help="resample images onto the FLAIR grid"),
-            ),
-            lesion_keys=("microbleeds.candidates",),
-            subject_option="--subject",
-        ),
-        Analysis(
-            "register",
-            (
-                _path("fixed", required=True, flag=None, help="fixed image (its grid is kept)"),
-                _path("moving", required=True, flag=None, help="moving image"),
-                Column("kind", CHOICE, choices=("rigid", "affine", "bspline")),
-                Column("metric", CHOICE, choices=("mattes", "meansquares", "correlation")),
-                Column("init", CHOICE, choices=("geometry", "moments", "landmarks")),
-                _path("landmarks_fixed", help="CSV of x, y, z LPS mm points in FIXED"),
-                _path("landmarks_moving", help="CSV of the same points in MOVING"),
-                Column("fixed_modality", CHOICE, choices=("CT", "MR", "US")),
-                Column("moving_modality", CHOICE, choices=("CT", "MR", "US")),
-            ),
-        ),
+def _column(spec) -> Column:
+    """The manifest column of a job option (:class:`~napari_calcium.analyses.options.Spec`)."""
+    return Column(
+        spec.name,
+        spec.kind,
+        required=spec.required,
+        flag=spec.option,
+        minimum=spec.minimum,
+        exclusive=spec.exclusive,
+        choices=tuple(str(c) for c in spec.choices),
+        check=spec.check,
+        help=spec.described(spec.column_help),
     )
-}
+
+
+def _analysis(job) -> Analysis:
+    """A job's manifest entry: one column per option of its ``Options`` that has one."""
+    from napari_calcium.analyses.options import specs
+
+    options = specs(job.options)
+    subject = next((s.option for s in options if s.name == job.subject_option), None)
+    columns = tuple(_column(s) for s in options if s.column)
+    return Analysis(job.name, columns, job.lesion_keys, subject)
+
+
+def _analyses() -> dict[str, Analysis]:
+    from napari_calcium.analyses import JOBS
+
+    return {name: _analysis(job) for name, job in JOBS.items()}
+
+
+#: The analyses a manifest can run and their columns, made from each job's ``Options``
+#: (:mod:`napari_calcium.analyses`): the one declaration of its inputs and settings.
+ANALYSES: dict[str, Analysis] = _analyses()
 
 
 def _positions_mm(text: str) -> None:
@@ -318,7 +207,7 @@ CLINICAL_COLUMNS: tuple[Column, ...] = (
     Column("reader", TEXT, help="who read this row (two readers: two manifests)"),
     Column("age_years", FLOAT, minimum=0.0, help="age at imaging (years)"),
     Column("sex", CHOICE, choices=("F", "M"), help="F or M"),
-    _positive("bmi_kg_m2", "body-mass index (kg/m2)"),
+    Column("bmi_kg_m2", FLOAT, minimum=0.0, exclusive=True, help="body-mass index (kg/m2)"),
     _yes_no("smoking", "current or former smoker"),
     _yes_no("diabetes", "diabetes mellitus"),
     _yes_no("hypertension", "hypertension"),
@@ -391,6 +280,18 @@ class Subject:
             for c in self.spec.columns
             if c.kind != PATH and c.name in self.values
         }
+
+    def job_options(self):
+        """The row as the ``Options`` of its job (absent cells take the job's defaults;
+        the subject id goes to the job's subject option, if it has one)."""
+        from napari_calcium.analyses import JOBS
+        from napari_calcium.analyses.options import from_values
+
+        job = JOBS[self.analysis]
+        values = dict(self.values)
+        if job.subject_option:
+            values[job.subject_option] = self.subject_id
+        return from_values(job.options, values)
 
     def cli_args(self) -> list[str]:
         """Arguments of ``napari-calcium <analysis>`` for this row (without ``--json``)."""
@@ -534,170 +435,3 @@ def write_manifest(rows: list[dict], path) -> Path:
     from napari_calcium.io.atomic import write_csv
 
     return write_csv(path, rows, BASE_COLUMNS)
-
-
-# ------------------------------------------------------------ phantom cohorts
-#: Calcium thresholds (HU) cycled over phantom subjects, so their scores differ.
-PHANTOM_THRESHOLDS_HU = (130.0, 150.0, 165.0, 180.0)
-#: Brain phantom variants (Fazekas grades, microbleeds, lacunes) cycled over SVD subjects.
-BRAIN_VARIANTS = (
-    {"fazekas_periventricular": 1, "fazekas_deep": 1, "n_microbleeds": 2, "lacunes": False},
-    {"fazekas_periventricular": 3, "fazekas_deep": 3, "n_microbleeds": 6, "lacunes": True},
-)
-
-
-def _coronary_subject(outdir: Path, subject_id: str, k: int) -> dict:
-    import numpy as np
-
-    from napari_calcium.io import write
-    from napari_calcium.phantoms.coronary import coronary_ct
-
-    ct, arteries, _ = coronary_ct((3.0, 1.5)[k % 2], seed=k)
-    calcium = arteries.array > 0  # the phantom labels exactly the lesion voxels
-    brighter = np.where(calcium, ct.array + 20 * (k % 7), ct.array)
-    write(ct.with_array(brighter), outdir / subject_id / "ct.nii.gz")
-    cells = {"ct": f"{subject_id}/ct.nii.gz", "threshold_hu": PHANTOM_THRESHOLDS_HU[k // 2 % 4]}
-    if k % 3:  # every third subject without artery labels: no headline score
-        write(arteries, outdir / subject_id / "arteries.nii.gz")
-        cells["arteries"] = f"{subject_id}/arteries.nii.gz"
-    return cells
-
-
-def _ivus_subject(outdir: Path, subject_id: str, k: int) -> dict:
-    from napari_calcium.io import write
-    from napari_calcium.phantoms.ivus import ivus_pullback
-
-    calcium = {
-        "kind": "calcium",
-        "start_mm": 1.0,
-        "length_mm": 1.0 + 0.5 * (k % 3),
-        "start_angle_deg": 30.0 * (k % 4),
-        "arc_deg": (90.0, 180.0, 240.0, 300.0, 360.0)[k % 5],
-        "depth_fraction": 0.2,
-        "reverberation": False,
-    }
-    pullback, _ = ivus_pullback(
-        n_frames=60,
-        size=128,
-        pixel_spacing_mm=0.06,
-        pullback_speed_mm_s=2.0,
-        frame_rate_hz=30.0,
-        lesions=[calcium],
-        seed=k,
-    )
-    write(pullback, outdir / subject_id / "pullback.nii.gz")
-    return {
-        "pullback": f"{subject_id}/pullback.nii.gz",
-        "pullback_speed_mm_s": 2.0,
-        "frame_rate_hz": 30.0,
-    }
-
-
-def _register_subject(outdir: Path, subject_id: str, k: int) -> dict:
-    """A coarse (3 mm) head CT and MRI, a different known rigid motion per subject."""
-    from napari_calcium.io import write
-    from napari_calcium.io.atomic import atomic_write_text
-    from napari_calcium.phantoms.head import head_ct_mri
-
-    ct, mri, truth = head_ct_mri(
-        rotation_deg=(2.0 * (k % 4), -3.0, 4.0 + k % 3),
-        translation_mm=(6.0, -2.0 * (k % 5), 4.0),
-        ct_spacing_mm=(3.0, 3.0, 3.0),
-        mri_spacing_mm=(3.0, 3.0, 3.0),
-        supersample=1,
-        artery_supersample=1,
-        seed=k,
-    )
-    folder = outdir / subject_id
-    write(ct, folder / "ct.nii.gz")
-    write(mri, folder / "mri.nii.gz")
-    for name, key in (
-        ("landmarks_ct.csv", "landmarks_ct_mm"),
-        ("landmarks_mri.csv", "landmarks_mri_mm"),
-    ):
-        rows = [",".join(f"{c:.4f}" for c in point) for point in truth[key]]
-        atomic_write_text(folder / name, "\n".join(rows) + "\n")
-    return {
-        "fixed": f"{subject_id}/ct.nii.gz",
-        "moving": f"{subject_id}/mri.nii.gz",
-        "init": "moments",
-        "landmarks_fixed": f"{subject_id}/landmarks_ct.csv",
-        "landmarks_moving": f"{subject_id}/landmarks_mri.csv",
-    }
-
-
-def _intracranial_subject(outdir: Path, subject_id: str, k: int) -> dict:
-    from napari_calcium.io import write
-    from napari_calcium.io.atomic import atomic_write_text
-    from napari_calcium.phantoms.vessel import vessel_ct
-
-    spacing_mm = ((0.4, 0.4, 0.45), (0.5, 0.5, 0.5))[k % 2]
-    ct, truth = vessel_ct(spacing_mm=spacing_mm, calcium_hu=300.0 + 60.0 * (k % 4))
-    write(ct, outdir / subject_id / "ct.nii.gz")
-    rows = ["x_mm,y_mm,z_mm"] + [",".join(f"{c:.4f}" for c in p) for p in truth["centerline_mm"]]
-    atomic_write_text(outdir / subject_id / "centerline.csv", "\n".join(rows) + "\n")
-    return {
-        "ct": f"{subject_id}/ct.nii.gz",
-        "centerline": f"{subject_id}/centerline.csv",
-        "threshold_hu": (130.0, 200.0, 500.0)[k % 3],  # 500: above all calcium, none found
-        "step_mm": 0.5,
-    }
-
-
-def _svd_subject(outdir: Path, subject_id: str, k: int) -> dict:
-    """Brain variants are written once and shared; reader grades vary per subject."""
-    from napari_calcium.io import write
-    from napari_calcium.phantoms.brain import brain_flair_swi
-
-    variant = k % len(BRAIN_VARIANTS)
-    shared = f"brain-phantom-{variant}"
-    if not (outdir / shared / "swi.nii.gz").is_file():
-        flair, swi, _ = brain_flair_swi(seed=variant, **BRAIN_VARIANTS[variant])
-        write(flair, outdir / shared / "flair.nii.gz")
-        write(swi, outdir / shared / "swi.nii.gz")
-    cells = {"flair": f"{shared}/flair.nii.gz", "epvs_bg": str(k // 2 % 5)}
-    if k % 2 == 0:  # every other subject with its SWI (microbleeds)
-        cells["swi"] = f"{shared}/swi.nii.gz"
-    return cells
-
-
-#: Analysis -> function(outdir, subject_id, k) writing the k-th phantom subject of
-#: that analysis under ``outdir`` and returning its manifest cells (paths relative
-#: to ``outdir``).
-PHANTOM_SUBJECTS = {
-    "coronary": _coronary_subject,
-    "ivus": _ivus_subject,
-    "intracranial": _intracranial_subject,
-    "svd": _svd_subject,
-    "register": _register_subject,
-}
-
-
-def write_phantom_cohort(outdir, n_subjects: int = 40, analyses=None) -> Path:
-    """Write a cohort of phantom subjects and its manifest; returns the manifest path.
-
-    Subject ``i`` gets analysis ``analyses[i % len(analyses)]`` and phantom
-    parameters and options varied along the subjects of that analysis (slice
-    thickness, calcium density, threshold, with or without optional inputs, brain
-    variant ...), so results differ between subjects. Files go to
-    ``outdir/<subject_id>/`` (brain phantoms, slow to make, to shared folders), the
-    manifest to ``outdir/manifest.csv`` with paths relative to it.
-
-    Parameters
-    ----------
-    outdir : folder to write into (created).
-    n_subjects : number of subjects.
-    analyses : analyses to cycle through; default every one with a phantom
-        (:data:`PHANTOM_SUBJECTS`).
-    """
-    outdir = Path(outdir)
-    analyses = list(analyses or PHANTOM_SUBJECTS)
-    rows, counts = [], dict.fromkeys(analyses, 0)
-    for index in range(n_subjects):
-        analysis = analyses[index % len(analyses)]
-        subject_id = f"{analysis}-{index:03d}"
-        (outdir / subject_id).mkdir(parents=True, exist_ok=True)
-        cells = PHANTOM_SUBJECTS[analysis](outdir, subject_id, counts[analysis])
-        counts[analysis] += 1
-        rows.append({"subject_id": subject_id, "analysis": analysis, **cells})
-    return write_manifest(rows, outdir / "manifest.csv")

@@ -29,14 +29,9 @@ from napari_calcium.cohort.batch import (
     subject_json_path,
     tables,
 )
-from napari_calcium.cohort.manifest import (
-    ANALYSES,
-    PHANTOM_SUBJECTS,
-    read_manifest,
-    write_manifest,
-    write_phantom_cohort,
-)
+from napari_calcium.cohort.manifest import ANALYSES, read_manifest, write_manifest
 from napari_calcium.errors import InputError
+from napari_calcium.sample_cohorts import PHANTOM_SUBJECTS, write_phantom_cohort
 
 #: A result column that differs between phantom subjects, per analysis.
 HEADLINE = {

@@ -145,7 +145,7 @@ def test_small_vessel_study_tables_with_clinical_columns(tmp_path):
     """The small-vessel study's Table 1 by grade, Table 3 by calcification location
     (MCA, basilar, ICA: the worse side) and correlations, from a folder of records and
     from a batch run's subjects (same rows), with the clinical columns of a CSV."""
-    from napari_calcium.phantoms.brain import svd_cohort_records
+    from napari_calcium.sample_cohorts import svd_cohort_records
     from napari_calcium.svd import save_record
 
     records, batch = tmp_path / "records", tmp_path / "batch"

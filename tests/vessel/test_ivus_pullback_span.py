@@ -6,8 +6,7 @@ import pytest
 
 from napari_calcium.cli import main
 from napari_calcium.cohort.manifest import read_manifest, write_manifest
-from napari_calcium.io import read
-from napari_calcium.io.ultrasound import write_ultrasound_multiframe
+from napari_calcium.io import read, write_ultrasound_multiframe
 from napari_calcium.phantoms.ivus import ivus_pullback
 from napari_calcium.volume import Acquisition
 

@@ -9,8 +9,7 @@ import pydicom
 import pytest
 
 from napari_calcium.cli import main
-from napari_calcium.io import read
-from napari_calcium.io.ultrasound import write_ultrasound_multiframe
+from napari_calcium.io import read, write_ultrasound_multiframe
 from napari_calcium.phantoms.ivus import ivus_pullback
 from napari_calcium.report import atomic_write_text, ivus_html
 from napari_calcium.vessel.ivus import run_ivus

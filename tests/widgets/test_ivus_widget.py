@@ -175,8 +175,7 @@ def test_reader_reference_frames_drive_the_lithotripsy_size_check_and_the_report
 def test_pullback_start_stop_frames_limit_what_the_widget_measures(
     make_napari_viewer, qtbot, tmp_path
 ):
-    from napari_calcium.io import read
-    from napari_calcium.io.ultrasound import write_ultrasound_multiframe
+    from napari_calcium.io import read, write_ultrasound_multiframe
     from napari_calcium.volume import Acquisition
 
     volume, _ = phantom(LESION)
