@@ -25,6 +25,7 @@ from napari_calcium.calcium.hu import check_ct_hu
 from napari_calcium.calcium.radiomics import EXTRACTOR_SETTINGS
 from napari_calcium.errors import InputError
 from napari_calcium.scores import intracranial as scores
+from napari_calcium.scores.intracranial import segment_grades
 from napari_calcium.vessel.centerline import (
     Centerline,
     CrossSections,
@@ -373,86 +374,6 @@ def _half_maximum_extent(area: np.ndarray, present: np.ndarray, window: int) -> 
     while hi < len(area) - 1 and area[hi + 1] >= half:
         hi += 1
     return lo, max(hi, lo)
-
-
-def segment_grades(
-    calcifications: list[dict],
-    segments: Mapping[str, tuple[float, float]],
-    score_settings: Mapping | None = None,
-) -> dict:
-    """Kockelkoren pattern, Babiarz-style and Woodcock-style grades per artery segment.
-
-    A calcification belongs to the segment (``name -> (start_mm, end_mm)`` along the
-    centreline) that holds the middle of its extent. The Kockelkoren items are scored
-    on the segment as a whole, as the paper scores an artery
-    (:func:`~napari_calcium.scores.intracranial.segment_pattern`): two thick focal
-    pieces make one interrupted, intimal-pattern calcification, not two continuous
-    ones. ``pattern`` follows ``pattern_reading`` (``two-class`` by default, see
-    :data:`~napari_calcium.scores.intracranial.PATTERN_READINGS`); both readings are
-    given. Each calcification gets its segment's name and items (``segment``,
-    ``circularity``, ``thickness_class``, ``morphology``, ``pattern_points``,
-    ``pattern``, ``pattern_two_class``, ``pattern_three_class``) next to its own
-    measurements. ``score_settings`` overrides
-    :func:`~napari_calcium.scores.intracranial.default_settings`.
-    """
-    cfg = scores.default_settings()
-    cfg.update(score_settings or {})
-    reading = cfg["pattern_reading"]
-    if reading not in scores.PATTERN_READINGS:
-        raise InputError(
-            f"unknown pattern reading {reading!r}",
-            f"choose one of {', '.join(scores.PATTERN_READINGS)}",
-        )
-    outside = scores.segment_pattern([])  # a calcification outside every segment
-    for c in calcifications:
-        c.update(
-            segment=None,
-            **{k: outside[k] for k in ("circularity", "thickness_class", "morphology")},
-            pattern_points=0,
-            pattern="absent/indistinguishable",
-            pattern_two_class="absent/indistinguishable",
-            pattern_three_class="absent/indistinguishable",
-        )
-    out = {}
-    for name, (lo, hi) in segments.items():
-        members = [
-            c
-            for c in calcifications
-            if np.isfinite(c["start_mm"]) and lo <= 0.5 * (c["start_mm"] + c["end_mm"]) <= hi
-        ]
-        items = scores.segment_pattern(
-            members,
-            cfg["kockelkoren_points"],
-            cfg["kockelkoren_iel_min_points"],
-            cfg["dot_max_length_mm"],
-            cfg["dot_max_arc_deg"],
-            cfg["thick_min_mm"],
-            cfg["continuous_min_covered_fraction"],
-            cfg["continuous_max_area_cv"],
-            cfg["continuous_min_length_mm"],
-        )
-        pattern = items[f"pattern_{reading.replace('-', '_')}"]
-        for c in members:
-            c.update(
-                segment=name,
-                circularity=items["circularity"],
-                thickness_class=items["thickness_class"],
-                morphology=items["morphology"],
-                pattern_points=items["pattern_points"],
-                pattern=pattern,
-                pattern_two_class=items["pattern_two_class"],
-                pattern_three_class=items["pattern_three_class"],
-            )
-        out[name] = {
-            "range_mm": [float(lo), float(hi)],
-            "calcification_ids": [c["id"] for c in members],
-            "pattern": pattern,
-            "pattern_reading": reading,
-            **items,
-            "babiarz": scores.babiarz_grade(members, cfg["thick_min_mm"], cfg["babiarz_combine"]),
-            "woodcock": scores.woodcock_grade(members, cfg["thick_min_mm"]),
-        }
-    return out
 
 
 def resample_onto(moving: Volume, reference: Volume, transform=None) -> Volume:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from napari_calcium.errors import InputError
+
 #: Kockelkoren 2017 item points (CLINICAL_RULES 3.2): Kockelkoren et al., "Computed
 #: tomographic distinction of intimal and medial calcification in the intracranial
 #: internal carotid artery", PLoS One 2017;12:e0168360 (PMC5218397). The features and
@@ -430,3 +432,84 @@ def default_settings() -> dict:
         "eccentric_min_index": 0.5,
         "calcified_plaque_min_fraction": 0.5,
     }
+
+
+def segment_grades(
+    calcifications: list[dict],
+    segments: Mapping[str, tuple[float, float]],
+    score_settings: Mapping | None = None,
+) -> dict:
+    """Kockelkoren pattern, Babiarz-style and Woodcock-style grades per artery segment
+    (CLINICAL_RULES 3.2-3.4), from measured calcifications (``measure_calcifications``).
+
+    A calcification belongs to the segment (``name -> (start_mm, end_mm)`` along the
+    centreline) that holds the middle of its extent. The Kockelkoren items are scored
+    on the segment as a whole, as the paper scores an artery
+    (:func:`segment_pattern`): two thick focal
+    pieces make one interrupted, intimal-pattern calcification, not two continuous
+    ones. ``pattern`` follows ``pattern_reading`` (``two-class`` by default, see
+    :data:`PATTERN_READINGS`); both readings are
+    given. Each calcification gets its segment's name and items (``segment``,
+    ``circularity``, ``thickness_class``, ``morphology``, ``pattern_points``,
+    ``pattern``, ``pattern_two_class``, ``pattern_three_class``) next to its own
+    measurements. ``score_settings`` overrides
+    :func:`default_settings`.
+    """
+    cfg = default_settings()
+    cfg.update(score_settings or {})
+    reading = cfg["pattern_reading"]
+    if reading not in PATTERN_READINGS:
+        raise InputError(
+            f"unknown pattern reading {reading!r}",
+            f"choose one of {', '.join(PATTERN_READINGS)}",
+        )
+    outside = segment_pattern([])  # a calcification outside every segment
+    for c in calcifications:
+        c.update(
+            segment=None,
+            **{k: outside[k] for k in ("circularity", "thickness_class", "morphology")},
+            pattern_points=0,
+            pattern="absent/indistinguishable",
+            pattern_two_class="absent/indistinguishable",
+            pattern_three_class="absent/indistinguishable",
+        )
+    out = {}
+    for name, (lo, hi) in segments.items():
+        members = [
+            c
+            for c in calcifications
+            if np.isfinite(c["start_mm"]) and lo <= 0.5 * (c["start_mm"] + c["end_mm"]) <= hi
+        ]
+        items = segment_pattern(
+            members,
+            cfg["kockelkoren_points"],
+            cfg["kockelkoren_iel_min_points"],
+            cfg["dot_max_length_mm"],
+            cfg["dot_max_arc_deg"],
+            cfg["thick_min_mm"],
+            cfg["continuous_min_covered_fraction"],
+            cfg["continuous_max_area_cv"],
+            cfg["continuous_min_length_mm"],
+        )
+        pattern = items[f"pattern_{reading.replace('-', '_')}"]
+        for c in members:
+            c.update(
+                segment=name,
+                circularity=items["circularity"],
+                thickness_class=items["thickness_class"],
+                morphology=items["morphology"],
+                pattern_points=items["pattern_points"],
+                pattern=pattern,
+                pattern_two_class=items["pattern_two_class"],
+                pattern_three_class=items["pattern_three_class"],
+            )
+        out[name] = {
+            "range_mm": [float(lo), float(hi)],
+            "calcification_ids": [c["id"] for c in members],
+            "pattern": pattern,
+            "pattern_reading": reading,
+            **items,
+            "babiarz": babiarz_grade(members, cfg["thick_min_mm"], cfg["babiarz_combine"]),
+            "woodcock": woodcock_grade(members, cfg["thick_min_mm"]),
+        }
+    return out

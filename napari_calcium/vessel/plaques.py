@@ -21,7 +21,7 @@ makes one record per plaque from the per-cross-section wall table
   plaque's, widened by ``calcium_margin_mm`` (the wall thickening tapers while the
   calcium may reach its ends); a calcification overlapping two plaques goes to the
   one it overlaps most. The plaque's pattern is scored on its calcifications as an
-  artery segment of its own (:func:`~napari_calcium.intracranial.segment_grades`,
+  artery segment of its own (:func:`~napari_calcium.scores.intracranial.segment_grades`,
   Kockelkoren items over the segment, the configured two- or three-class reading);
 * ``location`` is the artery segment (``segments``) holding its narrowest site.
 """
@@ -33,6 +33,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from napari_calcium.scores import intracranial as scores
 from napari_calcium.vessel import wall
 
 #: Column order of the per-plaque table (CSV, cohort tables).
@@ -147,8 +148,6 @@ def plaque_records(
     list of dicts with the keys of :data:`PLAQUE_RECORD_KEYS` (units in the names),
     proximal first, ``id`` 1, 2, ...
     """
-    from napari_calcium.intracranial import segment_grades
-
     wall_cfg = {**wall.default_wall_settings(), **(wall_settings or {})}
     cfg = {**default_plaque_settings(), **(plaque_settings or {})}
     ref = int(artery_plaque["reference_frame"])
@@ -186,7 +185,7 @@ def plaque_records(
                 "start_mm": start,
                 "end_mm": end,
                 **metrics,
-                **_calcium(members, score_settings, segment_grades),
+                **_calcium(members, score_settings),
             }
         )
     return [{**{k: r.get(k) for k in PLAQUE_RECORD_KEYS}, **r} for r in records]
@@ -210,10 +209,12 @@ def _location(position_mm: float, segments: Mapping[str, tuple[float, float]]) -
     return None
 
 
-def _calcium(members: list[dict], score_settings: Mapping, segment_grades) -> dict:
+def _calcium(members: list[dict], score_settings: Mapping) -> dict:
     """The calcium fields of a plaque record from the calcifications inside it."""
     # scored as a segment of its own, on copies (segment_grades annotates its input)
-    items = segment_grades(copy.deepcopy(members), {"plaque": (-np.inf, np.inf)}, score_settings)
+    items = scores.segment_grades(
+        copy.deepcopy(members), {"plaque": (-np.inf, np.inf)}, score_settings
+    )
     items = items["plaque"]
     volume = float(sum(c["volume_mm3"] for c in members))
     mean_hu = (
