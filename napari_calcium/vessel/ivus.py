@@ -99,7 +99,9 @@ class IvusSettings:
         lumen with a near-total shadow narrower than this is the guide wire, never
         calcium. max_echo_mm: calcium mask depth. min_calcium_width_mm: narrower runs
         (at the echo) are dropped.
-        min_arc_deg, arc_gap_fill_deg: angular cleaning. calcium_search_mm: search
+        min_arc_deg, arc_gap_fill_deg: angular cleaning; arc_gap_fill_mm: gaps in
+        the calcium narrower than this at the lumen surface (the lateral beam width of
+        a 20-40 MHz catheter) are closed, as the beam cannot resolve them. calcium_search_mm: search
         depth beyond the lumen. arc_centre: ``"lumen_centroid"`` (default) or
         ``"catheter"``. superficial_fraction and superficial_tie: leading edge
         superficial when depth fraction < 0.5 (``tie="deep"``: exactly 0.5 is deep).
@@ -164,6 +166,7 @@ class IvusSettings:
     min_arc_deg: float = 5.0
     min_calcium_width_mm: float = 0.25
     arc_gap_fill_deg: float = 3.0
+    arc_gap_fill_mm: float = 0.25
     calcium_search_mm: float = 1.5
     arc_centre: str = "lumen_centroid"
     superficial_fraction: float = 0.5
@@ -614,6 +617,9 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
     # then bounds the second pass, in which a shadow need only be darker than the
     # echo inside the EEM, and complete within ``adventitia_zone_mm`` of it and beyond.
     reach = np.minimum(l_idx + samples(s.calcium_search_mm), R - 1)
+    # gaps narrower than the beam at the lumen surface are not resolved: closed
+    lumen_mm = np.maximum(np.median(l_idx, axis=1) * step_mm, 0.1)
+    beam_gap = np.round(np.rad2deg(s.arc_gap_fill_mm / lumen_mm) / deg).astype(int)
 
     def calcium(reach, eem_idx):
         e_idx, x_idx = detect_rays(
@@ -624,7 +630,7 @@ def _detect_chunk(polar, before, exclusion, lumen_max, settings, samples, px_mm,
         )  # fmt: skip
         shadow = np.isfinite(e_idx) & ~wire
         for k in np.flatnonzero(shadow.any(axis=1)):
-            shadow[k] = circular_clean(shadow[k], gap, min_run)
+            shadow[k] = circular_clean(shadow[k], max(gap, beam_gap[k]), min_run)
         e_idx[~shadow] = np.nan
         x_idx[~shadow] = np.nan
         return e_idx, x_idx, shadow
