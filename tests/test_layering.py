@@ -49,6 +49,7 @@ GROUPS = (
         "faces",
         (
             "napari_calcium.cli",
+            "napari_calcium.cli_cohort",
             "napari_calcium.demo",
             "napari_calcium.samples",
             "napari_calcium.sample_cohorts",
