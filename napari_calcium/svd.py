@@ -101,13 +101,24 @@ class SvdSettings:
         either side, since a focus measured by its voxels is known to about a voxel, and
         such foci carry ``size_within_one_voxel_of_limit``),
         peaks of scale-normalised response >= ``mb_min_log_response``; a focus is the region
-        darker than ``max(mb_min_darkness, mb_half_max * peak)`` around a peak; kept
+        darker than ``max(mb_min_darkness, mb_half_max * peak)`` around a peak; its
+        diameter is the smaller of two upper bounds: its voxel outline's largest extent
+        (overstates a ball by up to a voxel) and the diameter of the ball holding its
+        signal (darkness summed over the focus and its one-voxel rim, over the peak
+        darkness: blur and partial volume keep the sum; overstated when a focus about a
+        voxel across has its peak lowered); kept
         when its diameter is within the size range, its elongation (major / minor axis
         of its darkness with its one-voxel partial-volume rim, so a 2 mm focus of a few
         voxels is judged by its signal, not by its voxel outline) <= ``mb_max_elongation``
         (1.4: round foci measured 1.0-1.25 and pieces of vein 1.5-1.9 on the development
-        cases of :mod:`napari_calcium.phantoms.brain_cases`; else a vessel) and, with a
-        CT, its peak CT
+        cases of :mod:`napari_calcium.phantoms.brain_cases`; else a vessel). A round
+        focus beside a vein joins it at half maximum, so its region reaches the window
+        edge or is elongated: it is kept when its Hessian blobness (Frangi's R_B at its
+        own scale, :func:`_blobness`) is at least that of a focus 1.4 times longer one
+        way (2 / (1 + 1.4²) = 0.68; a vein measures 0-0.6), flagged
+        ``merged_with_vessel`` and sized by scale selection (:func:`_scale_diameter_mm`),
+        which the vein does not widen (STRIVE: a microbleed is small and round or ovoid,
+        a vessel in section is not round along its course). With a CT, its peak CT
         value < ``ct_calcification_hu`` (else a calcification). Certainty: definite
         when peak darkness >= ``mb_definite_darkness`` and elongation <=
         ``mb_definite_elongation``, else possible.
@@ -804,9 +815,11 @@ def detect_microbleeds(
     darkness = np.where(inner, np.clip(1.0 - array / median, 0.0, None), 0.0).astype(np.float32)
     radii_mm = np.linspace(s.mb_min_diameter_mm / 2, s.mb_max_diameter_mm / 2, s.mb_log_scales)
     response = np.zeros_like(darkness)
-    for radius in radii_mm:
+    scale = np.zeros(darkness.shape, np.uint8)  # which radius gave the response
+    for k, radius in enumerate(radii_mm):
         sigma_mm = radius / np.sqrt(3.0)
         r = -(sigma_mm**2) * ndimage.gaussian_laplace(darkness, sigma_mm / spacing)
+        scale[r > response] = k
         np.maximum(response, r, out=response)
     min_distance = max(1, int(round(s.mb_min_diameter_mm / 2 / spacing.min())))
     peaks = peak_local_max(
@@ -816,9 +829,13 @@ def detect_microbleeds(
         labels=inner.astype(np.uint8),
         exclude_border=False,
     )
+    # Frangi's R_B of a focus whose signal is mb_max_elongation times longer one way,
+    # seen at its own scale (Hessian eigenvalues ~ 1 / (axis SD^2 + scale^2), scale =
+    # the short axis SD): 2 / (1 + 1.4^2) = 0.68
+    min_blobness = 2.0 / (1.0 + s.mb_max_elongation**2)
     half_window = np.ceil((s.mb_max_diameter_mm / 2 + 2.0) / spacing).astype(int)
     dark_parts, _ = ndimage.label(darkness >= s.mb_min_darkness, np.ones((3, 3, 3)))
-    seen: set[tuple[int, int, int]] = set()
+    seen: set[tuple] = set()
     extending_parts: set[int] = set()
     candidates, excluded = [], []
     for peak in peaks:
@@ -847,11 +864,37 @@ def detect_microbleeds(
         entry = {
             "position_mm": [float(v) for v in swi.index_to_physical(centre_index)],
             "darkness": peak_darkness,
+            "blobness": _blobness(window, local, spacing, radii_mm[scale[tuple(peak)]]),
         }
         touches = (coords.min(0) == 0) & (lo > 0) | (
             coords.max(0) == np.array(window.shape) - 1
         ) & (hi < darkness.shape)
-        if np.any(touches):
+        # shape from the signal of the focus and its one-voxel partial-volume rim
+        rim = ndimage.binary_dilation(region, np.ones((3, 3, 3)))
+        elongation = _elongation(np.argwhere(rim), spacing, np.clip(window[rim], 0.0, None))
+        # two upper bounds of the diameter, the smaller kept: the voxel outline's
+        # largest extent (overstates a ball by up to a voxel diagonal) and the ball
+        # holding the focus's signal (blur and partial volume spread the darkness but
+        # keep its sum, so sum / peak is the volume; overstated when the peak is
+        # lowered, for a focus about a voxel across)
+        signal_mm3 = float(np.clip(window[rim], 0.0, None).sum() * swi.voxel_volume_mm3)
+        diameter = min(
+            max_diameter_mm(coords, spacing),
+            float((6.0 / np.pi * signal_mm3 / peak_darkness) ** (1.0 / 3.0)),
+        )
+        # a round focus beside a vein joins it at half maximum: its region runs along the
+        # vein, but at the focus's own scale it is still a blob; it is then sized by
+        # scale selection, which the vein does not widen
+        merged = bool(np.any(touches)) or elongation > s.mb_max_elongation
+        round_focus = entry["blobness"] >= min_blobness
+        if merged and round_focus:
+            diameter, centre = _scale_diameter_mm(window, region, spacing, s)
+            key = ("scale", *(int(v) for v in np.asarray(centre) + lo))
+            if key in seen:  # another peak of the same focus
+                continue
+            seen.add(key)
+            entry["merged_with_vessel"] = True
+        elif np.any(touches):
             part = int(dark_parts[tuple(peak)])
             if part not in extending_parts:  # one entry per long structure (a vein has many peaks)
                 extending_parts.add(part)
@@ -861,10 +904,8 @@ def detect_microbleeds(
                 excluded.append(entry)
             continue
         volume_mm3 = float(len(coords) * swi.voxel_volume_mm3)
-        diameter = max_diameter_mm(coords, spacing)
-        # shape from the signal of the focus and its one-voxel partial-volume rim
-        rim = ndimage.binary_dilation(region, np.ones((3, 3, 3)))
-        elongation = _elongation(np.argwhere(rim), spacing, np.clip(window[rim], 0.0, None))
+        if entry.get("merged_with_vessel"):  # the region holds vein: the ball of that size
+            volume_mm3 = float(np.pi / 6.0 * diameter**3)
         entry.update(
             {
                 "diameter_mm": diameter,
@@ -884,11 +925,11 @@ def detect_microbleeds(
                 f"diameter {diameter:.1f} mm outside {s.mb_min_diameter_mm:g}-"
                 f"{s.mb_max_diameter_mm:g} mm (with half a voxel, {tolerance:g} mm, either side)"
             )
-        elif elongation > s.mb_max_elongation:
+        elif merged and not round_focus:
             entry["reason"] = (
-                f"elongated (axis ratio {elongation:.1f} > {s.mb_max_elongation:g}): vessel"
+                f"elongated (axis ratio {elongation:.1f} > {s.mb_max_elongation:g}, blobness "
+                f"{entry['blobness']:.2f} < {min_blobness:.2f}): vessel"
             )
-
         elif ct is not None:
             hu = _peak_value_near(ct, entry["position_mm"], diameter / 2 + 1.0)
             entry["ct_peak_hu"] = hu
@@ -898,6 +939,12 @@ def detect_microbleeds(
                 )
         if "reason" in entry:
             excluded.append(entry)
+            continue
+        centre_mm = np.asarray(entry["position_mm"])
+        if any(  # another peak of a focus already taken (its region cut at another level)
+            np.linalg.norm(centre_mm - c["position_mm"]) < max(diameter, c["diameter_mm"]) / 2
+            for c in candidates
+        ):
             continue
         definite = (
             peak_darkness >= s.mb_definite_darkness and elongation <= s.mb_definite_elongation
@@ -910,6 +957,64 @@ def detect_microbleeds(
     for k, c in enumerate(candidates, start=1):
         c["id"] = k
     return {"candidates": candidates, "excluded": excluded}
+
+
+def _blobness(window: np.ndarray, local, spacing, radius_mm: float) -> float:
+    """Frangi's blob measure R_B = |l1| / sqrt(|l2 l3|) of the Hessian at one voxel.
+
+    Hessian of the darkness at the focus's own scale (Gaussian of SD radius / sqrt(3) mm,
+    the scale at which the scale-normalised Laplacian of a sphere of that radius
+    peaks), in mm; eigenvalues ordered by magnitude ``|l1| <= |l2| <= |l3|``. A round
+    dark focus curves alike in all three directions (R_B near 1), a vein only across
+    its axis (R_B near 0) (Frangi et al., MICCAI 1998). 0 unless all three curve the
+    same way as a focus (negative: darkness falls off in every direction).
+    """
+    from skimage.feature import hessian_matrix
+
+    sigma = max(radius_mm / np.sqrt(3.0), float(np.max(spacing))) / np.asarray(spacing)
+    elems = hessian_matrix(
+        window, sigma=tuple(sigma), mode="nearest", use_gaussian_derivatives=True
+    )
+    h = np.zeros((3, 3))
+    for (i, j), e in zip(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)), elems, strict=True):
+        h[i, j] = h[j, i] = e[local] / (spacing[i] * spacing[j])
+    eig = np.linalg.eigvalsh(h)
+    if eig.max() >= 0:
+        return 0.0
+    l1, l2, l3 = sorted(np.abs(eig))
+    return float(l1 / np.sqrt(l2 * l3))
+
+
+def _scale_diameter_mm(window: np.ndarray, region: np.ndarray, spacing, settings: SvdSettings):
+    """Diameter of a round focus by scale selection (Lindeberg, IJCV 1998), and where.
+
+    The scale-normalised Laplacian of Gaussian of a ball peaks at its centre at
+    sigma = radius / sqrt(3); the largest response over the focus's region and over
+    radii in 0.25 mm steps up to the STRIVE upper bound plus a voxel gives its centre
+    and radius. A vein that touches the focus widens its half-maximum region but not
+    this scale. Scales below half a voxel (sigma) are not resolved by the grid (the
+    sampled kernel is then mostly its central voxel), so the search starts there: a
+    focus at the resolution limit is given that limit's diameter.
+
+    Returns
+    -------
+    diameter_mm, index : the diameter and the window index of the response's maximum.
+    """
+    from scipy import ndimage
+
+    spacing = np.asarray(spacing)
+    lowest = np.sqrt(3.0) * 0.5 * float(spacing.max())
+    radii = np.arange(lowest, settings.mb_max_diameter_mm / 2 + float(spacing.max()), 0.25)
+    best, best_radius, best_index = -np.inf, float(radii[0]), None
+    for radius in radii:
+        sigma = radius / np.sqrt(3.0)
+        response = -(sigma**2) * ndimage.gaussian_laplace(window, sigma / spacing, mode="nearest")
+        response = np.where(region, response, -np.inf)
+        k = int(np.argmax(response))
+        if response.flat[k] > best:
+            best, best_radius = float(response.flat[k]), float(radius)
+            best_index = np.unravel_index(k, window.shape)
+    return 2.0 * best_radius, tuple(int(v) for v in best_index)
 
 
 def _elongation(coords: np.ndarray, spacing, weights: np.ndarray | None = None) -> float:

@@ -413,3 +413,44 @@ def test_real_flair_segmentation_is_plausible(local_data):
     assert 5.0 <= record["ventricle_volume_ml"] <= 80.0
     assert not (masks["wmh"] & masks["ventricles"]).any()
     assert 0.1 <= record["wmh_volume_ml"] <= 100.0
+
+
+def test_blobness_of_a_gaussian_focus_follows_its_axes():
+    """Frangi's R_B at the centre of a Gaussian focus of SDs (a, a, b) seen at scale s:
+    the Hessian eigenvalues are -peak / (SD^2 + s^2), so R_B = (a^2 + s^2) / (b^2 + s^2)."""
+    from napari_calcium.svd import _blobness
+
+    spacing = np.array([0.25, 0.25, 0.25])
+    z, y, x = np.mgrid[-40:41, -40:41, -40:41] * 0.25
+    a, radius = 1.0, 1.5 * np.sqrt(3.0)  # the scale s = radius / sqrt(3) = 1.5 mm
+    for b, expected in ((1.0, 1.0), (2.0, (a**2 + 1.5**2) / (2.0**2 + 1.5**2))):
+        focus = np.exp(-(x**2 + y**2) / (2 * a**2) - z**2 / (2 * b**2)).astype(np.float32)
+        assert _blobness(focus, (40, 40, 40), spacing, radius) == pytest.approx(expected, abs=0.02)
+    vein = np.exp(-(x**2 + y**2) / (2 * a**2)).astype(np.float32)  # along z, no end
+    assert _blobness(vein, (40, 40, 40), spacing, radius) < 0.05
+
+
+def test_microbleed_touching_a_vein_is_kept_and_sized_apart_from_it():
+    """A 6 mm dark ball whose half-maximum region joins a 2 mm vein running past it
+    (1 mm of wall between them) is kept as a microbleed beside a vessel, its diameter
+    6 mm within a voxel; the vein alone stays excluded."""
+    from scipy import ndimage
+
+    from napari_calcium.svd import detect_microbleeds
+
+    n = 64
+    z, y, x = np.mgrid[:n, :n, :n].astype(np.float32)
+    swi = np.full((n, n, n), 100.0, np.float32)
+    ball = (x - 32) ** 2 + (y - 32) ** 2 + (z - 32) ** 2 <= 3.0**2
+    vein = (x - 37) ** 2 + (z - 32) ** 2 <= 1.0**2  # along y, 1 mm clear of the ball
+    swi[ball | vein] = 20.0
+    swi = ndimage.gaussian_filter(swi, 0.7)
+    volume = Volume(swi, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), modality="MR")
+    brain = np.ones(swi.shape, bool)
+    found = detect_microbleeds(volume, brain)
+    hits = [c for c in found["candidates"] if np.linalg.norm(np.subtract(c["index_zyx"], 32)) < 2]
+    assert len(hits) == 1
+    assert hits[0]["merged_with_vessel"]
+    assert hits[0]["diameter_mm"] == pytest.approx(6.0, abs=1.0)
+    on_vein = [c for c in found["candidates"] if abs(c["index_zyx"][2] - 37) < 2]
+    assert not on_vein

@@ -70,6 +70,22 @@ TUNING = [
     # a real head's anatomy: folded cortex (brighter than white matter), then a skull
     (105, BrainCase(wmh_load_ml=3.0, folded_cortex=True, grey_contrast=1.2, n_microbleeds=6)),
     (106, BrainCase(wmh_load_ml=1.0, skull=True, n_veins=10, n_microbleeds=7, blur_mm=0.55)),
+    # many veins beside the microbleeds; grey matter as bright as the WMH threshold
+    (107, BrainCase(wmh_load_ml=2.5, n_veins=12, n_microbleeds=7, noise=0.045)),
+    (108, BrainCase(wmh_load_ml=1.8, skull=True, grey_contrast=1.3, n_veins=10, n_microbleeds=7)),
+    (
+        109,
+        BrainCase(
+            wmh_load_ml=5.0,
+            folded_cortex=True,
+            skull=True,
+            grey_contrast=1.28,
+            n_veins=10,
+            n_microbleeds=7,
+            blur_mm=0.5,
+        ),
+    ),
+    (110, BrainCase(wmh_load_ml=0.9, spacing_mm=(1.0, 1.0, 1.2), n_veins=14, n_microbleeds=7)),
 ]
 #: Held-out cases: other seeds, contrasts, noise, voxels and gain; never tuned on.
 HELD_OUT = [
@@ -97,6 +113,26 @@ HELD_OUT_ANATOMY = [
     (403, BrainCase(wmh_load_ml=4.0, skull_stripped=True, folded_cortex=True, gain=300.0)),
     (404, BrainCase(wmh_load_ml=6.0, n_veins=12, n_microbleeds=7, blur_mm=0.5, bias=0.1)),
     (405, BrainCase(wmh_load_ml=1.6, skull=True, grey_contrast=1.25, n_microbleeds=5)),
+]
+
+#: Held-out cases of the microbleed blob test and the white-matter rule of the WMH,
+#: first run with the final code.
+HELD_OUT_BLOB = [
+    (501, BrainCase(wmh_load_ml=1.1, n_veins=11, n_microbleeds=7, noise=0.05, bias=0.1)),
+    (502, BrainCase(wmh_load_ml=3.5, skull=True, grey_contrast=1.27, n_veins=9, n_microbleeds=6)),
+    (
+        503,
+        BrainCase(
+            wmh_load_ml=6.5,
+            folded_cortex=True,
+            skull=True,
+            grey_contrast=1.22,
+            spacing_mm=(0.9, 0.9, 1.1),
+            n_microbleeds=7,
+        ),
+    ),
+    (504, BrainCase(wmh_load_ml=0.6, n_veins=13, n_microbleeds=7, blur_mm=0.6, gain=400.0)),
+    (505, BrainCase(wmh_load_ml=2.8, skull_stripped=True, folded_cortex=True, n_veins=10)),
 ]
 
 # FLAIR and SWI levels of each tissue (white matter = 1).
